@@ -1,0 +1,1 @@
+"""AWS Lambda functions of the subscription notification pipeline (they never import `ops`)."""

@@ -1,0 +1,1 @@
+"""Code both notification Lambdas use: the SQS message contract, logging, metrics, errors."""
