@@ -1,0 +1,1 @@
+"""Operator and test tooling for the subscription notification pipeline."""
