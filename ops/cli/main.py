@@ -1,0 +1,38 @@
+"""Root of the `ops` CLI. Each command group lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from ops.exceptions import OpsError
+
+app = typer.Typer(
+    name="ops",
+    help="Operate the PostgreSQL -> DynamoDB migration and the subscription notification pipeline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+err_console = Console(stderr=True)
+
+
+def _register() -> None:
+    from ops.cli import sandbox
+
+    app.add_typer(sandbox.app, name="sandbox")
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point: expected failures print their message, not a traceback."""
+    try:
+        app()
+    except OpsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(exc.exit_code)

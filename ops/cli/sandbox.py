@@ -1,0 +1,80 @@
+"""`ops sandbox`: the local stack (PostgreSQL prod + v2, DynamoDB Local, moto's server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ops.sandbox.stack import DEFAULT_PORTS, Sandbox, render_exports
+
+app = typer.Typer(
+    help="Start, stop and inspect the local stack that tests and the demo run on.", no_args_is_help=True
+)
+console = Console()
+
+RootOption = typer.Option(
+    None, "--root", help="Folder for state, logs and data (default: .sandbox in the repo)."
+)
+
+
+@app.command()
+def up(
+    root: Path | None = RootOption,
+    prod_port: int = typer.Option(
+        DEFAULT_PORTS["prod"], help="Port of the `prod` PostgreSQL cluster (0: any free)."
+    ),
+    v2_port: int = typer.Option(
+        DEFAULT_PORTS["v2"], help="Port of the `v2` PostgreSQL cluster (0: any free)."
+    ),
+    moto_port: int = typer.Option(DEFAULT_PORTS["moto"], help="Port of moto's server (0: any free)."),
+    dynamodb_port: int = typer.Option(
+        DEFAULT_PORTS["dynamodb"], help="Port of DynamoDB Local (0: any free)."
+    ),
+) -> None:
+    """Start the local stack (harmless when it is already up), then show its status."""
+    ports = {"prod": prod_port, "v2": v2_port, "moto": moto_port, "dynamodb": dynamodb_port}
+    sandbox = Sandbox(root, ports, echo=console.print)
+    sandbox.up()
+    _render_status(sandbox)
+    console.print('Point your shell at it: [bold]eval "$(ops sandbox env)"[/]')
+
+
+@app.command()
+def down(
+    root: Path | None = RootOption,
+    purge: bool = typer.Option(False, "--purge", help="Also delete the clusters' data and the logs."),
+) -> None:
+    """Stop exactly the processes `up` started (by PID); with --purge, delete the data too."""
+    stopped = Sandbox(root).down(purge=purge)
+    console.print(f"Stopped: {', '.join(stopped)}" if stopped else "Nothing was running.")
+
+
+@app.command()
+def status(root: Path | None = RootOption) -> None:
+    """Health of each part of the local stack. Exit code 1 when a part is unhealthy or it is down."""
+    if not _render_status(Sandbox(root)):
+        raise typer.Exit(1)
+
+
+@app.command()
+def env(root: Path | None = RootOption) -> None:
+    """Print shell exports for the running stack: `eval "$(ops sandbox env)"`."""
+    typer.echo(render_exports(Sandbox(root).info().env()))
+
+
+def _render_status(sandbox: Sandbox) -> bool:
+    rows = sandbox.status()
+    if not rows:
+        console.print("The local stack is not running. Start it with [bold]ops sandbox up[/].")
+        return False
+    table = Table(title="Local stack")
+    for column in ("part", "pid", "endpoint", "health", "detail"):
+        table.add_column(column)
+    for row in rows:
+        health = "[green]healthy[/]" if row.healthy else "[red]unhealthy[/]"
+        table.add_row(row.name, str(row.pid or "-"), row.endpoint, health, row.detail)
+    console.print(table)
+    return all(r.healthy for r in rows)

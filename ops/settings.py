@@ -1,0 +1,64 @@
+"""Names and endpoints every part of the project reads, from one place.
+
+The same names are created by Terraform (`terraform/envs/*` outputs) and read here from the
+environment, so the ops CLI, the Lambdas and the infrastructure agree. Defaults are the names
+the local stack uses; on AWS, set the variables from `terraform output`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# Environment variable -> default. The contract test in tests/ compares these names with
+# what Terraform creates and outputs.
+ENV_DEFAULTS: dict[str, str] = {
+    "OPS_CONTROL_TABLE": "platform-ops-control",
+    "OPS_TARGET_TABLE": "couple-diary",
+    "OPS_DATASET": "answers",
+    "OPS_FLAG_PREFIX": "/platform-ops/migration",
+    "OPS_NOTIFICATIONS_QUEUE": "subscription-notifications.fifo",
+    "OPS_NOTIFICATIONS_DLQ": "subscription-notifications-dlq.fifo",
+    "OPS_METRICS_NAMESPACE": "PlatformOps/Migration",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def env(name: str) -> str:
+    """Value of a project setting: the environment, else the local-stack default."""
+    if name in ENV_DEFAULTS:
+        return os.environ.get(name) or ENV_DEFAULTS[name]
+    return os.environ[name]
+
+
+@dataclass(frozen=True)
+class Settings:
+    control_table: str
+    target_table: str
+    dataset: str
+    flag_prefix: str
+    notifications_queue: str
+    notifications_dlq: str
+    metrics_namespace: str
+    region: str
+    prod_database_url: str | None
+    v2_database_url: str | None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            control_table=env("OPS_CONTROL_TABLE"),
+            target_table=env("OPS_TARGET_TABLE"),
+            dataset=env("OPS_DATASET"),
+            flag_prefix=env("OPS_FLAG_PREFIX").rstrip("/"),
+            notifications_queue=env("OPS_NOTIFICATIONS_QUEUE"),
+            notifications_dlq=env("OPS_NOTIFICATIONS_DLQ"),
+            metrics_namespace=env("OPS_METRICS_NAMESPACE"),
+            region=os.environ.get("AWS_REGION") or env("AWS_DEFAULT_REGION"),
+            prod_database_url=os.environ.get("PROD_DATABASE_URL"),
+            v2_database_url=os.environ.get("V2_DATABASE_URL"),
+        )
+
+    def flag_parameter(self, dataset: str | None = None) -> str:
+        """SSM parameter holding the migration mode of one dataset."""
+        return f"{self.flag_prefix}/{dataset or self.dataset}/mode"
