@@ -1,0 +1,1 @@
+"""The notification receiver: verify Apple and Google notifications, enqueue them on SQS FIFO."""

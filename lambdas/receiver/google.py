@@ -1,0 +1,212 @@
+"""Verify Google Play Real-time Developer Notifications delivered by a Pub/Sub push subscription.
+
+The push request carries an OIDC token signed by Google (RS256, keys from Google's JWKS) whose
+audience we configured on the subscription and whose `email` is the push service account. Only
+after that is the body trusted: `message.data` is the base64 DeveloperNotification.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jwt
+
+from lambdas.receiver.exceptions import (
+    MalformedRequest,
+    NotForThisApp,
+    UpstreamUnavailable,
+    VerificationFailed,
+)
+from lambdas.shared.messages import GOOGLE_TEST_GROUP
+
+ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+NOTIFICATION_KINDS = (
+    "subscriptionNotification",
+    "oneTimeProductNotification",
+    "voidedPurchaseNotification",
+    "testNotification",
+)
+_MAX_TOKEN_CHARS = 8192
+_MAX_JWKS_BYTES = 262_144
+_LEEWAY_SECONDS = 30
+
+
+def fetch_jwks(url: str, timeout: float = 3.0) -> dict[str, Any]:
+    """GET the JWKS document; the URL was validated (https, or http on loopback) at cold start."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        document = json.loads(response.read(_MAX_JWKS_BYTES))
+    if not isinstance(document, dict):
+        raise ValueError("JWKS is not a JSON object")
+    return document
+
+
+class JwksCache:
+    """Google's signing keys by `kid`: cached for `ttl`, refreshed early on an unknown kid.
+
+    Refreshes for unknown kids are rate-limited so a stream of forged tokens with random kids
+    cannot turn into a stream of requests to Google.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl_seconds: float = 3600.0,
+        min_refresh_interval_seconds: float = 60.0,
+        fetch: Callable[[str], dict[str, Any]] = fetch_jwks,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.ttl_seconds = ttl_seconds
+        self.min_refresh_interval_seconds = min_refresh_interval_seconds
+        self._fetch = fetch
+        self._clock = clock
+        self._keys: dict[str, Any] = {}
+        self._fetched_at: float | None = None
+        self.fetch_count = 0
+        self._lock = threading.Lock()
+
+    def key(self, kid: str) -> Any:
+        with self._lock:
+            now = self._clock()
+            age = float("inf") if self._fetched_at is None else now - self._fetched_at
+            unknown_kid = kid not in self._keys and age >= self.min_refresh_interval_seconds
+            if age >= self.ttl_seconds or unknown_kid:
+                self._refresh(now)
+            try:
+                return self._keys[kid]
+            except KeyError:
+                raise VerificationFailed("unknown_kid", "token kid is not in Google's JWKS") from None
+
+    def _refresh(self, now: float) -> None:
+        self.fetch_count += 1
+        try:
+            document = self._fetch(self.url)
+            keys = {
+                jwk.key_id: jwk.key
+                for jwk in jwt.PyJWKSet.from_dict(document).keys
+                if jwk.key_id and jwk.key_type == "RSA"
+            }
+        except Exception as exc:
+            if self._keys:
+                # Keep verifying with the keys we have; Google rotates with overlap.
+                self._fetched_at = now
+                return
+            raise UpstreamUnavailable("jwks_unavailable", exc.__class__.__name__) from None
+        self._keys = keys
+        self._fetched_at = now
+
+
+class GoogleVerifier:
+    """Verifies Pub/Sub push requests for one package, audience and push service account."""
+
+    def __init__(self, jwks: JwksCache, *, package_name: str, audience: str, service_account: str) -> None:
+        self.jwks = jwks
+        self.package_name = package_name
+        self.audience = audience
+        self.service_account = service_account
+
+    def verify_token(self, authorization: str | None) -> dict[str, Any]:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise VerificationFailed("missing_bearer", "no Authorization: Bearer header")
+        token = authorization[len("Bearer ") :].strip()
+        if not token or len(token) > _MAX_TOKEN_CHARS:
+            raise VerificationFailed("malformed_token", "empty or oversized token")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise VerificationFailed("malformed_token", "token header does not decode") from None
+        if header.get("alg") != "RS256":
+            raise VerificationFailed("alg_not_allowed", f"alg {str(header.get('alg'))[:20]!r}")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise VerificationFailed("kid_missing", "token has no kid")
+        key = self.jwks.key(kid)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=self.audience,
+                issuer=ISSUERS,
+                leeway=_LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise VerificationFailed("token_expired") from None
+        except jwt.InvalidAudienceError:
+            raise VerificationFailed("wrong_audience") from None
+        except jwt.InvalidIssuerError:
+            raise VerificationFailed("wrong_issuer") from None
+        except jwt.InvalidSignatureError:
+            raise VerificationFailed("signature_invalid") from None
+        except jwt.InvalidTokenError as exc:
+            raise VerificationFailed("token_invalid", exc.__class__.__name__) from None
+        if claims.get("email") != self.service_account:
+            raise NotForThisApp("wrong_service_account", "token email is not the push service account")
+        if claims.get("email_verified") is not True:
+            raise NotForThisApp("email_not_verified", "token email_verified is not true")
+        return claims
+
+    def verify_push(self, authorization: str | None, body: bytes) -> dict[str, Any]:
+        """Verify the token, then decode the push body into a DeveloperNotification plus `pubsub`."""
+        self.verify_token(authorization)
+        envelope = _json_object(body, "body")
+        message = envelope.get("message")
+        if not isinstance(message, dict):
+            raise MalformedRequest("pubsub_message", "body has no message object")
+        message_id = message.get("messageId") or message.get("message_id")
+        if not isinstance(message_id, str) or not message_id.strip():
+            raise MalformedRequest("pubsub_message_id", "message.messageId is missing")
+        data = message.get("data")
+        if not isinstance(data, str) or not data:
+            raise MalformedRequest("pubsub_data", "message.data is missing")
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise MalformedRequest("pubsub_data", "message.data is not base64") from None
+        notification = _json_object(raw, "message.data")
+        if notification.get("packageName") != self.package_name:
+            raise NotForThisApp("wrong_package", f"packageName {str(notification.get('packageName'))[:80]!r}")
+        kinds = [k for k in NOTIFICATION_KINDS if isinstance(notification.get(k), dict)]
+        if len(kinds) != 1:
+            raise MalformedRequest("notification_kind", f"expected one of {', '.join(NOTIFICATION_KINDS)}")
+        if kinds[0] != "testNotification":
+            token = notification[kinds[0]].get("purchaseToken")
+            if not isinstance(token, str) or not token.strip():
+                raise MalformedRequest("purchase_token", f"{kinds[0]}.purchaseToken is missing")
+        publish_time = message.get("publishTime") or message.get("publish_time")
+        subscription = envelope.get("subscription")
+        notification["pubsub"] = {
+            "messageId": message_id,
+            "publishTime": publish_time if isinstance(publish_time, str) else None,
+            "subscription": subscription if isinstance(subscription, str) else None,
+        }
+        return notification
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedRequest("malformed_json", f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise MalformedRequest("malformed_json", f"{what} is not a JSON object")
+    return value
+
+
+def google_group_id(notification: Mapping[str, Any]) -> str:
+    """The FIFO group: the purchase token, or the test group for test notifications."""
+    for kind in NOTIFICATION_KINDS[:3]:
+        body = notification.get(kind)
+        if isinstance(body, dict):
+            return str(body["purchaseToken"])
+    return GOOGLE_TEST_GROUP
