@@ -1,0 +1,497 @@
+"""Value codec: psycopg row values <-> DynamoDB attribute values, canonical form, item size.
+
+The encoding of every supported PostgreSQL type is documented in `ops/mapping/README.md`; this
+module is its implementation. Encoders raise `ValueProblem(reason)`; `TableMapping` adds the
+table, key and column to make it a `RowError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ops.mapping.errors import ValueProblem
+
+Wire = dict[str, Any]
+Encoder = Callable[[Any], Wire]
+Decoder = Callable[[Wire], Any]
+
+MAX_SIGNIFICANT_DIGITS = 38
+# DynamoDB numbers: magnitude from 1E-130 to 9.9999999999999999999999999999999999999E+125.
+MIN_ADJUSTED_EXPONENT = -130
+MAX_ADJUSTED_EXPONENT = 125
+MAX_NESTING_DEPTH = 32
+MAX_ITEM_BYTES = 400 * 1024
+MAX_PK_BYTES = 2048
+MAX_SK_BYTES = 1024
+
+_INT_FAST_LIMIT = 10**MAX_SIGNIFICANT_DIGITS
+_TIMESTAMP_SUFFIX = "Z"
+
+SCALAR_TYPES = (
+    "smallint",
+    "integer",
+    "bigint",
+    "numeric",
+    "real",
+    "double",
+    "text",
+    "bool",
+    "timestamptz",
+    "timestamp",
+    "date",
+    "uuid",
+    "jsonb",
+    "json",
+    "bytea",
+)
+# Accepted spellings -> the canonical type name used everywhere else.
+TYPE_ALIASES = {
+    "int2": "smallint",
+    "int4": "integer",
+    "int": "integer",
+    "int8": "bigint",
+    "decimal": "numeric",
+    "float4": "real",
+    "float8": "double",
+    "double precision": "double",
+    "varchar": "text",
+    "character varying": "text",
+    "boolean": "bool",
+    "timestamp with time zone": "timestamptz",
+    "timestamp without time zone": "timestamp",
+}
+# PostgreSQL spelling of each type, for casts in generated SQL.
+SQL_TYPES = {
+    "smallint": "smallint",
+    "integer": "integer",
+    "bigint": "bigint",
+    "numeric": "numeric",
+    "real": "real",
+    "double": "double precision",
+    "text": "text",
+    "bool": "boolean",
+    "timestamptz": "timestamptz",
+    "timestamp": "timestamp",
+    "date": "date",
+    "uuid": "uuid",
+    "jsonb": "jsonb",
+    "json": "json",
+    "bytea": "bytea",
+}
+
+
+def normalize_type(name: str) -> str | None:
+    """Canonical type name (`text[]` for arrays), or None when the type is not supported."""
+    text = " ".join(str(name).strip().lower().split())
+    is_array = text.endswith("[]")
+    base = text[:-2].strip() if is_array else text
+    base = TYPE_ALIASES.get(base, base)
+    if base not in SCALAR_TYPES:
+        return None
+    return base + "[]" if is_array else base
+
+
+def sql_type(name: str) -> str:
+    if name.endswith("[]"):
+        return SQL_TYPES[name[:-2]] + "[]"
+    return SQL_TYPES[name]
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def strip_decimal(value: Decimal) -> Decimal:
+    """The same number without trailing zeros (no context rounding, unlike Decimal.normalize)."""
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        raise ValueProblem(f"{value} is not a finite number; DynamoDB numbers cannot hold NaN or Infinity")
+    if not any(digits):
+        return Decimal(0)
+    end = len(digits)
+    while end > 1 and digits[end - 1] == 0:
+        end -= 1
+    return Decimal((sign, digits[:end], exponent + (len(digits) - end)))
+
+
+def _check_decimal(value: Decimal) -> Decimal:
+    stripped = strip_decimal(value)
+    if stripped == 0:
+        return stripped
+    digits = len(stripped.as_tuple().digits)
+    if digits > MAX_SIGNIFICANT_DIGITS:
+        raise ValueProblem(
+            f"number {value} has {digits} significant digits; DynamoDB keeps at most {MAX_SIGNIFICANT_DIGITS}"
+        )
+    adjusted = stripped.adjusted()
+    if not MIN_ADJUSTED_EXPONENT <= adjusted <= MAX_ADJUSTED_EXPONENT:
+        raise ValueProblem(f"number {value} is outside DynamoDB's range (1E-130 .. 9.99E+125)")
+    return stripped
+
+
+def number_text(value: int | Decimal | float) -> str:
+    """DynamoDB `N` string for an exact number, or ValueProblem if DynamoDB cannot hold it."""
+    if isinstance(value, bool):
+        raise ValueProblem("a boolean is not a number")
+    if isinstance(value, int):
+        if -_INT_FAST_LIMIT < value < _INT_FAST_LIMIT:
+            return str(value)
+        return str(_check_decimal(Decimal(value)))
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise ValueProblem(
+                f"float {value} cannot be stored: DynamoDB numbers have no NaN/Infinity "
+                "(policy: reject the row; store such values as NULL or text in PostgreSQL)"
+            )
+        # repr() is the shortest string that reads back as the same double.
+        return str(_check_decimal(Decimal(repr(value))))
+    if isinstance(value, Decimal):
+        return str(_check_decimal(value))
+    raise ValueProblem(f"expected a number, got {type(value).__name__}")
+
+
+def canonical_number(text: str) -> Decimal:
+    return strip_decimal(Decimal(text))
+
+
+# ---------------------------------------------------------------- scalar encoders
+
+
+def _enc_int(value: Any) -> Wire:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueProblem(f"expected an integer, got {type(value).__name__}")
+    return {"N": number_text(value)}
+
+
+def _enc_numeric(value: Any) -> Wire:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise ValueProblem(f"expected a Decimal, got {type(value).__name__}")
+    return {"N": number_text(value)}
+
+
+def _enc_float(value: Any) -> Wire:
+    if isinstance(value, bool) or not isinstance(value, float | int | Decimal):
+        raise ValueProblem(f"expected a float, got {type(value).__name__}")
+    if isinstance(value, float) and value == 0.0:
+        # DynamoDB has no negative zero; -0.0 and 0.0 are the same number there.
+        return {"N": "0"}
+    return {"N": number_text(value)}
+
+
+def _enc_text(value: Any) -> Wire:
+    if not isinstance(value, str):
+        raise ValueProblem(f"expected text, got {type(value).__name__}")
+    return {"S": value}
+
+
+def _enc_bool(value: Any) -> Wire:
+    if not isinstance(value, bool):
+        raise ValueProblem(f"expected a boolean, got {type(value).__name__}")
+    return {"BOOL": value}
+
+
+def format_timestamptz(value: datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueProblem(f"timestamptz value {value.isoformat()} has no time zone")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + _TIMESTAMP_SUFFIX
+
+
+def _enc_timestamptz(value: Any) -> Wire:
+    if not isinstance(value, datetime):
+        raise ValueProblem(f"expected a datetime, got {type(value).__name__}")
+    return {"S": format_timestamptz(value)}
+
+
+def _enc_timestamp(value: Any) -> Wire:
+    if not isinstance(value, datetime):
+        raise ValueProblem(f"expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is not None:
+        raise ValueProblem(f"timestamp (without time zone) value {value.isoformat()} carries a time zone")
+    return {"S": value.isoformat(timespec="microseconds")}
+
+
+def _enc_date(value: Any) -> Wire:
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise ValueProblem(f"expected a date, got {type(value).__name__}")
+    return {"S": value.isoformat()}
+
+
+def _enc_uuid(value: Any) -> Wire:
+    if isinstance(value, uuid.UUID):
+        return {"S": str(value)}
+    if isinstance(value, str):
+        try:
+            return {"S": str(uuid.UUID(value))}
+        except ValueError as exc:
+            raise ValueProblem(f"{value!r} is not a UUID") from exc
+    raise ValueProblem(f"expected a UUID, got {type(value).__name__}")
+
+
+def _enc_bytea(value: Any) -> Wire:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"B": bytes(value)}
+    raise ValueProblem(f"expected bytes, got {type(value).__name__}")
+
+
+def encode_json(value: Any, depth: int = 1) -> Wire:
+    """A jsonb/json document (as loaded with Decimal floats) to nested M/L/S/N/BOOL/NULL."""
+    if depth > MAX_NESTING_DEPTH:
+        raise ValueProblem(f"JSON nesting deeper than DynamoDB's {MAX_NESTING_DEPTH} levels")
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int | Decimal | float):
+        return {"N": number_text(value)}
+    if isinstance(value, dict):
+        return {"M": {str(k): encode_json(v, depth + 1) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [encode_json(v, depth + 1) for v in value]}
+    raise ValueProblem(f"unsupported JSON value of type {type(value).__name__}")
+
+
+def _enc_json(value: Any) -> Wire:
+    return encode_json(value)
+
+
+_SCALAR_ENCODERS: dict[str, Encoder] = {
+    "smallint": _enc_int,
+    "integer": _enc_int,
+    "bigint": _enc_int,
+    "numeric": _enc_numeric,
+    "real": _enc_float,
+    "double": _enc_float,
+    "text": _enc_text,
+    "bool": _enc_bool,
+    "timestamptz": _enc_timestamptz,
+    "timestamp": _enc_timestamp,
+    "date": _enc_date,
+    "uuid": _enc_uuid,
+    "jsonb": _enc_json,
+    "json": _enc_json,
+    "bytea": _enc_bytea,
+}
+
+
+def _array_encoder(element: Encoder) -> Encoder:
+    def encode_array(value: Any, depth: int = 1) -> Wire:
+        if not isinstance(value, list | tuple):
+            raise ValueProblem(f"expected an array (list), got {type(value).__name__}")
+        if depth > MAX_NESTING_DEPTH:
+            raise ValueProblem(f"array nesting deeper than DynamoDB's {MAX_NESTING_DEPTH} levels")
+        out: list[Wire] = []
+        for v in value:
+            if v is None:
+                out.append({"NULL": True})
+            elif isinstance(v, list):
+                out.append(encode_array(v, depth + 1))
+            else:
+                out.append(element(v))
+        return {"L": out}
+
+    return encode_array
+
+
+def encoder_for(type_name: str) -> Encoder:
+    if type_name.endswith("[]"):
+        return _array_encoder(_SCALAR_ENCODERS[type_name[:-2]])
+    return _SCALAR_ENCODERS[type_name]
+
+
+# ---------------------------------------------------------------- decoders (item -> row values)
+
+
+def _expect(wire: Wire, tag: str) -> Any:
+    if tag not in wire:
+        raise ValueProblem(f"expected a DynamoDB {tag} value, found {sorted(wire)}")
+    return wire[tag]
+
+
+def decode_json(wire: Wire) -> Any:
+    (tag, raw), *_ = wire.items()
+    if tag == "NULL":
+        return None
+    if tag in ("S", "BOOL"):
+        return raw
+    if tag == "N":
+        # Integral numbers come back as int (DynamoDB strips "1.0" to "1" anyway).
+        number = strip_decimal(Decimal(raw))
+        return int(number) if number == number.to_integral_value() else number
+    if tag == "M":
+        return {k: decode_json(v) for k, v in raw.items()}
+    if tag == "L":
+        return [decode_json(v) for v in raw]
+    raise ValueProblem(f"unexpected DynamoDB type {tag} inside a JSON document")
+
+
+def _dec_timestamptz(wire: Wire) -> datetime:
+    text = _expect(wire, "S")
+    return datetime.fromisoformat(text.removesuffix(_TIMESTAMP_SUFFIX)).replace(tzinfo=UTC)
+
+
+_SCALAR_DECODERS: dict[str, Decoder] = {
+    "smallint": lambda w: int(_expect(w, "N")),
+    "integer": lambda w: int(_expect(w, "N")),
+    "bigint": lambda w: int(_expect(w, "N")),
+    "numeric": lambda w: Decimal(_expect(w, "N")),
+    "real": lambda w: float(_expect(w, "N")),
+    "double": lambda w: float(_expect(w, "N")),
+    "text": lambda w: _expect(w, "S"),
+    "bool": lambda w: _expect(w, "BOOL"),
+    "timestamptz": _dec_timestamptz,
+    "timestamp": lambda w: datetime.fromisoformat(_expect(w, "S")),
+    "date": lambda w: date.fromisoformat(_expect(w, "S")),
+    "uuid": lambda w: uuid.UUID(_expect(w, "S")),
+    "jsonb": decode_json,
+    "json": decode_json,
+    "bytea": lambda w: bytes(_expect(w, "B")),
+}
+
+
+def decoder_for(type_name: str) -> Decoder:
+    if type_name.endswith("[]"):
+        element = _SCALAR_DECODERS[type_name[:-2]]
+
+        def decode_array(wire: Wire) -> list[Any]:
+            return [
+                None if "NULL" in v else decode_array(v) if "L" in v else element(v)
+                for v in _expect(wire, "L")
+            ]
+
+        return decode_array
+    return _SCALAR_DECODERS[type_name]
+
+
+# ---------------------------------------------------------------- canonical form and size
+
+
+def canonical_value(wire: Wire) -> Any:  # noqa: PLR0911 - one branch per DynamoDB type
+    """Comparison form of one attribute value: N -> stripped Decimal, sets -> frozenset, ..."""
+    (tag, raw), *_ = wire.items()
+    if tag == "S":
+        return raw
+    if tag == "N":
+        return canonical_number(raw)
+    if tag == "BOOL":
+        return bool(raw)
+    if tag == "NULL":
+        return None
+    if tag == "B":
+        return bytes(raw)
+    if tag == "M":
+        return {k: canonical_value(v) for k, v in raw.items()}
+    if tag == "L":
+        return [canonical_value(v) for v in raw]
+    if tag == "SS":
+        return frozenset(raw)
+    if tag == "NS":
+        return frozenset(canonical_number(x) for x in raw)
+    if tag == "BS":
+        return frozenset(bytes(x) for x in raw)
+    raise ValueProblem(f"unknown DynamoDB attribute type {tag}")
+
+
+def canonical_item(item: dict[str, Wire]) -> dict[str, Any]:
+    return {name: canonical_value(value) for name, value in item.items()}
+
+
+def same(a: Any, b: Any) -> bool:
+    """Strict equality of canonical values: also the types must agree (True is not 1)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _number_size(text: str) -> int:
+    digits = strip_decimal(Decimal(text)).as_tuple().digits
+    significant = 0 if not any(digits) else len(digits)
+    return (significant + 1) // 2 + 1
+
+
+def value_size(wire: Wire) -> int:  # noqa: PLR0911 - one branch per DynamoDB type
+    """Bytes of one attribute value as DynamoDB counts them (docs: "Item sizes and formats")."""
+    (tag, raw), *_ = wire.items()
+    if tag == "S":
+        return len(raw.encode("utf-8"))
+    if tag == "N":
+        return _number_size(raw)
+    if tag == "B":
+        return len(raw)
+    if tag in ("BOOL", "NULL"):
+        return 1
+    if tag == "L":
+        return 3 + sum(value_size(v) + 1 for v in raw)
+    if tag == "M":
+        return 3 + sum(len(k.encode("utf-8")) + value_size(v) + 1 for k, v in raw.items())
+    if tag == "SS":
+        return sum(len(x.encode("utf-8")) for x in raw)
+    if tag == "NS":
+        return sum(_number_size(x) for x in raw)
+    if tag == "BS":
+        return sum(len(x) for x in raw)
+    raise ValueProblem(f"unknown DynamoDB attribute type {tag}")
+
+
+def item_size(item: dict[str, Wire]) -> int:
+    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
+
+
+# ---------------------------------------------------------------- JSON text with exact numbers
+
+
+def json_loads(text: str | bytes) -> Any:
+    """jsonb text -> Python with floats as Decimal (the loader every mapped connection uses)."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def json_dumps(value: Any) -> str:
+    """Python JSON value -> text, writing Decimal as an exact JSON number (json.dumps cannot)."""
+    parts: list[str] = []
+    _dump(value, parts)
+    return "".join(parts)
+
+
+def _dump(value: Any, out: list[str]) -> None:  # noqa: PLR0912 - one branch per JSON type
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, Decimal | float):
+        if not math.isfinite(value):
+            raise ValueProblem(f"{value} is not a valid JSON number")
+        out.append(str(value) if isinstance(value, Decimal) else repr(value))
+    elif isinstance(value, dict):
+        out.append("{")
+        for i, (k, v) in enumerate(value.items()):
+            if i:
+                out.append(",")
+            out.append(json.dumps(str(k), ensure_ascii=False))
+            out.append(":")
+            _dump(v, out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, v in enumerate(value):
+            if i:
+                out.append(",")
+            _dump(v, out)
+        out.append("]")
+    else:
+        raise ValueProblem(f"unsupported JSON value of type {type(value).__name__}")
