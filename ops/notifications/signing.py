@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import http.server
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import jwt
@@ -653,3 +656,57 @@ def pubsub_push_body(
     if attributes:
         message["attributes"] = dict(attributes)
     return {"message": message, "subscription": subscription}
+
+
+class JwksServer:
+    """Serves a JWKS document on 127.0.0.1, standing in for Google's certs endpoint locally.
+
+    The document can be swapped while running (key rotation) and requests are counted, so tests
+    can see the receiver's cache and refresh behaviour.
+    """
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self._body = json.dumps(document).encode("utf-8")
+        self.requests = 0
+        self.fail = False
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests += 1
+                if server.fail:
+                    self.send_error(503)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(server._body)))
+                self.end_headers()
+                self.wfile.write(server._body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # A short poll interval keeps shutdown (once per test) fast.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/oauth2/v3/certs"
+
+    def set_document(self, document: Mapping[str, Any]) -> None:
+        self._body = json.dumps(document).encode("utf-8")
+
+    def __enter__(self) -> JwksServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
