@@ -251,6 +251,8 @@ def encode_json(value: Any, depth: int = 1) -> Wire:
     if isinstance(value, int | Decimal | float):
         return {"N": number_text(value)}
     if isinstance(value, dict):
+        if "" in value:
+            raise ValueProblem("JSON object with an empty key; DynamoDB map keys cannot be empty")
         return {"M": {str(k): encode_json(v, depth + 1) for k, v in value.items()}}
     if isinstance(value, list | tuple):
         return {"L": [encode_json(v, depth + 1) for v in value]}

@@ -280,3 +280,8 @@ def test_env_var_selects_the_mapping_file(tmp_path: Any, monkeypatch: pytest.Mon
     assert "couples" not in load_mapping().tables
     with pytest.raises(ConfigError, match="no mapping for table 'couples'"):
         load_mapping().table("couples")
+
+
+def test_jsonb_object_with_an_empty_key_is_a_row_error() -> None:
+    with pytest.raises(RowError, match="empty key"):
+        ANSWERS.encode(answer(metadata={"ok": {"": 1}}))
