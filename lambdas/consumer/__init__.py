@@ -1,0 +1,1 @@
+"""The notification consumer Lambda: SQS FIFO batch -> strategy -> entitlement update in PostgreSQL."""

@@ -1,0 +1,1 @@
+"""App Store Server Notifications V2: one strategy per notificationType (+ subtype)."""

@@ -1,0 +1,57 @@
+"""Typed access to a decoded Google Play DeveloperNotification (see messages.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lambdas.consumer.exceptions import InvalidNotification
+from lambdas.consumer.model import ms_to_datetime
+
+KINDS: tuple[str, ...] = (
+    "subscriptionNotification",
+    "oneTimeProductNotification",
+    "voidedPurchaseNotification",
+    "testNotification",
+)
+
+
+@dataclass(frozen=True)
+class GoogleNotification:
+    payload: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        for kind in KINDS:
+            if isinstance(self.payload.get(kind), dict):
+                return kind
+        return "unknown"
+
+    @property
+    def body(self) -> dict[str, Any]:
+        value = self.payload.get(self.kind)
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def package_name(self) -> str:
+        return str(self.payload.get("packageName") or "")
+
+    @property
+    def event_time(self) -> datetime:
+        value = ms_to_datetime(self.payload.get("eventTimeMillis"))
+        if value is None:
+            raise InvalidNotification(
+                "Google notification has no eventTimeMillis; it cannot be ordered. Inspect it in the DLQ."
+            )
+        return value
+
+    @property
+    def purchase_token(self) -> str | None:
+        token = self.body.get("purchaseToken")
+        return str(token) if token else None
+
+    @property
+    def type_code(self) -> int | None:
+        code = self.body.get("notificationType")
+        return int(code) if code is not None else None

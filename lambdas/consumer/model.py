@@ -1,0 +1,112 @@
+"""What a strategy decides, independent of the provider and of the database.
+
+A strategy reads one notification (and the subscription's current state) and returns a Decision;
+the service applies it with the idempotency and ordering rules. Keeping strategies pure makes each
+one testable without PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Status = Literal[
+    "active",
+    "grace",
+    "billing-retry",
+    "on-hold",
+    "paused",
+    "canceled-until-expiry",
+    "expired",
+    "revoked",
+    "refunded",
+    "replaced",
+    "pending",
+]
+Kind = Literal["subscription", "lifetime"]
+Plan = Literal["monthly", "annual", "lifetime", "unknown"]
+
+# Statuses in which the store still grants access (Apple and Google agree on these).
+ENTITLED_STATUSES: frozenset[str] = frozenset({"active", "grace", "canceled-until-expiry"})
+
+
+def is_entitled(kind: str, status: str) -> bool:
+    if kind == "lifetime":
+        return status == "active"
+    return status in ENTITLED_STATUSES
+
+
+def ms_to_datetime(value: Any) -> datetime | None:
+    """Apple/Google millisecond timestamps (int or numeric string) as aware UTC datetimes."""
+    if value is None or value == "":
+        return None
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+
+
+def rfc3339_to_datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def plan_of(product_id: str | None) -> Plan:
+    """Monthly or annual from the product id's wording; the stores carry no plan field."""
+    name = (product_id or "").lower()
+    if "annual" in name or "yearly" in name or "year" in name:
+        return "annual"
+    if "month" in name:
+        return "monthly"
+    return "unknown"
+
+
+@dataclass(frozen=True)
+class Current:
+    """The stored state of one subscription (None when never seen)."""
+
+    kind: Kind
+    status: Status
+    expires_at: datetime | None
+    auto_renew: bool | None
+    product_id: str | None
+    last_event_at: datetime
+
+
+@dataclass(frozen=True)
+class Change:
+    """Set a subscription (or lifetime pass) to a new state."""
+
+    status: Status
+    kind: Kind = "subscription"
+    product_id: str | None = None
+    expires_at: datetime | None = None
+    auto_renew: bool | None = None
+    account_id: str | None = None
+    # Google plan change: the old purchase token whose entitlement moves to this one.
+    replaces_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A strategy's result: a change to apply, or nothing but a history entry."""
+
+    event_type: str
+    subtype: str | None = None
+    change: Change | None = None
+    outcome: Literal["applied", "recorded", "unknown-type", "not-found"] = "applied"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def record(cls, event_type: str, subtype: str | None = None, **detail: Any) -> Decision:
+        return cls(event_type=event_type, subtype=subtype, outcome="recorded", detail=detail)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A decoded notification, normalised for the service."""
+
+    provider: Literal["apple", "google"]
+    notification_id: str
+    subscription_key: str | None  # None for notifications about no subscription (TEST, summaries)
+    event_time: datetime
+    payload: dict[str, Any]

@@ -1,0 +1,301 @@
+"""Subscriptions, entitlements, event history and processed ids in PostgreSQL.
+
+Every method runs inside the caller's transaction (`Repository.batch()` / `Repository.message()`),
+so a notification's effect, its history entry and its processed-id row commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any, cast
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from lambdas.consumer.model import Change, Current, Decision, Kind, Status, is_entitled, plan_of
+
+# Arbitrary constant: serialises concurrent apply_migrations callers.
+_LOCK_ID = 0x6E6F7469_66696361
+_BOOKKEEPING = """
+CREATE TABLE IF NOT EXISTS notification_schema_migrations (
+    version    text PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+def migration_files() -> list[tuple[str, str]]:
+    folder = resources.files("lambdas.consumer").joinpath("schema")
+    return sorted(
+        (entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    )
+
+
+def apply_migrations(conninfo: str) -> list[str]:
+    """Apply the consumer's pending migrations at `conninfo`; returns the versions applied now."""
+    applied: list[str] = []
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+        conn.execute(_BOOKKEEPING)
+        done = {row[0] for row in conn.execute("SELECT version FROM notification_schema_migrations")}
+        for version, sql in migration_files():
+            if version not in done:
+                conn.execute(cast(Any, sql))
+                conn.execute("INSERT INTO notification_schema_migrations (version) VALUES (%s)", (version,))
+                applied.append(version)
+    return applied
+
+
+@dataclass(frozen=True)
+class StoredSubscription:
+    id: int
+    current: Current
+    account_id: str | None
+    couple_id: int | None
+
+
+class Repository:
+    """One connection per Lambda container; reconnects after the connection breaks."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._conn: psycopg.Connection[dict[str, Any]] | None = None
+        self._has_users: bool | None = None
+
+    @property
+    def conn(self) -> psycopg.Connection[dict[str, Any]]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self._conninfo, autocommit=True, row_factory=dict_row)
+            self._has_users = None
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A transaction, or a savepoint when one is already open (one message inside a batch)."""
+        with self.conn.transaction():
+            yield
+
+    # --- idempotency --------------------------------------------------------------------------
+
+    def is_processed(self, provider: str, notification_id: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM notification_processed WHERE provider = %s AND notification_id = %s",
+            (provider, notification_id),
+        ).fetchone()
+        return row is not None
+
+    def claim(self, provider: str, notification_id: str) -> bool:
+        """Record the id; False when it was already there (a duplicate delivery)."""
+        row = self.conn.execute(
+            "INSERT INTO notification_processed (provider, notification_id) VALUES (%s, %s) "
+            "ON CONFLICT DO NOTHING RETURNING 1",
+            (provider, notification_id),
+        ).fetchone()
+        return row is not None
+
+    def cleanup_processed(self, days: int) -> int:
+        """Forget processed ids older than `days`; SQS deduplicates for 5 minutes, we for days."""
+        with self.conn.transaction():
+            cursor = self.conn.execute(
+                "DELETE FROM notification_processed WHERE processed_at < now() - make_interval(days => %s)",
+                (days,),
+            )
+            return cursor.rowcount
+
+    # --- subscriptions ------------------------------------------------------------------------
+
+    def lock(self, provider: str, key: str) -> StoredSubscription | None:
+        row = self.conn.execute(
+            "SELECT id, kind, status, expires_at, auto_renew, product_id, last_event_at, account_id, "
+            "couple_id "
+            "FROM notification_subscriptions WHERE provider = %s AND subscription_key = %s FOR UPDATE",
+            (provider, key),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredSubscription(
+            id=row["id"],
+            current=Current(
+                kind=cast(Kind, row["kind"]),
+                status=cast(Status, row["status"]),
+                expires_at=row["expires_at"],
+                auto_renew=row["auto_renew"],
+                product_id=row["product_id"],
+                last_event_at=row["last_event_at"],
+            ),
+            account_id=row["account_id"],
+            couple_id=row["couple_id"],
+        )
+
+    def save(
+        self,
+        provider: str,
+        key: str,
+        change: Change,
+        event_time: datetime,
+        stored: StoredSubscription | None,
+    ) -> tuple[str | None, int | None]:
+        """Write the new state; returns the subscription's (account_id, couple_id)."""
+        account_id = change.account_id or (stored.account_id if stored else None)
+        linked: StoredSubscription | None = None
+        if change.replaces_key and change.replaces_key != key:
+            linked = self.lock(provider, change.replaces_key)
+            if linked is not None:
+                account_id = account_id or linked.account_id
+        couple_id = self.couple_of(account_id) if account_id else None
+        if couple_id is None:
+            couple_id = (stored.couple_id if stored else None) or (linked.couple_id if linked else None)
+        product_id = change.product_id or (stored.current.product_id if stored else None)
+        plan = "lifetime" if change.kind == "lifetime" else plan_of(product_id)
+        expires_at = change.expires_at or (stored.current.expires_at if stored else None)
+        auto_renew = (
+            change.auto_renew
+            if change.auto_renew is not None
+            else (stored.current.auto_renew if stored else None)
+        )
+        self.conn.execute(
+            """
+            INSERT INTO notification_subscriptions AS s (provider, subscription_key, kind, account_id,
+                couple_id, product_id, plan, status, expires_at, auto_renew, last_event_at, linked_key)
+            VALUES (%(provider)s, %(key)s, %(kind)s, %(account)s, %(couple)s, %(product)s, %(plan)s,
+                %(status)s, %(expires)s, %(auto_renew)s, %(event_time)s, %(linked)s)
+            ON CONFLICT (provider, subscription_key) DO UPDATE SET
+                kind = EXCLUDED.kind, account_id = EXCLUDED.account_id, couple_id = EXCLUDED.couple_id,
+                product_id = EXCLUDED.product_id, plan = EXCLUDED.plan, status = EXCLUDED.status,
+                expires_at = EXCLUDED.expires_at, auto_renew = EXCLUDED.auto_renew,
+                last_event_at = EXCLUDED.last_event_at,
+                linked_key = COALESCE(EXCLUDED.linked_key, s.linked_key), updated_at = now()
+            """,
+            {
+                "provider": provider,
+                "key": key,
+                "kind": change.kind,
+                "account": account_id,
+                "couple": couple_id,
+                "product": product_id,
+                "plan": plan,
+                "status": change.status,
+                "expires": expires_at,
+                "auto_renew": auto_renew,
+                "event_time": event_time,
+                "linked": change.replaces_key,
+            },
+        )
+        if linked is not None and linked.current.status != "replaced":
+            # The plan change moves the entitlement: the old token stops counting.
+            self.conn.execute(
+                "UPDATE notification_subscriptions SET status = 'replaced', updated_at = now() WHERE id = %s",
+                (linked.id,),
+            )
+            if (linked.account_id, linked.couple_id) != (account_id, couple_id):
+                self.refresh_entitlement(linked.account_id, linked.couple_id)
+        return account_id, couple_id
+
+    def couple_of(self, account_id: str) -> int | None:
+        """The couple of the app user whose external id the store echoes (appAccountToken /
+        obfuscatedExternalAccountId), when the couple-diary `users` table is in this database."""
+        if self._has_users is None:
+            row = self.conn.execute("SELECT to_regclass('public.users') IS NOT NULL AS present").fetchone()
+            self._has_users = bool(row and row["present"])
+        if not self._has_users:
+            return None
+        row = self.conn.execute(
+            "SELECT couple_id FROM users WHERE external_id::text = lower(%s)", (account_id,)
+        ).fetchone()
+        return row["couple_id"] if row else None
+
+    # --- entitlements -------------------------------------------------------------------------
+
+    def refresh_entitlement(self, account_id: str | None, couple_id: int | None) -> None:
+        """Recompute premium for the couple (or the account before it joins one) from all its purchases."""
+        if couple_id is not None:
+            owner, where, arg = f"couple:{couple_id}", "couple_id = %s", cast(object, couple_id)
+        elif account_id is not None:
+            owner, where, arg = f"account:{account_id}", "account_id = %s AND couple_id IS NULL", account_id
+        else:
+            return
+        rows = self.conn.execute(
+            f"SELECT id, kind, status, expires_at FROM notification_subscriptions WHERE {where}",
+            (arg,),
+        ).fetchall()
+        lifetime = [r for r in rows if r["kind"] == "lifetime" and is_entitled("lifetime", r["status"])]
+        running = [
+            r for r in rows if r["kind"] == "subscription" and is_entitled("subscription", r["status"])
+        ]
+        best: dict[str, Any] | None = None
+        if lifetime:
+            source, best = "lifetime", lifetime[0]
+        elif running:
+            source = "subscription"
+            best = max(running, key=lambda r: (r["expires_at"] is not None, r["expires_at"] or 0))
+        else:
+            source = "none"
+        self.conn.execute(
+            """
+            INSERT INTO notification_entitlements (owner_key, couple_id, account_id, premium, source,
+                subscription_id, expires_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (owner_key) DO UPDATE SET premium = EXCLUDED.premium, source = EXCLUDED.source,
+                subscription_id = EXCLUDED.subscription_id, expires_at = EXCLUDED.expires_at,
+                account_id = EXCLUDED.account_id, updated_at = now()
+            """,
+            (
+                owner,
+                couple_id,
+                account_id,
+                best is not None,
+                source,
+                best["id"] if best else None,
+                best["expires_at"] if best and source == "subscription" else None,
+            ),
+        )
+
+    def entitlement(self, owner_key: str) -> dict[str, Any] | None:
+        return self.conn.execute(
+            "SELECT * FROM notification_entitlements WHERE owner_key = %s", (owner_key,)
+        ).fetchone()
+
+    # --- history ------------------------------------------------------------------------------
+
+    def record_event(
+        self,
+        *,
+        provider: str,
+        notification_id: str,
+        key: str | None,
+        event_time: datetime,
+        decision: Decision,
+        outcome: str,
+        status_before: str | None,
+        status_after: str | None,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO notification_events (provider, notification_id, subscription_key, event_type, "
+            "subtype, "
+            "event_time, outcome, status_before, status_after, detail) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                provider,
+                notification_id,
+                key,
+                decision.event_type,
+                decision.subtype,
+                event_time,
+                outcome,
+                status_before,
+                status_after,
+                Jsonb(decision.detail),
+            ),
+        )
