@@ -1,0 +1,295 @@
+"""The cutover's only contact points with the rest of the system: databases, AWS services, and the
+functions of the flag, replica, backfill and verify packages.
+
+Gates and phases call these; keeping them in one module means an interface change elsewhere is
+one edit here, and every call is in one place to read.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ops import aws
+from ops.exceptions import ConfigError, OpsError
+from ops.migrate.config import MigrateConfig
+
+AwsError = (BotoCoreError, ClientError)
+
+
+def require_url(url: str | None, variable: str) -> str:
+    if not url:
+        raise ConfigError(f'{variable} is not set; export it (local stack: eval "$(ops sandbox env)")')
+    return url
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    rows: int
+    oldest_age_seconds: float | None
+
+
+def outbox_stats(prod_url: str) -> OutboxStats:
+    with psycopg.connect(prod_url, connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox"
+        ).fetchone()
+    assert row is not None
+    return OutboxStats(int(row[0]), float(row[1]) if row[1] is not None else None)
+
+
+def table_privileges(url: str, tables: list[str], privileges: tuple[str, ...]) -> dict[str, list[str]]:
+    """Privileges the connecting role lacks, per table ({} when it has them all)."""
+    missing: dict[str, list[str]] = {}
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        for table in tables:
+            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+            if not exists or not exists[0]:
+                missing[table] = ["table does not exist"]
+                continue
+            lacking = [
+                p
+                for p in privileges
+                if not conn.execute("SELECT has_table_privilege(%s, %s)", (table, p)).fetchone()[0]  # type: ignore[index]
+            ]
+            if lacking:
+                missing[table] = lacking
+    return missing
+
+
+def existing_tables(url: str, tables: list[str]) -> list[str]:
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        return [
+            t
+            for t in tables
+            if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (t,)).fetchone()[0]  # type: ignore[index]
+        ]
+
+
+def table_counts(url: str, tables: list[str]) -> dict[str, int]:
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        return {t: int(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in tables}  # type: ignore[index]
+
+
+def drop_tables(url: str, tables: list[str]) -> None:
+    """Drop `tables` in one statement (their foreign keys to each other do not block it).
+
+    No CASCADE: a table outside the list that still references one of them stops the drop,
+    which is the operator's cue that something still depends on the data.
+    """
+    if not tables:
+        return
+    names = ", ".join(f'"{t}"' for t in tables)
+    with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE {names}")
+
+
+def mapped_tables() -> list[str]:
+    from ops.mapping import load_mapping
+
+    return list(load_mapping().tables)
+
+
+# ------------------------------------------------------------------ AWS
+
+
+def describe_target(table: str) -> dict[str, Any]:
+    """Status and point-in-time-recovery state of the target table."""
+    ddb = aws.client("dynamodb")
+    status = ddb.describe_table(TableName=table)["Table"]["TableStatus"]
+    backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
+    return {"status": status, "pitr": pitr}
+
+
+def alarms(prefixes: tuple[str, ...]) -> list[dict[str, Any]]:
+    """CloudWatch metric alarms whose names start with any of `prefixes` (name, state, since)."""
+    cw = aws.client("cloudwatch")
+    out: dict[str, dict[str, Any]] = {}
+    for prefix in prefixes or ("",):
+        kwargs: dict[str, Any] = {"AlarmNamePrefix": prefix} if prefix else {}
+        for page in cw.get_paginator("describe_alarms").paginate(**kwargs):
+            for alarm in page.get("MetricAlarms", []):
+                updated = alarm.get("StateUpdatedTimestamp")
+                out[alarm["AlarmName"]] = {
+                    "name": alarm["AlarmName"],
+                    "state": alarm.get("StateValue", "INSUFFICIENT_DATA"),
+                    "since": updated.isoformat() if isinstance(updated, datetime) else str(updated or ""),
+                }
+    return sorted(out.values(), key=lambda a: a["name"])
+
+
+def alarm_names(names: tuple[str, ...]) -> list[str]:
+    if not names:
+        return []
+    cw = aws.client("cloudwatch")
+    found = cw.describe_alarms(AlarmNames=list(names)).get("MetricAlarms", [])
+    return [a["AlarmName"] for a in found]
+
+
+def caller_identity() -> str:
+    return str(aws.client("sts").get_caller_identity()["Arn"])
+
+
+def rds_snapshot(instance: str, snapshot_id: str) -> dict[str, Any]:
+    response = aws.client("rds").create_db_snapshot(
+        DBInstanceIdentifier=instance, DBSnapshotIdentifier=snapshot_id
+    )
+    snap = response["DBSnapshot"]
+    return {"snapshot": snap["DBSnapshotIdentifier"], "status": snap.get("Status", ""), "instance": instance}
+
+
+def rds_instance_exists(instance: str) -> bool:
+    try:
+        aws.client("rds").describe_db_instances(DBInstanceIdentifier=instance)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "DBInstanceNotFound":
+            return False
+        raise
+    return True
+
+
+def rds_delete(instance: str) -> None:
+    # The final snapshot was taken (and recorded) before this call, under our own name.
+    aws.client("rds").delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
+
+
+# ------------------------------------------------------------------ migration mode flag (issue 3)
+
+
+def flag_store(cfg: MigrateConfig) -> Any:
+    from ops.flags import FlagStore
+
+    return FlagStore(dataset=cfg.dataset)
+
+
+def current_mode(cfg: MigrateConfig) -> str | None:
+    """The mode in SSM, or None when the parameter does not exist yet."""
+    mode = flag_store(cfg).get()
+    return None if mode is None else str(getattr(mode, "value", mode))
+
+
+def set_mode(cfg: MigrateConfig, target: str, operator: str, reason: str) -> None:
+    from ops.flags import Mode
+
+    flag_store(cfg).set(Mode(target), actor=operator, reason=reason)
+
+
+def app_reads_mode(cfg: MigrateConfig) -> str:
+    """The mode as the application sees it: a fresh app-side FlagReader (its own cache, cold)."""
+    from ops.flags import FlagReader
+
+    mode = FlagReader(dataset=cfg.dataset).mode()
+    return str(getattr(mode, "value", mode))
+
+
+def wait_for_app_mode(cfg: MigrateConfig, expected: str) -> tuple[str, float]:
+    """Poll the app's reader until it reports `expected` or the propagation budget is spent."""
+    started = time.monotonic()
+    seen = app_reads_mode(cfg)
+    while seen != expected and time.monotonic() - started < cfg.flag_propagation_seconds:
+        time.sleep(0.5)
+        seen = app_reads_mode(cfg)
+    return seen, time.monotonic() - started
+
+
+# ------------------------------------------------------------------ dual-write shadow reads (issue 3)
+
+
+@dataclass(frozen=True)
+class ShadowStats:
+    compared: int
+    mismatches: int
+    source: str
+
+
+def shadow_stats(cfg: MigrateConfig, window_seconds: float) -> ShadowStats:
+    """Shadow-read comparisons and mismatches over the trailing window, from the counter the
+    dual-write layer publishes."""
+    from ops.dualwrite.shadow import shadow_counts
+
+    compared, mismatches = shadow_counts(dataset=cfg.dataset, window_seconds=window_seconds)
+    return ShadowStats(int(compared), int(mismatches), "ops.dualwrite.shadow")
+
+
+# ------------------------------------------------------------------ replica (issue 5)
+
+
+def replica_driver(cfg: MigrateConfig) -> Any:
+    from ops.replica import make_driver
+
+    if cfg.replica_driver == "dms":
+        if not cfg.replica_task_arn:
+            raise ConfigError("OPS_REPLICA_DRIVER=dms needs OPS_DMS_TASK_ARN (terraform output dms_task_arn)")
+        return make_driver("dms", task_arn=cfg.replica_task_arn)
+    return make_driver(
+        "logical",
+        source_url=require_url(cfg.settings.prod_database_url, "PROD_DATABASE_URL"),
+        target_url=require_url(cfg.settings.v2_database_url, "V2_DATABASE_URL"),
+    )
+
+
+def replica_gate(cfg: MigrateConfig, driver: Any) -> Any:
+    from ops.replica import replica_gate as gate
+
+    return gate(driver.status(), max_lag_seconds=cfg.replica_max_lag_seconds)
+
+
+# ------------------------------------------------------------------ backfill (issue 4)
+
+
+def run_backfill(cfg: MigrateConfig, dry_run: bool = False, **options: Any) -> Any:
+    from ops.backfill import BackfillOptions
+    from ops.backfill import run_backfill as run
+
+    opts = BackfillOptions(
+        source_url=require_url(cfg.settings.v2_database_url, "V2_DATABASE_URL"),
+        target_table=cfg.settings.target_table,
+        run_id=cfg.dataset,
+        dry_run=dry_run,
+        **options,
+    )
+    return run(opts)
+
+
+def backfill_gate(cfg: MigrateConfig, control: Any, accept_failures: bool) -> Any:
+    from ops.backfill.status import backfill_gate as gate
+
+    return gate(control, cfg.dataset, accept_failures=accept_failures)
+
+
+# ------------------------------------------------------------------ verify (issue 5)
+
+
+def run_verify(cfg: MigrateConfig, **options: Any) -> Any:
+    from ops.verify import VerifyOptions
+    from ops.verify import run_verify as run
+
+    return run(VerifyOptions(**options))
+
+
+def verify_gate(cfg: MigrateConfig, control: Any) -> Any:
+    from ops.verify import verify_gate as gate
+
+    return gate(control, cfg.dataset, max_age_hours=cfg.verify_max_age_hours)
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'error')}: {err.get('Message', '')}".strip()
+    if isinstance(exc, OpsError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,89 @@
+"""Thresholds and names of the cutover gates, from the environment (overridable per command).
+
+Every threshold has an `OPS_*` variable so an environment (or the demo) can tune it without code:
+the demo shortens the soak with `OPS_SOAK_SECONDS=5`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ops.exceptions import ConfigError
+from ops.settings import Settings
+
+DAY = 86400
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not a number; set it to a number of seconds or unset it"
+        ) from None
+
+
+def _env_list(name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+@dataclass(frozen=True)
+class MigrateConfig:
+    settings: Settings
+    # soak: 14 days by default; OPS_SOAK_SECONDS (or --soak-days on the command) shortens it.
+    soak_seconds: float = 14 * DAY
+    verify_max_age_hours: float = 24.0
+    replica_max_lag_seconds: float = 30.0
+    # dual-write: the outbox may hold rows while they drain, but none older than this.
+    outbox_max_age_seconds: float = 60.0
+    # shadow reads: mismatches allowed (0) over this trailing window before reads switch.
+    shadow_window_seconds: float = 900.0
+    shadow_max_mismatches: int = 0
+    # How long the app's FlagReader may take to see a new mode (its cache TTL plus margin).
+    flag_propagation_seconds: float = 15.0
+    # CloudWatch alarms: every alarm whose name starts with a prefix must exist (preflight) and be
+    # OK (switch-reads); the error alarms must stay quiet through the soak.
+    alarm_prefixes: tuple[str, ...] = ("platform-ops-",)
+    error_alarm_prefixes: tuple[str, ...] = ("platform-ops-",)
+    required_alarms: tuple[str, ...] = ()
+    replica_driver: str = "logical"
+    replica_task_arn: str | None = None
+    # RDS instance of the V2 replica on AWS; None on the local stack (pg_dump instead).
+    v2_rds_instance: str | None = None
+    snapshot_dir: Path = Path(".sandbox/snapshots")
+    accept_backfill_failures: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> MigrateConfig:
+        base = cls(
+            settings=Settings.from_env(),
+            soak_seconds=_env_float("OPS_SOAK_SECONDS", 14 * DAY),
+            verify_max_age_hours=_env_float("OPS_VERIFY_MAX_AGE_HOURS", 24.0),
+            replica_max_lag_seconds=_env_float("OPS_REPLICA_MAX_LAG_SECONDS", 30.0),
+            outbox_max_age_seconds=_env_float("OPS_OUTBOX_MAX_AGE_SECONDS", 60.0),
+            shadow_window_seconds=_env_float("OPS_SHADOW_WINDOW_SECONDS", 900.0),
+            shadow_max_mismatches=int(_env_float("OPS_SHADOW_MAX_MISMATCHES", 0)),
+            flag_propagation_seconds=_env_float("OPS_FLAG_PROPAGATION_SECONDS", 15.0),
+            alarm_prefixes=_env_list("OPS_ALARM_PREFIXES", ("platform-ops-",)),
+            error_alarm_prefixes=_env_list("OPS_ERROR_ALARM_PREFIXES", ("platform-ops-",)),
+            required_alarms=_env_list("OPS_REQUIRED_ALARMS"),
+            replica_driver=os.environ.get("OPS_REPLICA_DRIVER", "logical"),
+            replica_task_arn=os.environ.get("OPS_DMS_TASK_ARN") or None,
+            v2_rds_instance=os.environ.get("OPS_V2_RDS_INSTANCE") or None,
+            snapshot_dir=Path(os.environ.get("OPS_SNAPSHOT_DIR", ".sandbox/snapshots")),
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def dataset(self) -> str:
+        return self.settings.dataset
