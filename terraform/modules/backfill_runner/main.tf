@@ -1,0 +1,220 @@
+data "aws_region" "current" {}
+
+data "aws_ssm_parameter" "al2023_arm64" {
+  count = var.ami_id == null ? 1 : 0
+
+  name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+}
+
+locals {
+  ami_id = var.ami_id != null ? var.ami_id : nonsensitive(data.aws_ssm_parameter.al2023_arm64[0].value)
+  region = data.aws_region.current.name
+}
+
+################################################################################
+# IAM: Session Manager plus exactly the tables, secrets and parameters of the backfill
+################################################################################
+
+resource "aws_iam_role" "this" {
+  name = "${var.name}-backfill-runner"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Principal = { Service = "ec2.amazonaws.com" }, Action = "sts:AssumeRole" }]
+  })
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "ssm" {
+  role       = aws_iam_role.this.name
+  policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+resource "aws_iam_role_policy" "backfill" {
+  name = "backfill"
+  role = aws_iam_role.this.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        {
+          Sid    = "TargetTables"
+          Effect = "Allow"
+          Action = [
+            "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
+            "dynamodb:Scan", "dynamodb:DescribeTable", "dynamodb:UpdateItem",
+          ]
+          Resource = var.dynamodb_table_arns
+        },
+        {
+          Sid    = "ControlTable"
+          Effect = "Allow"
+          Action = [
+            "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+            "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable",
+          ]
+          Resource = [var.control_table_arn]
+        },
+        {
+          Sid      = "Metrics"
+          Effect   = "Allow"
+          Action   = ["cloudwatch:PutMetricData"]
+          Resource = "*"
+          Condition = {
+            StringEquals = { "cloudwatch:namespace" = var.metrics_namespace }
+          }
+        },
+      ],
+      length(var.secret_arns) == 0 ? [] : [{
+        Sid      = "Secrets"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+        Resource = var.secret_arns
+      }],
+      length(var.parameter_arns) == 0 ? [] : [{
+        Sid      = "MigrationMode"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameter", "ssm:GetParameters"]
+        Resource = var.parameter_arns
+      }],
+      var.kms_key_arn == null ? [] : [{
+        Sid      = "Decrypt"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+        Resource = [var.kms_key_arn]
+      }],
+    )
+  })
+}
+
+resource "aws_iam_instance_profile" "this" {
+  name = "${var.name}-backfill-runner"
+  role = aws_iam_role.this.name
+
+  tags = var.tags
+}
+
+################################################################################
+# Workers
+################################################################################
+
+resource "aws_instance" "this" {
+  count = var.worker_count
+
+  ami                    = local.ami_id
+  instance_type          = var.instance_type
+  subnet_id              = var.subnet_ids[count.index % length(var.subnet_ids)]
+  vpc_security_group_ids = var.security_group_ids
+  iam_instance_profile   = aws_iam_instance_profile.this.name
+  ebs_optimized          = true
+  monitoring             = true
+
+  user_data = templatefile("${path.module}/user_data.sh.tftpl", {
+    ops_package  = var.ops_package
+    environment  = var.ops_environment
+    worker_index = count.index
+    worker_count = var.worker_count
+  })
+  user_data_replace_on_change = true
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
+  root_block_device {
+    encrypted   = true
+    kms_key_id  = var.kms_key_arn
+    volume_size = var.root_volume_size
+    volume_type = "gp3"
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-backfill-${count.index}", WorkerIndex = tostring(count.index) })
+}
+
+################################################################################
+# Dashboard and alarms on the backfill metrics
+################################################################################
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = "${var.name}-backfill"
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          title   = "Rows written / failed per minute"
+          region  = local.region
+          stat    = "Sum"
+          period  = 60
+          metrics = [[var.metrics_namespace, var.metric_names.rows_written], [var.metrics_namespace, var.metric_names.rows_failed]]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 0, width = 12, height = 6
+        properties = {
+          title   = "Bytes written per minute"
+          region  = local.region
+          stat    = "Sum"
+          period  = 60
+          metrics = [[var.metrics_namespace, var.metric_names.bytes_written]]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 6, width = 12, height = 6
+        properties = {
+          title   = "Throttled writes"
+          region  = local.region
+          stat    = "Sum"
+          period  = 60
+          metrics = [[var.metrics_namespace, var.metric_names.write_throttle]]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 6, width = 12, height = 6
+        properties = {
+          title   = "Worker CPU"
+          region  = local.region
+          stat    = "Average"
+          period  = 60
+          metrics = [for i in aws_instance.this : ["AWS/EC2", "CPUUtilization", "InstanceId", i.id]]
+        }
+      },
+    ]
+  })
+}
+
+resource "aws_cloudwatch_metric_alarm" "rows_failed" {
+  alarm_name          = "${var.name}-backfill-rows-failed"
+  alarm_description   = "Rows are landing in the backfill failure log; inspect them with `ops backfill failures` and re-drive with --retry-failed."
+  namespace           = var.metrics_namespace
+  metric_name         = var.metric_names.rows_failed
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.failed_rows_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "write_throttle" {
+  alarm_name          = "${var.name}-backfill-write-throttled"
+  alarm_description   = "The backfill is throttled for 15 minutes; lower its rate (`ops backfill rate`) or raise the table's write limits."
+  namespace           = var.metrics_namespace
+  metric_name         = var.metric_names.write_throttle
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+
+  tags = var.tags
+}

@@ -1,0 +1,67 @@
+mock_provider "aws" {
+  override_during = plan
+
+  mock_data "aws_ssm_parameter" {
+    defaults = { value = "ami-0123456789abcdef0" }
+  }
+
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+}
+
+variables {
+  name                = "couple-diary"
+  worker_count        = 3
+  subnet_ids          = ["subnet-0a", "subnet-0b"]
+  security_group_ids  = ["sg-0runner"]
+  dynamodb_table_arns = ["arn:aws:dynamodb:us-east-1:123456789012:table/couple-diary"]
+  control_table_arn   = "arn:aws:dynamodb:us-east-1:123456789012:table/platform-ops-control"
+  secret_arns         = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-AbCdEf"]
+  kms_key_arn         = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  ops_environment     = { OPS_TARGET_TABLE = "couple-diary" }
+}
+
+run "workers" {
+  command = plan
+
+  assert {
+    condition     = length(aws_instance.this) == 3
+    error_message = "One instance per worker."
+  }
+
+  assert {
+    condition     = alltrue([for i in aws_instance.this : i.metadata_options[0].http_tokens == "required" && i.root_block_device[0].encrypted])
+    error_message = "IMDSv2 only and encrypted root volumes."
+  }
+
+  assert {
+    condition     = aws_iam_role_policy_attachment.ssm.policy_arn == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    error_message = "Workers are reached through Session Manager."
+  }
+
+  assert {
+    condition     = strcontains(aws_instance.this[2].user_data, "OPS_WORKER_INDEX=2") && strcontains(aws_instance.this[2].user_data, "OPS_TARGET_TABLE=couple-diary")
+    error_message = "User data must install the ops package with the worker's index and the ops environment."
+  }
+
+  assert {
+    condition     = toset(jsondecode(aws_iam_role_policy.backfill.policy).Statement[0].Resource) == toset(var.dynamodb_table_arns)
+    error_message = "Table access is scoped to the given tables."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.rows_failed.namespace == "PlatformOps/Migration"
+    error_message = "Alarms watch the backfill's metrics namespace."
+  }
+}
+
+run "rejects_bad_worker_count" {
+  command = plan
+
+  variables {
+    worker_count = 1.5
+  }
+
+  expect_failures = [var.worker_count]
+}

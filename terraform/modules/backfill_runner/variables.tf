@@ -1,0 +1,123 @@
+variable "name" {
+  description = "Name prefix of the workers and their IAM, dashboard and alarms."
+  type        = string
+}
+
+variable "worker_count" {
+  description = "Number of backfill workers; worker i of N takes its own segments."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.worker_count >= 0 && var.worker_count <= 64 && floor(var.worker_count) == var.worker_count
+    error_message = "worker_count must be a whole number between 0 and 64."
+  }
+}
+
+variable "instance_type" {
+  description = "EC2 instance type of a worker (arm64, matching the default AMI)."
+  type        = string
+  default     = "c7g.large"
+}
+
+variable "ami_id" {
+  description = "AMI of the workers; null takes the latest Amazon Linux 2023 arm64 AMI."
+  type        = string
+  default     = null
+}
+
+variable "root_volume_size" {
+  description = "Root volume size of a worker in GiB."
+  type        = number
+  default     = 30
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the workers are spread over."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "subnet_ids must contain at least one subnet."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the workers (no ingress; Session Manager needs none)."
+  type        = list(string)
+}
+
+variable "ops_package" {
+  description = "pip requirement that installs the ops CLI on a worker (a version pin or a wheel URL)."
+  type        = string
+  default     = "platform-ops"
+}
+
+variable "ops_environment" {
+  description = "Environment of the ops CLI on the workers (OPS_* names, AWS_DEFAULT_REGION), written to /etc/platform-ops.env."
+  type        = map(string)
+  default     = {}
+}
+
+variable "dynamodb_table_arns" {
+  description = "Tables the workers write and verify (the target table)."
+  type        = list(string)
+}
+
+variable "control_table_arn" {
+  description = "Control table the workers keep checkpoints, the failure log and leases in."
+  type        = string
+}
+
+variable "secret_arns" {
+  description = "Secrets the workers read (the V2 replica's credentials)."
+  type        = list(string)
+  default     = []
+}
+
+variable "parameter_arns" {
+  description = "SSM parameters the workers read (the migration mode)."
+  type        = list(string)
+  default     = []
+}
+
+variable "kms_key_arn" {
+  description = "KMS key of the tables, secrets and the root volume; null uses AWS managed keys."
+  type        = string
+  default     = null
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the backfill metrics (OPS_METRICS_NAMESPACE)."
+  type        = string
+  default     = "PlatformOps/Migration"
+}
+
+variable "metric_names" {
+  description = "Names of the metrics the backfill publishes."
+  type = object({
+    rows_written   = optional(string, "RowsWritten")
+    rows_failed    = optional(string, "RowsFailed")
+    bytes_written  = optional(string, "BytesWritten")
+    write_throttle = optional(string, "WriteThrottled")
+  })
+  default = {}
+}
+
+variable "failed_rows_threshold" {
+  description = "Rows landing in the failure log within 5 minutes that raise the alarm."
+  type        = number
+  default     = 100
+}
+
+variable "alarm_actions" {
+  description = "SNS topic ARNs notified by the alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

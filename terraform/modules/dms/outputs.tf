@@ -1,0 +1,39 @@
+output "replication_task_arn" {
+  description = "ARN of the replication task (replication_type = instance); the ops CLI's DMS driver starts and watches it."
+  value       = try(aws_dms_replication_task.this[0].replication_task_arn, null)
+}
+
+output "replication_config_arn" {
+  description = "ARN of the serverless replication config (replication_type = serverless)."
+  value       = try(aws_dms_replication_config.this[0].arn, null)
+}
+
+output "replication_arn" {
+  description = "ARN of whichever replication exists: the task or the serverless config."
+  value       = local.serverless ? aws_dms_replication_config.this[0].arn : aws_dms_replication_task.this[0].replication_task_arn
+}
+
+output "replication_instance_arn" {
+  description = "ARN of the replication instance (replication_type = instance)."
+  value       = try(aws_dms_replication_instance.this[0].replication_instance_arn, null)
+}
+
+output "source_endpoint_arn" {
+  description = "ARN of the source endpoint."
+  value       = aws_dms_endpoint.source.endpoint_arn
+}
+
+output "target_endpoint_arn" {
+  description = "ARN of the target endpoint."
+  value       = aws_dms_endpoint.target.endpoint_arn
+}
+
+output "replication_subnet_group_id" {
+  description = "ID of the replication subnet group."
+  value       = aws_dms_replication_subnet_group.this.id
+}
+
+output "task_failure_rule_name" {
+  description = "Name of the EventBridge rule that reports replication failures."
+  value       = aws_cloudwatch_event_rule.task_failure.name
+}

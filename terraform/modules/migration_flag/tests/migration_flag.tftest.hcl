@@ -1,0 +1,47 @@
+mock_provider "aws" {
+  override_during = plan
+
+  mock_resource "aws_ssm_parameter" {
+    defaults = { arn = "arn:aws:ssm:us-east-1:123456789012:parameter/platform-ops/migration/mock/mode" }
+  }
+}
+
+run "one_parameter_per_dataset" {
+  command = plan
+
+  variables {
+    datasets = ["answers", "questions"]
+  }
+
+  assert {
+    condition     = aws_ssm_parameter.this["answers"].name == "/platform-ops/migration/answers/mode"
+    error_message = "The parameter name must be <prefix>/<dataset>/mode, as the ops CLI reads it."
+  }
+
+  assert {
+    condition     = aws_ssm_parameter.this["questions"].value == "postgres" && length(aws_ssm_parameter.this) == 2
+    error_message = "Every dataset starts in postgres mode."
+  }
+
+  assert {
+    condition     = can(regex(aws_ssm_parameter.this["answers"].allowed_pattern, "dual_write_shadow")) && !can(regex(aws_ssm_parameter.this["answers"].allowed_pattern, "dual-write"))
+    error_message = "SSM must reject values that are not migration modes."
+  }
+
+  assert {
+    condition     = jsondecode(aws_iam_policy.read[0].policy).Statement[0].Action == ["ssm:GetParameter", "ssm:GetParameters"]
+    error_message = "The application's policy grants read access only."
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    prefix       = "platform-ops/migration/"
+    datasets     = ["Answers"]
+    initial_mode = "dynamo"
+  }
+
+  expect_failures = [var.prefix, var.datasets, var.initial_mode]
+}

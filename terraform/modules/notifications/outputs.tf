@@ -1,0 +1,69 @@
+output "api_endpoint" {
+  description = "Base URL of the HTTP API."
+  value       = aws_apigatewayv2_api.this.api_endpoint
+}
+
+output "route_keys" {
+  description = "Route keys of the Apple and Google endpoints."
+  value       = { for provider, route in aws_apigatewayv2_route.this : provider => route.route_key }
+}
+
+output "queue_name" {
+  description = "Name of the FIFO queue (OPS_NOTIFICATIONS_QUEUE)."
+  value       = aws_sqs_queue.this.name
+}
+
+output "queue_url" {
+  description = "URL of the FIFO queue."
+  value       = aws_sqs_queue.this.url
+}
+
+output "queue_arn" {
+  description = "ARN of the FIFO queue."
+  value       = aws_sqs_queue.this.arn
+}
+
+output "dlq_name" {
+  description = "Name of the FIFO dead-letter queue (OPS_NOTIFICATIONS_DLQ)."
+  value       = aws_sqs_queue.dlq.name
+}
+
+output "dlq_url" {
+  description = "URL of the FIFO dead-letter queue."
+  value       = aws_sqs_queue.dlq.url
+}
+
+output "dlq_arn" {
+  description = "ARN of the FIFO dead-letter queue."
+  value       = aws_sqs_queue.dlq.arn
+}
+
+output "receiver_function_name" {
+  description = "Name of the receiver Lambda."
+  value       = aws_lambda_function.receiver.function_name
+}
+
+output "consumer_function_name" {
+  description = "Name of the consumer Lambda."
+  value       = aws_lambda_function.consumer.function_name
+}
+
+output "database_secret_arn" {
+  description = "ARN of the secret with the entitlement database URL (DATABASE_SECRET_ARN)."
+  value       = local.database_secret_arn
+}
+
+output "google_play_credentials_secret_arn" {
+  description = "ARN of the secret with the Google Play service-account JSON (GOOGLE_PLAY_CREDENTIALS_SECRET_ARN)."
+  value       = local.google_play_secret_arn
+}
+
+output "receiver_environment_variable_names" {
+  description = "Environment variable names set on the receiver."
+  value       = sort(keys(aws_lambda_function.receiver.environment[0].variables))
+}
+
+output "consumer_environment_variable_names" {
+  description = "Environment variable names set on the consumer."
+  value       = sort(keys(aws_lambda_function.consumer.environment[0].variables))
+}

@@ -1,0 +1,216 @@
+mock_provider "aws" {
+  override_during = plan
+
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:us-east-1:123456789012:mock-queue.fifo"
+      url = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue.fifo"
+    }
+  }
+
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = {
+      arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mock-AbCdEf"
+    }
+  }
+}
+
+variables {
+  receiver_zip_path           = "tests/fixtures/function.zip"
+  consumer_zip_path           = "tests/fixtures/function.zip"
+  apple_bundle_id             = "com.example.diary"
+  apple_app_apple_id          = "1234567890"
+  google_package_name         = "com.example.diary"
+  google_pubsub_audience      = "https://notifications.example.com/notifications/google"
+  google_push_service_account = "rtdn-push@example.iam.gserviceaccount.com"
+  kms_key_arn                 = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+}
+
+run "wiring" {
+  command = plan
+
+  assert {
+    condition     = aws_sqs_queue.this.fifo_queue && aws_sqs_queue.dlq.fifo_queue
+    error_message = "Both the queue and its dead-letter queue must be FIFO."
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.name == "subscription-notifications.fifo" && aws_sqs_queue.dlq.name == "subscription-notifications-dlq.fifo"
+    error_message = "Queue names must match the ops CLI defaults."
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 5
+    error_message = "The queue must redrive to the DLQ after max_receive_count receives."
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.content_based_deduplication == false && aws_sqs_queue.this.deduplication_scope == "messageGroup"
+    error_message = "Deduplication must use the receiver's explicit deduplication IDs, scoped per message group."
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.visibility_timeout_seconds == 6 * aws_lambda_function.consumer.timeout
+    error_message = "Visibility timeout must be six times the consumer timeout."
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).deadLetterTargetArn == aws_sqs_queue.dlq.arn
+    error_message = "The redrive policy must point at the FIFO DLQ."
+  }
+
+  assert {
+    condition     = contains(jsondecode(aws_sqs_queue_redrive_allow_policy.dlq.redrive_allow_policy).sourceQueueArns, aws_sqs_queue.this.arn)
+    error_message = "The DLQ must allow redrive only from the queue."
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.consumer.function_response_types == toset(["ReportBatchItemFailures"])
+    error_message = "The consumer must report partial batch failures."
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.consumer.batch_size == 10 && aws_lambda_event_source_mapping.consumer.scaling_config[0].maximum_concurrency == 5
+    error_message = "Batch size and maximum concurrency must come from the variables."
+  }
+
+  assert {
+    condition     = aws_lambda_function.receiver.architectures == tolist(["arm64"]) && aws_lambda_function.consumer.architectures == tolist(["arm64"])
+    error_message = "Both functions must run on arm64."
+  }
+
+  assert {
+    condition     = aws_lambda_function.receiver.handler == "lambdas.receiver.handler.handler" && aws_lambda_function.consumer.handler == "lambdas.consumer.handler.handler"
+    error_message = "Handlers must match the Lambda layout contract."
+  }
+
+  assert {
+    condition     = aws_lambda_function.receiver.reserved_concurrent_executions == 50 && aws_lambda_function.consumer.reserved_concurrent_executions == 10
+    error_message = "Both functions must have reserved concurrency."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.receiver.retention_in_days == 365 && aws_cloudwatch_log_group.consumer.retention_in_days == 365
+    error_message = "Log groups must have a retention."
+  }
+
+  assert {
+    condition     = aws_lambda_function.receiver.environment[0].variables["APPLE_ENVIRONMENT"] == "Production"
+    error_message = "The receiver must get APPLE_ENVIRONMENT."
+  }
+
+  assert {
+    condition     = !contains(keys(aws_lambda_function.receiver.environment[0].variables), "MAX_BODY_BYTES")
+    error_message = "Unset optional settings must be left to the function's default."
+  }
+
+  assert {
+    condition     = aws_lambda_function.consumer.environment[0].variables["IDEMPOTENCY_DAYS"] == "7"
+    error_message = "The consumer must remember notifications for 7 days by default."
+  }
+
+  assert {
+    condition     = length(aws_secretsmanager_secret.database) == 1 && length(aws_secretsmanager_secret.google_play) == 1
+    error_message = "Missing secrets must be created for their owners to fill in."
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.kms_master_key_id == var.kms_key_arn && aws_sqs_queue.dlq.kms_master_key_id == var.kms_key_arn
+    error_message = "Both queues must be encrypted with the given key."
+  }
+
+  assert {
+    condition     = alltrue([for g in [aws_cloudwatch_log_group.receiver, aws_cloudwatch_log_group.consumer, aws_cloudwatch_log_group.api] : g.kms_key_id == var.kms_key_arn])
+    error_message = "Log groups must be encrypted with the given key."
+  }
+
+  assert {
+    condition     = aws_lambda_function.consumer.kms_key_arn == var.kms_key_arn && aws_secretsmanager_secret.database[0].kms_key_id == var.kms_key_arn
+    error_message = "Function environments and secrets must be encrypted with the given key."
+  }
+
+  assert {
+    condition     = toset([for r in aws_apigatewayv2_route.this : r.route_key]) == toset(["POST /notifications/apple", "POST /notifications/google"])
+    error_message = "The HTTP API must have the Apple and Google routes."
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_stage.this.default_route_settings[0].throttling_rate_limit == 100 && aws_apigatewayv2_stage.this.default_route_settings[0].throttling_burst_limit == 200
+    error_message = "The stage must throttle."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.dlq_depth.dimensions["QueueName"] == "subscription-notifications-dlq.fifo" && aws_cloudwatch_metric_alarm.dlq_depth.threshold == 0
+    error_message = "The DLQ alarm must fire on the first dead-lettered message."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.oldest_message_age.metric_name == "ApproximateAgeOfOldestMessage"
+    error_message = "The queue must have an oldest-message-age alarm."
+  }
+
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.lambda_errors)) == toset(["receiver", "consumer"])
+    error_message = "Both functions must have an error alarm."
+  }
+}
+
+run "existing_secrets_are_used_not_created" {
+  command = plan
+
+  variables {
+    database_secret_arn                = "arn:aws:secretsmanager:us-east-1:123456789012:secret:entitlements-db-AbCdEf"
+    google_play_credentials_secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:play-sa-AbCdEf"
+  }
+
+  assert {
+    condition     = length(aws_secretsmanager_secret.database) == 0 && aws_lambda_function.consumer.environment[0].variables["DATABASE_SECRET_ARN"] == var.database_secret_arn
+    error_message = "A given database secret must be passed through, not created."
+  }
+}
+
+run "queues_use_sqs_managed_encryption_without_a_key" {
+  command = plan
+
+  variables {
+    kms_key_arn = null
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.sqs_managed_sse_enabled && aws_sqs_queue.dlq.sqs_managed_sse_enabled
+    error_message = "Without a KMS key the queues must still be encrypted (SQS-managed SSE)."
+  }
+}
+
+run "rejects_bad_queue_and_mapping_settings" {
+  command = plan
+
+  variables {
+    queue_name                   = "subscription-notifications"
+    dlq_name                     = "subscription-notifications-dlq"
+    batch_size                   = 11
+    consumer_maximum_concurrency = 1
+  }
+
+  expect_failures = [var.queue_name, var.dlq_name, var.batch_size, var.consumer_maximum_concurrency]
+}
+
+run "rejects_an_unknown_apple_environment" {
+  command = plan
+
+  variables {
+    apple_environment = "Staging"
+  }
+
+  expect_failures = [var.apple_environment]
+}
+
+run "requires_the_app_apple_id_in_production" {
+  command = plan
+
+  variables {
+    apple_app_apple_id = null
+  }
+
+  expect_failures = [var.apple_environment]
+}
