@@ -25,6 +25,10 @@ def _register() -> None:
 
     app.add_typer(sandbox.app, name="sandbox")
 
+    from ops.cli import flags as flags_cli
+
+    app.add_typer(flags_cli.app, name="flags")
+
 
 _register()
 
