@@ -1,0 +1,98 @@
+"""`ops flags`: read and change the migration mode of a dataset (neighbour steps only)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ops.flags import ORDER, FlagChange, FlagStore, Mode
+
+app = typer.Typer(
+    help="Read and change the migration-mode flag (SSM), one neighbour step at a time.", no_args_is_help=True
+)
+console = Console()
+
+DatasetOption = typer.Option(None, "--dataset", help="Dataset whose flag to use (default: $OPS_DATASET).")
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+@app.command()
+def get(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> None:
+    """Show the current mode, where it sits in the sequence, and how reads and writes are routed."""
+    store = FlagStore(dataset)
+    mode = store.get()
+    if as_json:
+        console.print_json(
+            json.dumps({"dataset": store.dataset, "parameter": store.parameter, "mode": mode.value})
+        )
+        return
+    steps = "  ->  ".join(f"[bold reverse] {m} [/]" if m is mode else m.value for m in ORDER)
+    console.print(f"{store.dataset} ({store.parameter}): [bold]{mode}[/]")
+    console.print(steps)
+    writes = " + ".join(
+        n for n, on in (("PostgreSQL", mode.writes_postgres), ("DynamoDB", mode.writes_dynamodb)) if on
+    )
+    reads = (
+        "DynamoDB"
+        if mode.reads_dynamodb
+        else "PostgreSQL" + (" (DynamoDB compared)" if mode.shadow_reads else "")
+    )
+    console.print(f"writes: {writes}; reads: {reads}")
+
+
+@app.command("set")
+def set_(  # noqa: PLR0917 - Typer options are parameters
+    mode: str = typer.Argument(..., help=f"Target mode: one of {', '.join(m.value for m in ORDER)}."),
+    reason: str = typer.Option(..., "--reason", help="Why; recorded in the flag history."),
+    dataset: str | None = DatasetOption,
+    who: str | None = typer.Option(
+        None, "--who", help="Operator name to record (default: $OPS_OPERATOR or login)."
+    ),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Check the transition and print it; change nothing."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Move the flag to a neighbouring mode. Jumps are refused with the missing step named."""
+    store = FlagStore(dataset)
+    target = Mode.parse(mode)
+    plan = store.set(target, reason=reason, who=who, dry_run=True)
+    if plan.changed and not dry_run and not yes:
+        typer.confirm(f"Change {store.dataset} from {plan.from_mode} to {plan.to_mode}?", abort=True)
+    change = plan if dry_run or not plan.changed else store.set(target, reason=reason, who=who)
+    _render_change(change, as_json)
+
+
+@app.command()
+def history(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> None:
+    """Every recorded change of the flag: who, when, from, to, why."""
+    changes = FlagStore(dataset).history()
+    if as_json:
+        console.print_json(json.dumps([c.to_dict() for c in changes]))
+        return
+    table = Table(title="flag history")
+    for column in ("at", "who", "from", "to", "reason"):
+        table.add_column(column)
+    for c in changes:
+        table.add_row(c.at, c.who, c.from_mode, c.to_mode, c.reason)
+    console.print(table)
+
+
+def _render_change(change: FlagChange, as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(change.to_dict()))
+    elif not change.changed:
+        console.print(f"{change.dataset} is already in [bold]{change.to_mode}[/]; nothing to do.")
+    elif change.dry_run:
+        console.print(
+            f"dry run: would change {change.dataset} from {change.from_mode} to [bold]{change.to_mode}[/]."
+        )
+    else:
+        console.print(
+            f"{change.dataset}: {change.from_mode} -> [bold]{change.to_mode}[/] (recorded; applications "
+            "pick it up within their cache TTL, 5 s by default)"
+        )

@@ -1,0 +1,112 @@
+"""The flag store and `ops flags` against moto's SSM server and a DynamoDB Local control table."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ops import aws
+from ops.cli.main import app
+from ops.control import ControlTable
+from ops.flags import FlagReader, FlagStore, IllegalTransition, Mode
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture
+def control(stack: Any, unique_name: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ControlTable]:
+    monkeypatch.setenv("OPS_CONTROL_TABLE", unique_name)
+    table = ControlTable(unique_name)
+    table.ensure()
+    yield table
+    aws.client("dynamodb").delete_table(TableName=unique_name)
+
+
+@pytest.fixture
+def dataset() -> str:
+    return f"ds{uuid.uuid4().hex[:8]}"
+
+
+def test_walk_forward_and_back_records_every_change(control: ControlTable, dataset: str) -> None:
+    store = FlagStore(dataset, control=control)
+    assert store.get() is Mode.POSTGRES
+    path = [
+        "dual_write",
+        "dual_write_shadow",
+        "dual_write_read_dynamodb",
+        "dynamodb",
+        "dual_write_read_dynamodb",
+    ]
+    for i, target in enumerate(path):
+        change = store.set(target, reason=f"step {i}", who="alice")
+        assert change.changed
+    assert store.get() is Mode.DUAL_WRITE_READ_DYNAMODB
+    ssm_value = aws.client("ssm").get_parameter(Name=f"/platform-ops/migration/{dataset}/mode")["Parameter"][
+        "Value"
+    ]
+    assert ssm_value == "dual_write_read_dynamodb"
+    history = store.history()
+    assert [(h.from_mode, h.to_mode) for h in history] == [
+        ("postgres", "dual_write"),
+        ("dual_write", "dual_write_shadow"),
+        ("dual_write_shadow", "dual_write_read_dynamodb"),
+        ("dual_write_read_dynamodb", "dynamodb"),
+        ("dynamodb", "dual_write_read_dynamodb"),
+    ]
+    assert all(h.who == "alice" and h.at for h in history)
+    assert history[3].reason == "step 3"
+
+
+def test_jump_is_refused_and_nothing_changes(control: ControlTable, dataset: str) -> None:
+    store = FlagStore(dataset, control=control)
+    with pytest.raises(IllegalTransition, match="'dual_write' is missing"):
+        store.set(Mode.DUAL_WRITE_READ_DYNAMODB, reason="too fast")
+    assert store.get() is Mode.POSTGRES
+    assert store.history() == []
+
+
+def test_a_stale_concurrent_change_is_refused(control: ControlTable, dataset: str) -> None:
+    a = FlagStore(dataset, control=control)
+    a.set(Mode.DUAL_WRITE, reason="start")
+    # Another operator's view was taken before the first change landed in the control table.
+    control.put(f"FLAG#{dataset}", "CURRENT", {"mode": "dual_write_shadow"})
+    with pytest.raises(Exception, match="changed by someone else"):
+        a.set(Mode.DUAL_WRITE_SHADOW, reason="race")
+
+
+def test_reader_sees_changes_after_its_ttl(control: ControlTable, dataset: str) -> None:
+    store = FlagStore(dataset, control=control)
+    reader = FlagReader(dataset, ttl_seconds=0)
+    assert reader.mode() is Mode.POSTGRES
+    store.set("dual_write", reason="go")
+    assert reader.mode() is Mode.DUAL_WRITE
+
+
+def test_cli_get_set_history(control: ControlTable, dataset: str) -> None:
+    runner = CliRunner()
+    jump = runner.invoke(
+        app, ["flags", "set", "dual_write_shadow", "--reason", "x", "--yes", "--dataset", dataset]
+    )
+    assert jump.exit_code != 0
+    assert "'dual_write' is missing" in str(jump.exception)
+    dry = runner.invoke(
+        app, ["flags", "set", "dual_write", "--reason", "x", "--dry-run", "--dataset", dataset]
+    )
+    assert dry.exit_code == 0, dry.output
+    assert "would change" in dry.output
+    assert FlagStore(dataset, control=control).get() is Mode.POSTGRES
+    done = runner.invoke(
+        app,
+        ["flags", "set", "dual_write", "--reason", "start", "--yes", "--who", "bob", "--dataset", dataset],
+    )
+    assert done.exit_code == 0, done.output
+    got = runner.invoke(app, ["flags", "get", "--json", "--dataset", dataset])
+    assert json.loads(got.output)["mode"] == "dual_write"
+    hist = runner.invoke(app, ["flags", "history", "--json", "--dataset", dataset])
+    records = json.loads(hist.output)
+    assert [(r["from_mode"], r["to_mode"], r["who"]) for r in records] == [("postgres", "dual_write", "bob")]

@@ -1,0 +1,102 @@
+"""Mode transitions and the application's cached reader, without the stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ops.flags import ORDER, FlagReader, FlagUnavailable, IllegalTransition, Mode, check_transition
+from ops.settings import Settings
+
+
+@pytest.mark.parametrize(("a", "b"), [(ORDER[i], ORDER[i + 1]) for i in range(len(ORDER) - 1)])
+def test_neighbours_are_allowed_both_ways(a: Mode, b: Mode) -> None:
+    check_transition(a, b)
+    check_transition(b, a)
+
+
+def test_a_jump_names_the_missing_step() -> None:
+    with pytest.raises(IllegalTransition) as err:
+        check_transition(Mode.POSTGRES, Mode.DUAL_WRITE_SHADOW)
+    assert "'dual_write' is missing" in str(err.value)
+    assert "ops flags set dual_write" in str(err.value)
+
+
+def test_a_long_rollback_jump_names_every_missing_step() -> None:
+    with pytest.raises(IllegalTransition) as err:
+        check_transition(Mode.DYNAMODB, Mode.DUAL_WRITE)
+    message = str(err.value)
+    assert "'dual_write_read_dynamodb' is missing" in message
+    assert "'dual_write_shadow'" in message
+    assert "rollback" in message
+
+
+def test_routing_properties_per_mode() -> None:
+    routing = {m: (m.writes_postgres, m.writes_dynamodb, m.reads_dynamodb, m.shadow_reads) for m in ORDER}
+    assert routing == {
+        Mode.POSTGRES: (True, False, False, False),
+        Mode.DUAL_WRITE: (True, True, False, False),
+        Mode.DUAL_WRITE_SHADOW: (True, True, False, True),
+        Mode.DUAL_WRITE_READ_DYNAMODB: (True, True, True, False),
+        Mode.DYNAMODB: (False, True, True, False),
+    }
+
+
+class FakeSSM:
+    def __init__(self, value: str | None) -> None:
+        self.value = value
+        self.calls = 0
+        self.fail = False
+
+    def get_parameter(self, Name: str) -> dict[str, Any]:
+        self.calls += 1
+        if self.fail:
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "GetParameter"
+            )
+        if self.value is None:
+            raise ClientError({"Error": {"Code": "ParameterNotFound", "Message": "no"}}, "GetParameter")
+        return {"Parameter": {"Value": self.value}}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_reader_caches_for_its_ttl_and_then_rereads() -> None:
+    ssm, clock = FakeSSM("dual_write"), Clock()
+    reader = FlagReader("answers", ttl_seconds=5, ssm=ssm, settings=Settings.from_env(), clock=clock)
+    assert reader.mode() is Mode.DUAL_WRITE
+    ssm.value = "dual_write_shadow"
+    clock.now += 4.9
+    assert reader.mode() is Mode.DUAL_WRITE
+    assert ssm.calls == 1
+    clock.now += 0.2
+    assert reader.mode() is Mode.DUAL_WRITE_SHADOW
+    assert ssm.calls == 2
+
+
+def test_reader_keeps_the_last_known_mode_when_ssm_fails() -> None:
+    ssm, clock = FakeSSM("dual_write"), Clock()
+    reader = FlagReader("answers", ttl_seconds=1, ssm=ssm, clock=clock)
+    assert reader.mode() is Mode.DUAL_WRITE
+    ssm.fail = True
+    clock.now += 10
+    assert reader.mode() is Mode.DUAL_WRITE
+
+
+def test_reader_without_any_known_mode_refuses_to_guess() -> None:
+    ssm = FakeSSM("dual_write")
+    ssm.fail = True
+    with pytest.raises(FlagUnavailable, match="SSM"):
+        FlagReader("answers", ssm=ssm).mode()
+
+
+def test_missing_parameter_means_postgres() -> None:
+    assert FlagReader("answers", ssm=FakeSSM(None)).mode() is Mode.POSTGRES
