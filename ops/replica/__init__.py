@@ -1,0 +1,69 @@
+"""Procedure step 2: the V2 replica. One interface (`ReplicaDriver`), two drivers.
+
+`make_driver("logical")` replicates the local stack's `prod` into `v2` with a publication and a
+subscription; `make_driver("dms", task_arn=...)` drives an AWS DMS task. `replica_gate` judges
+either one's `ReplicaStatus` the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ops.exceptions import ConfigError
+from ops.replica.base import ReplicaDriver, ReplicaError, ReplicaStatus, TableSync
+from ops.replica.dms import DmsReplicaDriver
+from ops.replica.gate import DEFAULT_MAX_LAG_SECONDS, GATE_NAME, replica_gate
+from ops.replica.logical import LogicalReplicaDriver
+from ops.replica.wait import wait_for_replica
+
+DRIVERS = ("logical", "dms")
+
+
+def mapped_tables() -> list[str]:
+    from ops.mapping import load_mapping
+
+    return [tm.table for tm in load_mapping().tables.values()]
+
+
+def make_driver(kind: str, **kwargs: Any) -> ReplicaDriver:
+    """A driver by name. logical: source_url/target_url default to PROD_/V2_DATABASE_URL and the
+    tables to every mapped table. dms: task_arn is required (or $OPS_DMS_TASK_ARN)."""
+    from ops.settings import Settings
+
+    if kind == "logical":
+        settings = Settings.from_env()
+        source = kwargs.pop("source_url", None) or settings.prod_database_url
+        target = kwargs.pop("target_url", None) or settings.v2_database_url
+        if not source or not target:
+            raise ConfigError(
+                "logical replication needs PROD_DATABASE_URL and V2_DATABASE_URL "
+                '(eval "$(ops sandbox env)" on the local stack)'
+            )
+        tables = kwargs.pop("tables", None) or mapped_tables()
+        return LogicalReplicaDriver(source, target, tables, **kwargs)
+    if kind == "dms":
+        arn = kwargs.pop("task_arn", None) or os.environ.get("OPS_DMS_TASK_ARN")
+        if not arn:
+            raise ConfigError("the dms driver needs --task-arn (or OPS_DMS_TASK_ARN) from `terraform output`")
+        if kwargs.get("tables") is None:
+            kwargs["tables"] = mapped_tables()
+        return DmsReplicaDriver(arn, **kwargs)
+    raise ConfigError(f"unknown replica driver {kind!r}; choose one of: {', '.join(DRIVERS)}")
+
+
+__all__ = [
+    "DEFAULT_MAX_LAG_SECONDS",
+    "DRIVERS",
+    "GATE_NAME",
+    "DmsReplicaDriver",
+    "LogicalReplicaDriver",
+    "ReplicaDriver",
+    "ReplicaError",
+    "ReplicaStatus",
+    "TableSync",
+    "make_driver",
+    "mapped_tables",
+    "replica_gate",
+    "wait_for_replica",
+]
