@@ -171,33 +171,48 @@ def flag_store(cfg: MigrateConfig) -> Any:
     return FlagStore(dataset=cfg.dataset)
 
 
-def current_mode(cfg: MigrateConfig) -> str | None:
-    """The mode in SSM, or None when the parameter does not exist yet."""
-    mode = flag_store(cfg).get()
-    return None if mode is None else str(getattr(mode, "value", mode))
+def flag_parameter_value(cfg: MigrateConfig) -> str | None:
+    """The raw parameter value, None when it does not exist (the app then assumes postgres)."""
+    try:
+        value = aws.client("ssm").get_parameter(Name=cfg.settings.flag_parameter())["Parameter"]["Value"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return None
+        raise
+    return str(value)
+
+
+def current_mode(cfg: MigrateConfig) -> str:
+    """The stored mode (a missing parameter means postgres, as the app reads it)."""
+    return str(flag_store(cfg).get().value)
 
 
 def set_mode(cfg: MigrateConfig, target: str, operator: str, reason: str) -> None:
     from ops.flags import Mode
 
-    flag_store(cfg).set(Mode(target), actor=operator, reason=reason)
+    flag_store(cfg).set(Mode(target), reason=reason, who=operator)
 
 
-def app_reads_mode(cfg: MigrateConfig) -> str:
-    """The mode as the application sees it: a fresh app-side FlagReader (its own cache, cold)."""
+def app_reader(cfg: MigrateConfig) -> Any:
+    """A reader exactly as the application builds one (same class, same cache TTL)."""
     from ops.flags import FlagReader
 
-    mode = FlagReader(dataset=cfg.dataset).mode()
-    return str(getattr(mode, "value", mode))
+    return FlagReader(dataset=cfg.dataset, ttl_seconds=cfg.flag_reader_ttl_seconds)
 
 
-def wait_for_app_mode(cfg: MigrateConfig, expected: str) -> tuple[str, float]:
-    """Poll the app's reader until it reports `expected` or the propagation budget is spent."""
+def app_reads_mode(cfg: MigrateConfig, reader: Any = None) -> str:
+    return str((reader or app_reader(cfg)).mode().value)
+
+
+def wait_for_app_mode(cfg: MigrateConfig, expected: str, reader: Any = None) -> tuple[str, float]:
+    """Poll an app-side reader (warm, with its cache) until it reports `expected` or the
+    propagation budget is spent; returns what it read last and the seconds it took."""
+    reader = reader or app_reader(cfg)
     started = time.monotonic()
-    seen = app_reads_mode(cfg)
+    seen = app_reads_mode(cfg, reader)
     while seen != expected and time.monotonic() - started < cfg.flag_propagation_seconds:
-        time.sleep(0.5)
-        seen = app_reads_mode(cfg)
+        time.sleep(min(0.5, max(0.05, cfg.flag_reader_ttl_seconds / 4)))
+        seen = app_reads_mode(cfg, reader)
     return seen, time.monotonic() - started
 
 

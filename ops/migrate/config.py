@@ -7,7 +7,7 @@ the demo shortens the soak with `OPS_SOAK_SECONDS=5`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,12 @@ def _env_list(name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
     return tuple(p.strip() for p in raw.split(",") if p.strip())
 
 
+def _reader_ttl() -> float:
+    from ops.flags import DEFAULT_READER_TTL_SECONDS
+
+    return DEFAULT_READER_TTL_SECONDS
+
+
 @dataclass(frozen=True)
 class MigrateConfig:
     settings: Settings
@@ -50,6 +56,8 @@ class MigrateConfig:
     shadow_max_mismatches: int = 0
     # How long the app's FlagReader may take to see a new mode (its cache TTL plus margin).
     flag_propagation_seconds: float = 15.0
+    # The app's FlagReader cache TTL; the propagation check reads through a reader with this TTL.
+    flag_reader_ttl_seconds: float = 5.0
     # CloudWatch alarms: every alarm whose name starts with a prefix must exist (preflight) and be
     # OK (switch-reads); the error alarms must stay quiet through the soak.
     alarm_prefixes: tuple[str, ...] = ("platform-ops-",)
@@ -61,7 +69,6 @@ class MigrateConfig:
     v2_rds_instance: str | None = None
     snapshot_dir: Path = Path(".sandbox/snapshots")
     accept_backfill_failures: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> MigrateConfig:
@@ -74,6 +81,7 @@ class MigrateConfig:
             shadow_window_seconds=_env_float("OPS_SHADOW_WINDOW_SECONDS", 900.0),
             shadow_max_mismatches=int(_env_float("OPS_SHADOW_MAX_MISMATCHES", 0)),
             flag_propagation_seconds=_env_float("OPS_FLAG_PROPAGATION_SECONDS", 15.0),
+            flag_reader_ttl_seconds=_env_float("OPS_FLAG_READER_TTL_SECONDS", _reader_ttl()),
             alarm_prefixes=_env_list("OPS_ALARM_PREFIXES", ("platform-ops-",)),
             error_alarm_prefixes=_env_list("OPS_ERROR_ALARM_PREFIXES", ("platform-ops-",)),
             required_alarms=_env_list("OPS_REQUIRED_ALARMS"),

@@ -34,7 +34,7 @@ def flag_matches(cfg: MigrateConfig, expected: str) -> Check:
     fix = f"ops migrate status (the ledger expects mode '{expected}'); investigate who changed the flag"
 
     def measure() -> Check:
-        mode = adapters.current_mode(cfg) or "postgres"
+        mode = adapters.current_mode(cfg)
         return Check(name, mode == expected, mode, expected, fix)
 
     return _probe(name, expected, fix, measure)
@@ -124,7 +124,7 @@ def preflight_gate(cfg: MigrateConfig, control: ControlTable) -> GateResult:
     )
 
     def flag() -> Check:
-        stored = adapters.current_mode(cfg)
+        stored = adapters.flag_parameter_value(cfg)
         seen = adapters.app_reads_mode(cfg)
         ok = stored is not None and seen == stored
         return Check(
@@ -132,7 +132,8 @@ def preflight_gate(cfg: MigrateConfig, control: ControlTable) -> GateResult:
             ok,
             f"{s.flag_parameter()}: stored {stored or 'missing'}, app reads {seen}",
             "parameter exists and the app's FlagReader reads it",
-            f"ops flags init (creates {s.flag_parameter()}); grant ssm:GetParameter to the app role",
+            f"terraform apply (module migration_flag creates {s.flag_parameter()} = postgres); "
+            "grant ssm:GetParameter to the app role",
         )
 
     checks.append(
@@ -233,13 +234,13 @@ def alarms_ok(cfg: MigrateConfig, prefixes: tuple[str, ...], name: str = "alarms
     return _probe(name, threshold, fix, measure)
 
 
-def propagation_check(cfg: MigrateConfig, expected: str) -> Check:
+def propagation_check(cfg: MigrateConfig, expected: str, reader: Any = None) -> Check:
     name = "flag propagated to the app"
     threshold = f"app reads '{expected}' within {cfg.flag_propagation_seconds:.0f} s"
     fix = "check the app role can read the parameter; re-run the command to re-check"
 
     def measure() -> Check:
-        seen, waited = adapters.wait_for_app_mode(cfg, expected)
+        seen, waited = adapters.wait_for_app_mode(cfg, expected, reader)
         return Check(name, seen == expected, f"app reads '{seen}' after {waited:.1f} s", threshold, fix)
 
     return _probe(name, threshold, fix, measure)

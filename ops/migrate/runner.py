@@ -306,18 +306,23 @@ class Cutover:
 
     def _mode_now(self) -> str:
         try:
-            return adapters.current_mode(self.cfg) or "postgres"
+            return adapters.current_mode(self.cfg)
         except Exception:
             return self.ledger.position().mode
 
-    def _move_mode(self, result: PhaseResult, target: str, reason: str) -> None:
-        current = adapters.current_mode(self.cfg) or "postgres"
+    def _move_mode(self, result: PhaseResult, target: str, reason: str) -> Any:
+        """Step the flag to `target` through its neighbours; returns an app-side reader that was
+        warmed before the change, so the propagation check waits out a real cache."""
+        reader = adapters.app_reader(self.cfg)
+        reader.mode()
+        current = adapters.current_mode(self.cfg)
         if current == target:
             result.add(f"flag already {target}", StepStatus.SKIPPED)
-            return
+            return reader
         for a, b in _pairs(current, target):
             adapters.set_mode(self.cfg, b, self.operator, reason)
             result.add(f"flag {a} -> {b}", StepStatus.OK)
+        return reader
 
     # ------------------------------------------------------------------ the phases
 
@@ -329,11 +334,11 @@ class Cutover:
         return gate
 
     def _do_dual_write(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
-        self._move_mode(result, "dual_write", "cutover: dual-write")
-        checks = [gates.propagation_check(self.cfg, "dual_write"), gates.outbox_check(self.cfg)]
+        reader = self._move_mode(result, "dual_write", "cutover: dual-write")
+        checks = [gates.propagation_check(self.cfg, "dual_write", reader), gates.outbox_check(self.cfg)]
         if all(c.ok for c in checks):
-            self._move_mode(result, "dual_write_shadow", "cutover: shadow reads")
-            checks.append(gates.propagation_check(self.cfg, "dual_write_shadow"))
+            reader = self._move_mode(result, "dual_write_shadow", "cutover: shadow reads")
+            checks.append(gates.propagation_check(self.cfg, "dual_write_shadow", reader))
         return GateResult("dual-write", checks)
 
     def _do_replicate(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
@@ -357,8 +362,10 @@ class Cutover:
         return adapters.verify_gate(self.cfg, self.control)
 
     def _do_switch_reads(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
-        self._move_mode(result, "dual_write_read_dynamodb", "cutover: switch reads")
-        return GateResult("switch-reads", [gates.propagation_check(self.cfg, "dual_write_read_dynamodb")])
+        reader = self._move_mode(result, "dual_write_read_dynamodb", "cutover: switch reads")
+        return GateResult(
+            "switch-reads", [gates.propagation_check(self.cfg, "dual_write_read_dynamodb", reader)]
+        )
 
     def _do_soak(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
         gate = self._wait(lambda: gates.soak_gate(self.cfg, self.ledger), opts.wait_seconds)
@@ -372,8 +379,8 @@ class Cutover:
         snap = snapshots.dump_tables(url, tables, self.cfg.snapshot_dir, f"{self.cfg.dataset}-prod-final")
         result.add("snapshot production tables", StepStatus.OK, f"{snap.location} ({snap.size_bytes} bytes)")
         result.evidence["snapshots"] = [snap.to_dict()]
-        self._move_mode(result, "dynamodb", "cutover: stop PostgreSQL writes")
-        return GateResult("stop-pg-writes", [gates.propagation_check(self.cfg, "dynamodb")])
+        reader = self._move_mode(result, "dynamodb", "cutover: stop PostgreSQL writes")
+        return GateResult("stop-pg-writes", [gates.propagation_check(self.cfg, "dynamodb", reader)])
 
     def _do_cleanup(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
         s = self.cfg.settings
@@ -478,10 +485,10 @@ class Cutover:
             if Phase.REPLICATE in plan.phases:
                 adapters.replica_driver(self.cfg).stop()
                 result.add("stop replica", StepStatus.OK)
-            self._move_mode(result, plan.mode_to, f"cutover: rollback of {plan.phases[0]}")
+            reader = self._move_mode(result, plan.mode_to, f"cutover: rollback of {plan.phases[0]}")
             checks = [allowed]
             if plan.mode_to != plan.mode_from:
-                checks.append(gates.propagation_check(self.cfg, plan.mode_to))
+                checks.append(gates.propagation_check(self.cfg, plan.mode_to, reader))
             for phase in plan.phases:
                 self.ledger.set_phase(
                     phase, PhaseState.ROLLED_BACK, self.operator, {"rolled_back_to": plan.mode_to}

@@ -1,0 +1,277 @@
+"""`ops migrate`: the cutover, one phase per command, each behind its gate and recorded in the ledger.
+
+Exit codes: 0 the phase (or check) passed; 1 a gate refused, the operator declined, or a step
+failed; 2 a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ops.exceptions import OpsError
+from ops.migrate.config import DAY, MigrateConfig
+from ops.migrate.phases import Phase
+from ops.migrate.runner import Cutover, Interaction, PhaseOptions
+from ops.migrate.status import migration_status
+from ops.results import PhaseResult, render
+
+app = typer.Typer(
+    help="The cutover: run each phase behind its gate, see where the migration stands, roll back one step.",
+    no_args_is_help=True,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DryRun = typer.Option(False, "--dry-run", help="Print the plan and the gate; change nothing.")
+Yes = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+Json = typer.Option(False, "--json", help="Print one JSON document instead of tables.")
+ConfirmName = typer.Option(
+    None,
+    "--confirm-name",
+    help="With --yes on a destructive step: the resource name the operator would type (the dataset).",
+)
+Tables = typer.Option(
+    None, "--table", help="PostgreSQL table to snapshot and drop (repeatable; default: every mapped table)."
+)
+SnapshotDir = typer.Option(
+    None,
+    "--snapshot-dir",
+    help="Folder for the pg_dump snapshots (default: OPS_SNAPSHOT_DIR or .sandbox/snapshots).",
+)
+Wait = typer.Option(0.0, "--wait", help="Keep re-checking the gate for up to this many seconds.")
+
+
+def _cutover(yes: bool, confirm_name: str | None = None, **config: Any) -> Cutover:
+    cfg = MigrateConfig.from_env(**config)
+    interaction = Interaction(
+        yes=yes,
+        confirm_name=confirm_name,
+        confirm=lambda q: click.confirm(q, default=False, err=True),
+        ask=lambda q: str(click.prompt(q, default="", show_default=False, err=True)),
+    )
+    return Cutover(cfg, interaction=interaction)
+
+
+def _execute(as_json: bool, fn: Callable[[], PhaseResult]) -> None:
+    """Run a phase, render its result, and exit 0 (ok), 1 (refused or failed) or 2 (usage)."""
+    try:
+        result = fn()
+    except OpsError as exc:
+        if as_json:
+            console.print_json(json.dumps({"ok": False, "error": str(exc)}))
+        else:
+            err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    render(result, console, as_json)
+    if not as_json and not result.ok and result.gate is not None:
+        err_console.print(f"[red]{result.phase} did not pass its gate;[/] see the fix column above.")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def _phase(
+    phase: Phase,
+    dry_run: bool,
+    yes: bool,
+    as_json: bool,
+    *,
+    options: PhaseOptions | None = None,
+    confirm_name: str | None = None,
+    **config: Any,
+) -> None:
+    _execute(as_json, lambda: _cutover(yes, confirm_name, **config).run(phase, dry_run, options))
+
+
+@app.command()
+def status(
+    history: bool = typer.Option(False, "--history", help="Also show every recorded event, oldest first."),
+    as_json: bool = Json,
+) -> None:
+    """Where the migration stands: phase and mode, each gate's evidence and age, what runs now, and
+    the next allowed command."""
+    try:
+        report = migration_status(MigrateConfig.from_env(), history=history)
+    except OpsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    if as_json:
+        console.print_json(json.dumps(report, default=str))
+        return
+    _render_status(report)
+
+
+@app.command()
+def preflight(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
+    """Check connectivity and permissions to both databases and every AWS resource, PITR on the
+    target table, the alarms, and that the app can read the flag."""
+    _phase(Phase.PREFLIGHT, dry_run, yes, as_json)
+
+
+@app.command("dual-write")
+def dual_write(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
+    """Turn dual writes on (mode dual_write, then dual_write_shadow) once the outbox drains."""
+    _phase(Phase.DUAL_WRITE, dry_run, yes, as_json)
+
+
+@app.command()
+def replicate(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json, wait: float = Wait) -> None:
+    """Start the V2 replica (DMS or logical replication) and check `replica ready`."""
+    _phase(Phase.REPLICATE, dry_run, yes, as_json, options=PhaseOptions(wait_seconds=wait))
+
+
+@app.command()
+def backfill(  # noqa: PLR0917 - one parameter per CLI option
+    dry_run: bool = DryRun,
+    yes: bool = Yes,
+    as_json: bool = Json,
+    segments: int | None = typer.Option(None, "--segments", help="Key-range segments (backfill default)."),
+    workers: int | None = typer.Option(None, "--workers", help="Parallel writers (backfill default)."),
+    rate: float | None = typer.Option(None, "--rate", help="Target items per second (backfill default)."),
+    accept_failures: bool = typer.Option(
+        False,
+        "--accept-failures",
+        help="Pass the gate with failed rows outstanding (recorded in the ledger).",
+    ),
+) -> None:
+    """Run (or resume) the backfill V2 -> DynamoDB; the gate needs every segment complete and no
+    failed rows outstanding."""
+    extra = {
+        k: v for k, v in {"segments": segments, "workers": workers, "rate": rate}.items() if v is not None
+    }
+    _phase(
+        Phase.BACKFILL,
+        dry_run,
+        yes,
+        as_json,
+        options=PhaseOptions(accept_failures=accept_failures, backfill=extra),
+    )
+
+
+@app.command()
+def verify(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
+    """Compare V2 PostgreSQL with DynamoDB (mismatches re-checked); the gate needs a clean result
+    younger than 24 h."""
+    _phase(Phase.VERIFY, dry_run, yes, as_json)
+
+
+@app.command("switch-reads")
+def switch_reads(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
+    """Read from DynamoDB (mode dual_write_read_dynamodb) once verification is fresh and clean, the
+    shadow reads agree and the alarms are OK; checks the app sees the change."""
+    _phase(Phase.SWITCH_READS, dry_run, yes, as_json)
+
+
+@app.command()
+def soak(
+    dry_run: bool = DryRun,
+    yes: bool = Yes,
+    as_json: bool = Json,
+    soak_days: float | None = typer.Option(
+        None, "--soak-days", help="Soak length in days (default 14, or OPS_SOAK_SECONDS)."
+    ),
+    wait: float = Wait,
+) -> None:
+    """Check the soak: long enough since reads switched, no rollback in that window, error alarms quiet."""
+    seconds = soak_days * DAY if soak_days is not None else None
+    _phase(Phase.SOAK, dry_run, yes, as_json, options=PhaseOptions(wait_seconds=wait), soak_seconds=seconds)
+
+
+@app.command("stop-pg-writes")
+def stop_pg_writes(  # noqa: PLR0917 - one parameter per CLI option
+    dry_run: bool = DryRun,
+    yes: bool = Yes,
+    as_json: bool = Json,
+    confirm_name: str | None = ConfirmName,
+    table: list[str] | None = Tables,
+    snapshot_dir: Path | None = SnapshotDir,
+) -> None:
+    """Snapshot the PostgreSQL tables, then stop writing PostgreSQL (mode dynamodb). Cannot be
+    rolled back by a command."""
+    _phase(
+        Phase.STOP_PG_WRITES,
+        dry_run,
+        yes,
+        as_json,
+        options=PhaseOptions(tables=table or None),
+        confirm_name=confirm_name,
+        snapshot_dir=snapshot_dir,
+    )
+
+
+@app.command()
+def cleanup(  # noqa: PLR0917 - one parameter per CLI option
+    dry_run: bool = DryRun,
+    yes: bool = Yes,
+    as_json: bool = Json,
+    confirm_name: str | None = ConfirmName,
+    table: list[str] | None = Tables,
+    snapshot_dir: Path | None = SnapshotDir,
+) -> None:
+    """Final snapshots, then delete the V2 replica and drop the PostgreSQL tables. --dry-run lists
+    exactly what would be deleted."""
+    _phase(
+        Phase.CLEANUP,
+        dry_run,
+        yes,
+        as_json,
+        options=PhaseOptions(tables=table or None),
+        confirm_name=confirm_name,
+        snapshot_dir=snapshot_dir,
+    )
+
+
+@app.command()
+def rollback(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
+    """One step back from wherever the migration is. From reading DynamoDB (switch-reads or soak)
+    back to reading PostgreSQL is this one command; refused, with the reason, after stop-pg-writes."""
+    _execute(as_json, lambda: _cutover(yes).rollback(dry_run))
+
+
+def _render_status(report: dict[str, Any]) -> None:
+    pos = report["position"]
+    console.print(
+        f"[bold]dataset[/] {report['dataset']}   "
+        f"[bold]phase[/] {pos['phase'] or '-'} ({pos['state'] or 'not started'})"
+        f"   [bold]mode[/] {report['mode']['flag']} (ledger expects {report['mode']['expected']}, "
+        f"app reads {report['mode']['app']})"
+    )
+    if report.get("lock"):
+        console.print(
+            f"[yellow]in progress:[/] {report['lock']['operator']} is running {report['lock']['phase']}"
+        )
+    table = Table(title="phases")
+    for column in ("phase", "state", "operator", "started", "ended", "gate", "gate age"):
+        table.add_column(column)
+    for row in report["phases"]:
+        gate = {True: "[green]passed[/]", False: "[red]refused[/]", None: "-"}[row["gate_ok"]]
+        table.add_row(
+            row["phase"],
+            row["state"] or "-",
+            row["operator"] or "-",
+            row["started_at"] or "-",
+            row["ended_at"] or "-",
+            gate,
+            row["gate_age"] or "-",
+        )
+    console.print(table)
+    running = Table(title="running now")
+    running.add_column("part")
+    running.add_column("state")
+    for name, value in report["running"].items():
+        running.add_row(name, value)
+    console.print(running)
+    console.print(f"[bold]next:[/] {report['next'] or 'nothing: the migration is complete'}")
+    if report.get("history") is not None:
+        hist = Table(title="history")
+        for column in ("at", "phase", "action", "state", "operator", "detail"):
+            hist.add_column(column)
+        for e in report["history"]:
+            hist.add_row(e["at"], e["phase"], e["action"], e["state"], e["operator"], e["detail"][:80])
+        console.print(hist)
