@@ -29,6 +29,10 @@ def _register() -> None:
 
     app.add_typer(flags_cli.app, name="flags")
 
+    from ops.cli import migrate as migrate_cli
+
+    app.add_typer(migrate_cli.app, name="migrate")
+
 
 _register()
 
