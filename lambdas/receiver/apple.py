@@ -67,9 +67,14 @@ def _b64url_decode(segment: str) -> bytes:
     if not _SEGMENT.fullmatch(segment):
         raise MalformedRequest("malformed_jws", "segment is not base64url")
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError):
         raise MalformedRequest("malformed_jws", "segment is not base64url") from None
+    # Only the canonical encoding: otherwise a signature segment differing in its unused low
+    # bits would decode to the same bytes and a modified token would still verify.
+    if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode("ascii") != segment:
+        raise MalformedRequest("malformed_jws", "segment is not canonical base64url")
+    return decoded
 
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:

@@ -33,11 +33,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
+class StdoutHandler(logging.Handler):
+    """Writes to whatever `sys.stdout` is at emit time (the Lambda runtime and pytest swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
 def get_logger(name: str) -> logging.Logger:
     """A logger writing JSON lines to stdout at LOG_LEVEL (default INFO), configured once."""
     logger = logging.getLogger(name)
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = StdoutHandler()
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
         # The Lambda runtime puts its own plain-text handler on the root logger.
