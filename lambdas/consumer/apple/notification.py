@@ -65,6 +65,10 @@ class AppleNotification:
         return ms_to_datetime(self.transaction.get("expiresDate"))
 
     @property
+    def grace_period_expires_at(self) -> datetime | None:
+        return ms_to_datetime(self.renewal.get("gracePeriodExpiresDate"))
+
+    @property
     def auto_renew(self) -> bool | None:
         status = self.renewal.get("autoRenewStatus")
         return None if status is None else int(status) == 1

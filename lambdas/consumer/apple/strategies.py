@@ -41,15 +41,24 @@ class AppleStrategy:
         return Decision(event_type=n.notification_type, subtype=n.subtype, change=change)
 
     @staticmethod
-    def keep_status(n: AppleNotification, current: Current | None) -> Decision:
-        """Refresh product/expiry/auto-renew from the signed data without changing the status."""
-        if current is None:
-            # First sight of this subscription through a non-status event: its data says whether
-            # it is still running.
-            status: Status = "active" if n.expires_at and n.expires_at > n.signed_date else "expired"
+    def from_snapshot(n: AppleNotification, *, auto_renew: bool | None = None) -> Decision:
+        """For types that do not themselves change access: the status the signed transaction and
+        renewal info describe at signedDate.
+
+        Deriving it from the notification, never from the stored state, keeps every strategy a
+        function of its own event, so applying the newest event gives the same result as replaying
+        all of them in order (the consumer ignores older events that arrive late).
+        """
+        renew = n.auto_renew if auto_renew is None else auto_renew
+        status: Status
+        if n.renewal.get("isInBillingRetryPeriod"):
+            grace_until = n.grace_period_expires_at
+            status = "grace" if grace_until and grace_until > n.signed_date else "billing-retry"
+        elif n.expires_at is not None and n.expires_at > n.signed_date:
+            status = "canceled-until-expiry" if renew is False else "active"
         else:
-            status = current.status
-        return AppleStrategy.set_status(n, status)
+            status = "expired"
+        return AppleStrategy.set_status(n, status, auto_renew=renew)
 
 
 class Subscribed(AppleStrategy):
@@ -86,24 +95,14 @@ class DidChangeRenewalPref(AppleStrategy):
     def decide(self, n: AppleNotification, current: Current | None, ctx: AppleContext) -> Decision:
         if n.subtype == "UPGRADE":
             return self.set_status(n, "active")
-        return self.keep_status(n, current)
+        return self.from_snapshot(n)
 
 
 class DidChangeRenewalStatus(AppleStrategy):
     """DID_CHANGE_RENEWAL_STATUS: auto-renew on/off; access runs to expiry either way."""
 
     def decide(self, n: AppleNotification, current: Current | None, ctx: AppleContext) -> Decision:
-        enabled = n.subtype == "AUTO_RENEW_ENABLED"
-        running = current is None or current.status in ("active", "canceled-until-expiry")
-        if running and (n.expires_at is None or n.expires_at > n.signed_date):
-            return self.set_status(n, "active" if enabled else "canceled-until-expiry", auto_renew=enabled)
-        decision = self.keep_status(n, current)
-        assert decision.change is not None
-        return Decision(
-            event_type=decision.event_type,
-            subtype=decision.subtype,
-            change=Change(**{**decision.change.__dict__, "auto_renew": enabled}),
-        )
+        return self.from_snapshot(n, auto_renew=n.subtype == "AUTO_RENEW_ENABLED")
 
 
 class OfferRedeemed(AppleStrategy):
@@ -111,7 +110,7 @@ class OfferRedeemed(AppleStrategy):
 
     def decide(self, n: AppleNotification, current: Current | None, ctx: AppleContext) -> Decision:
         if n.subtype == "DOWNGRADE":
-            return self.keep_status(n, current)
+            return self.from_snapshot(n)
         return self.set_status(n, "active")
 
 
@@ -135,7 +134,7 @@ class PriceIncrease(AppleStrategy):
     def decide(self, n: AppleNotification, current: Current | None, ctx: AppleContext) -> Decision:
         if not n.transaction:
             return Decision.record(n.notification_type, n.subtype)
-        return self.keep_status(n, current)
+        return self.from_snapshot(n)
 
 
 class Refund(AppleStrategy):

@@ -1,0 +1,84 @@
+"""Fixtures for the consumer's functional tests: a migrated database on the real PostgreSQL of the
+local stack, the local fake Play Developer API, and a Consumer wired to both."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from lambdas.consumer.apple.strategies import AppleContext
+from lambdas.consumer.google.play import PlayClient
+from lambdas.consumer.google.strategies import GoogleContext
+from lambdas.consumer.handler import Consumer
+from lambdas.consumer.repository import Repository, apply_migrations
+from lambdas.consumer.service import NotificationService
+from lambdas.shared.metrics import Metrics
+from ops.notifications.fake_play import FakePlay
+from tests.fixtures.notifications.consumer import events as ev
+
+
+class Db:
+    """Read helpers over the consumer's tables, for assertions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def one(self, sql: str, *args: Any) -> dict[str, Any] | None:
+        with psycopg.connect(self.url, row_factory=psycopg.rows.dict_row) as conn:
+            return conn.execute(sql, args).fetchone()
+
+    def all(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        with psycopg.connect(self.url, row_factory=psycopg.rows.dict_row) as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def status(self, key: str, provider: str = "apple") -> str | None:
+        row = self.one(
+            "SELECT status FROM notification_subscriptions WHERE provider = %s AND subscription_key = %s",
+            provider,
+            key,
+        )
+        return row["status"] if row else None
+
+    def premium(self, owner: str = f"account:{ev.ACCOUNT}") -> tuple[bool, str] | None:
+        row = self.one("SELECT premium, source FROM notification_entitlements WHERE owner_key = %s", owner)
+        return (row["premium"], row["source"]) if row else None
+
+    def outcomes(self, key: str) -> list[tuple[str, str]]:
+        rows = self.all(
+            "SELECT event_type || coalesce('/' || subtype, '') AS event_type, outcome "
+            "FROM notification_events WHERE subscription_key = %s ORDER BY id",
+            key,
+        )
+        return [(r["event_type"], r["outcome"]) for r in rows]
+
+
+@pytest.fixture
+def db(prod_db: str) -> Db:
+    apply_migrations(prod_db)
+    return Db(prod_db)
+
+
+@pytest.fixture
+def fake_play() -> Iterator[FakePlay]:
+    with FakePlay() as fake:
+        yield fake
+
+
+@pytest.fixture
+def consumer(db: Db, fake_play: FakePlay) -> Iterator[Consumer]:
+    repository = Repository(db.url)
+    service = NotificationService(
+        repository,
+        AppleContext(lifetime_product_ids=frozenset({ev.LIFETIME})),
+        lambda: GoogleContext(
+            play=PlayClient(fake_play.credentials_info(), fake_play.api_root),
+            lifetime_product_ids=frozenset({ev.GOOGLE_LIFETIME}),
+        ),
+    )
+    consumer = Consumer(service, metrics=Metrics(stream=io.StringIO()))
+    yield consumer
+    repository.close()
