@@ -1,0 +1,162 @@
+"""A fast DynamoDB-compatible endpoint for benchmarks: PutItem only, SigV4 checked, fixed latency.
+
+It runs in its own process (`python -m bench.fake_dynamodb --port P --latency-ms 5`) so its CPU
+is not charged to the client being measured. Every request's signature is recomputed with the
+known dummy secret; a bad one gets DynamoDB's `InvalidSignatureException`. A PutItem whose
+`pk`/`sk` it already holds gets `ConditionalCheckFailedException`, like `attribute_not_exists(pk)`.
+`GET /stats` returns the counters as JSON. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import signal
+import sys
+
+import orjson
+
+SECRETS = {"testing": "testing"}
+_TYPE_PREFIX = "com.amazonaws.dynamodb.v20120810#"
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def expected_signature(secret: str, method: str, headers: dict[str, str], body: bytes) -> tuple[str, str]:
+    """(access key, signature) the request should carry, recomputed from its own headers."""
+    auth = headers.get("authorization", "")
+    if not auth.startswith("AWS4-HMAC-SHA256 "):
+        return "", ""
+    fields = dict(part.strip().split("=", 1) for part in auth[len("AWS4-HMAC-SHA256 ") :].split(","))
+    access_key, day, region, service, _ = fields["Credential"].split("/")
+    names = fields["SignedHeaders"].split(";")
+    canonical_headers = "".join(f"{n}:{' '.join(headers.get(n, '').split())}\n" for n in names)
+    canonical = "\n".join(
+        [method, "/", "", canonical_headers, fields["SignedHeaders"], hashlib.sha256(body).hexdigest()]
+    )
+    scope = f"{day}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(
+        [
+            "AWS4-HMAC-SHA256",
+            headers.get("x-amz-date", ""),
+            scope,
+            hashlib.sha256(canonical.encode()).hexdigest(),
+        ]
+    )
+    key = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), region), service), "aws4_request")
+    return access_key, hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+class Store:
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.keys: set[tuple[str, str]] = set()
+        self.stats = {"requests": 0, "written": 0, "present": 0, "bad_signature": 0, "bad_request": 0}
+
+
+class FakeDynamoProtocol(asyncio.Protocol):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+            headers: dict[str, str] = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", "0"))
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = bytes(self.buffer[end + 4 : end + 4 + length])
+            del self.buffer[: end + 4 + length]
+            method, path = lines[0].split(" ")[:2]
+            status, payload = self.handle(method, path, headers, body)
+            response = (
+                f"HTTP/1.1 {status} {'OK' if status == 200 else 'Bad Request'}\r\n"
+                f"Content-Type: {'application/x-amz-json-1.0'}\r\nContent-Length: {len(payload)}\r\n\r\n"
+            ).encode() + payload
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.store.latency, self._send, response)
+
+    def _send(self, response: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(response)
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        stats = self.store.stats
+        if method == "GET" and path == "/stats":
+            return 200, orjson.dumps({**stats, "items": len(self.store.keys)})
+        stats["requests"] += 1
+        access_key, wanted = "", ""
+        try:
+            auth = headers.get("authorization", "")
+            access_key = auth.split("Credential=", 1)[1].split("/", 1)[0] if "Credential=" in auth else ""
+            if access_key in SECRETS:
+                _, wanted = expected_signature(SECRETS[access_key], method, headers, body)
+        except (ValueError, KeyError, IndexError):
+            wanted = ""
+        given = headers.get("authorization", "").rsplit("Signature=", 1)[-1]
+        if not wanted or not hmac.compare_digest(wanted, given):
+            stats["bad_signature"] += 1
+            return 400, _error(
+                "InvalidSignatureException", "The request signature we calculated does not match"
+            )
+        if headers.get("x-amz-target") != "DynamoDB_20120810.PutItem":
+            stats["bad_request"] += 1
+            return 400, _error("UnknownOperationException", "only PutItem is implemented")
+        try:
+            request = orjson.loads(body)
+            item = request["Item"]
+            key = (item["pk"]["S"], item["sk"]["S"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            stats["bad_request"] += 1
+            return 400, _error("ValidationException", "Item with pk and sk is required")
+        if key in self.store.keys and request.get("ConditionExpression") == "attribute_not_exists(pk)":
+            stats["present"] += 1
+            return 400, _error("ConditionalCheckFailedException", "The conditional request failed")
+        self.store.keys.add(key)
+        stats["written"] += 1
+        return 200, b"{}"
+
+
+def _error(name: str, message: str) -> bytes:
+    return orjson.dumps({"__type": _TYPE_PREFIX + name, "message": message})
+
+
+async def serve(port: int, latency: float) -> None:
+    store = Store(latency)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: FakeDynamoProtocol(store), "127.0.0.1", port, backlog=1024)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"ready {server.sockets[0].getsockname()[1]}", flush=True)
+    async with server:
+        await stop.wait()
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    asyncio.run(serve(args.port, args.latency_ms / 1000))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,585 @@
+"""Orchestrator: plan (or load the plan), take leases, then copy segments with many puts in flight.
+
+Readers (one per segment in flight) page through PostgreSQL and encode rows through the shared
+codec; an interleaver hands their items to `concurrency` writers round-robin across segments, so
+consecutive requests go to unrelated keys. A page is acknowledged once every row in it is
+written, found present or logged as failed; a segment's checkpoint only moves over acknowledged
+pages, in key order. Everything runs on one asyncio loop; control-table calls go to threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psycopg
+
+from ops import aws
+from ops.backfill.checkpoint import (
+    COMPLETE,
+    RUNNING,
+    CheckpointStore,
+    Counters,
+    FingerprintMismatch,
+    LeaseHeld,
+    SegmentState,
+    new_owner,
+)
+from ops.backfill.controls import ControlPoller, LiveControls
+from ops.backfill.dynamo_http import DynamoHttpClient
+from ops.backfill.failures import FailureLog
+from ops.backfill.iterator import DEFAULT_PAGE_ROWS, SegmentReader
+from ops.backfill.metrics import MetricsPublisher
+from ops.backfill.planner import KeyValue, Plan, Segment, owns, plan_segments
+from ops.backfill.throttle import Throttle
+from ops.backfill.writer import Outcome, PutResult, PutWriter
+from ops.control import ControlTable
+from ops.exceptions import ConfigError
+from ops.mapping import RowError, TableMapping, load_mapping
+from ops.settings import Settings
+
+DEFAULT_SEGMENTS = 16
+DEFAULT_CONCURRENCY = 64
+DEFAULT_PARALLEL_SEGMENTS = 8
+LEASE_RENEW_SECONDS = 10.0
+DRY_RUN_RESULT = PutResult(Outcome.WRITTEN)
+
+
+@dataclass
+class BackfillOptions:
+    source_url: str | None = None  # default: V2_DATABASE_URL
+    table: str | None = None  # default: Settings.dataset
+    target_table: str | None = None  # default: Settings.target_table
+    control_table: str | None = None  # default: Settings.control_table
+    run_id: str | None = None  # default: the table name
+    segments: int | None = None  # default: the stored plan's, else DEFAULT_SEGMENTS
+    worker: int = 0
+    workers: int = 1
+    rate: float | None = None  # rows per second for this worker; None = unlimited
+    concurrency: int = DEFAULT_CONCURRENCY
+    parallel_segments: int = DEFAULT_PARALLEL_SEGMENTS
+    page_rows: int = DEFAULT_PAGE_ROWS
+    dry_run: bool = False
+    restart: bool = False
+    mapping_path: str | None = None
+    endpoint: str | None = None  # default: AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL / AWS
+    create_target_table: bool = False
+    checkpoint_seconds: float = 1.0
+    control_poll_seconds: float = 1.0
+    metrics: bool = True
+    metrics_seconds: float = 10.0
+
+    def resolved(self) -> BackfillOptions:
+        settings = Settings.from_env()
+        table = self.table or settings.dataset
+        source = self.source_url or settings.v2_database_url
+        if not source:
+            raise ConfigError(
+                "No source database: set V2_DATABASE_URL (the V2 replica) or pass --source-url."
+            )
+        if not 0 <= self.worker < self.workers:
+            raise ConfigError(
+                f"--worker {self.worker} is outside 0..{self.workers - 1} (--workers {self.workers})"
+            )
+        if self.concurrency < 1 or self.parallel_segments < 1 or self.page_rows < 1:
+            raise ConfigError("--concurrency, --parallel-segments and --page-rows must be at least 1")
+        return BackfillOptions(
+            **{
+                **asdict(self),
+                "source_url": source,
+                "table": table,
+                "target_table": self.target_table or settings.target_table,
+                "control_table": self.control_table or settings.control_table,
+                "run_id": self.run_id or table,
+            }
+        )
+
+
+@dataclass
+class SegmentResult:
+    index: int
+    state: str
+    rows_expected: int
+    counters: Counters
+    seconds: float = 0.0
+
+
+@dataclass
+class BackfillResult:
+    run_id: str
+    table: str
+    target_table: str
+    dry_run: bool
+    worker: int
+    workers: int
+    segments_total: int
+    segments_owned: int
+    segments_complete: int
+    rows_expected: int
+    counters: Counters = field(default_factory=Counters)
+    duration_seconds: float = 0.0
+    throttle_events: int = 0
+    retries: int = 0
+    cost: dict[str, float] = field(default_factory=dict)
+    segments: list[SegmentResult] = field(default_factory=list)
+    failure_samples: list[str] = field(default_factory=list)
+
+    @property
+    def rows_per_second(self) -> float:
+        done = self.counters.rows_written + self.counters.rows_present + self.counters.rows_failed
+        return done / self.duration_seconds if self.duration_seconds else 0.0
+
+    @property
+    def mbps(self) -> float:
+        return (
+            self.counters.bytes_written * 8 / 1_000_000 / self.duration_seconds
+            if self.duration_seconds
+            else 0.0
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["rows_per_second"] = self.rows_per_second
+        doc["mbps"] = self.mbps
+        return doc
+
+
+def fingerprint(mapping_fingerprint: str, table: str, target_table: str, segments: int) -> str:
+    """What a resumed run must share with the run that wrote the checkpoints."""
+    doc = {"mapping": mapping_fingerprint, "table": table, "target_table": target_table, "segments": segments}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def dynamodb_endpoint(explicit: str | None = None) -> str:
+    return explicit or aws.endpoint_url("dynamodb") or f"https://dynamodb.{aws.region()}.amazonaws.com"
+
+
+class Interleaver:
+    """A bounded buffer of items from many segments, handed out round-robin across segments."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.size = 0
+        self._ring: deque[deque[Any]] = deque()
+        self._not_empty = asyncio.Event()
+        self._not_full = asyncio.Event()
+        self._not_full.set()
+        self.closed = False
+
+    async def put_many(self, lane: deque[Any], items: list[Any]) -> None:
+        while self.size >= self.capacity:
+            self._not_full.clear()
+            await self._not_full.wait()
+        if not lane:
+            self._ring.append(lane)
+        lane.extend(items)
+        self.size += len(items)
+        self._not_empty.set()
+
+    async def get(self) -> Any:
+        while not self.size:
+            if self.closed:
+                return None
+            self._not_empty.clear()
+            await self._not_empty.wait()
+        ring = self._ring
+        lane = ring[0]
+        item = lane.popleft()
+        if lane:
+            ring.rotate(-1)
+        else:
+            ring.popleft()
+        self.size -= 1
+        if self.size <= self.capacity // 2:
+            self._not_full.set()
+        return item
+
+    def close(self) -> None:
+        self.closed = True
+        self._not_empty.set()
+
+
+class _Page:
+    __slots__ = ("counters", "last_key", "remaining", "run")
+
+    def __init__(self, run: _SegmentRun, last_key: KeyValue, rows: int) -> None:
+        self.run = run
+        self.last_key = last_key
+        self.remaining = 0
+        self.counters = Counters(rows_read=rows)
+
+
+class _SegmentRun:
+    def __init__(self, segment: Segment, state: SegmentState) -> None:
+        self.segment = segment
+        self.state = state
+        self.pages: deque[_Page] = deque()
+        self.lane: deque[Any] = deque()
+        self.live = Counters(**asdict(state.counters))
+        self.reading_done = False
+        self.drained = asyncio.Event()
+        self.dirty = False
+        self.saved_at = 0.0
+        self.started = time.monotonic()
+        self.active = False
+
+    def acknowledge(self) -> None:
+        """Fold finished pages at the head into the committed state, in key order."""
+        pages = self.pages
+        while pages and pages[0].remaining == 0:
+            page = pages.popleft()
+            self.state.counters.add(page.counters)
+            self.state.last_key = page.last_key
+            self.dirty = True
+        if self.reading_done and not pages:
+            self.drained.set()
+
+
+class BackfillEngine:
+    def __init__(
+        self,
+        options: BackfillOptions,
+        control: ControlTable | None = None,
+        on_progress: Callable[[BackfillEngine], None] | None = None,
+    ) -> None:
+        self.options = options.resolved()
+        o = self.options
+        assert o.table and o.run_id and o.target_table and o.source_url
+        self.mapping = load_mapping(o.mapping_path)
+        self.tm: TableMapping = self.mapping.table(o.table)
+        self.control = control or ControlTable(o.control_table)
+        self.store = CheckpointStore(self.control, o.run_id)
+        self.failures = FailureLog(self.control, o.run_id)
+        self.owner = new_owner()
+        self.throttle = Throttle(o.rate)
+        self.live = Counters()
+        self.runs: dict[int, _SegmentRun] = {}
+        self.plan: Plan | None = None
+        self.on_progress = on_progress
+        self.failure_samples: list[str] = []
+        self.writer: PutWriter | None = None
+        self.started = time.monotonic()
+
+    # ------------------------------------------------------------ setup
+
+    def make_plan(self) -> Plan:
+        o = self.options
+        assert o.source_url
+        with psycopg.connect(o.source_url, autocommit=True) as conn:
+            client = DynamoHttpClient(dynamodb_endpoint(o.endpoint), aws.region(), o.target_table or "")
+            return plan_segments(
+                conn,
+                self.tm,
+                o.segments or DEFAULT_SEGMENTS,
+                encode_size=lambda item: len(client.put_item_body(item)),
+            )
+
+    def load_or_create_plan(self) -> Plan:
+        o = self.options
+        assert o.target_table
+        run = self.store.load_run()
+        if run is not None:
+            stored = Plan.from_dict(run["plan"])
+            wanted = fingerprint(
+                self.mapping.fingerprint(), self.tm.table, o.target_table, o.segments or len(stored.segments)
+            )
+            if run.get("fingerprint") != wanted:
+                raise FingerprintMismatch(
+                    f"Backfill run {o.run_id!r} has checkpoints made with a different mapping or options "
+                    f"(stored fingerprint {run.get('fingerprint')}, now {wanted}; stored: table "
+                    f"{run.get('options', {}).get('table')}, target {run.get('options', {}).get('target_table')}, "
+                    f"{len(stored.segments)} segments). Resuming would mix two configurations. Run again with "
+                    "the original mapping and options, or start the copy over with `ops backfill run --restart` "
+                    "(re-reads every row; items already in DynamoDB are left alone and count as already present)."
+                )
+            return stored
+        plan = self.make_plan()
+        fp = fingerprint(self.mapping.fingerprint(), self.tm.table, o.target_table, len(plan.segments))
+        if o.dry_run:
+            return plan
+        stored_run = self.store.create_run(
+            plan,
+            fp,
+            {
+                "table": o.table,
+                "target_table": o.target_table,
+                "segments": len(plan.segments),
+                "rate": o.rate,
+            },
+        )
+        if stored_run.get("fingerprint") != fp:
+            return self.load_or_create_plan()
+        return Plan.from_dict(stored_run["plan"])
+
+    def restart(self) -> None:
+        now = time.time()
+        held = [
+            s
+            for s in self.store.segments()
+            if s.lease_owner and s.lease_owner != self.owner and s.lease_expires > now
+        ]
+        if held:
+            raise LeaseHeld(
+                f"Cannot restart backfill run {self.options.run_id!r}: segment {held[0].index} is being copied by "
+                f"{held[0].lease_owner}. Stop every running worker first."
+            )
+        self.store.reset()
+
+    # ------------------------------------------------------------ run
+
+    def run(self) -> BackfillResult:
+        o = self.options
+        if not o.dry_run:
+            self.control.ensure()
+            if o.create_target_table:
+                from ops.tables import ensure_target_table
+
+                ensure_target_table(o.target_table)
+            if o.restart:
+                self.restart()
+        self.plan = plan = self.load_or_create_plan()
+        states = {
+            s.index: s for s in ([] if o.dry_run and not self.store.load_run() else self.store.segments())
+        }
+        owned = [plan.segments[i] for i in plan.order if owns(i, o.worker, o.workers)]
+        todo = [s for s in owned if states.get(s.index, SegmentState(s.index)).state != COMPLETE]
+        leased: list[int] = []
+        try:
+            if not o.dry_run:
+                for segment in todo:
+                    self.runs[segment.index] = _SegmentRun(
+                        segment, self.store.acquire(segment.index, self.owner)
+                    )
+                    leased.append(segment.index)
+                self.store.mark_started()
+            else:
+                for segment in todo:
+                    self.runs[segment.index] = _SegmentRun(
+                        segment, states.get(segment.index) or SegmentState(segment.index)
+                    )
+            for segment in owned:
+                if segment.index not in self.runs and segment.index in states:
+                    done = _SegmentRun(segment, states[segment.index])
+                    self.runs[segment.index] = done
+            self.started = time.monotonic()
+            asyncio.run(self._copy([self.runs[s.index] for s in todo]))
+        finally:
+            for index in leased:
+                run = self.runs[index]
+                if run.state.state != COMPLETE:
+                    with contextlib.suppress(Exception):
+                        self.store.release(index, self.owner)
+        if not o.dry_run:
+            self.store.mark_finished_if_complete()
+        return self.result()
+
+    def result(self) -> BackfillResult:
+        o = self.options
+        assert self.plan is not None and o.run_id and o.table and o.target_table
+        plan = self.plan
+        duration = time.monotonic() - self.started
+        owned = [s for s in plan.segments if owns(s.index, o.worker, o.workers)]
+        segments = []
+        for segment in owned:
+            run = self.runs.get(segment.index)
+            counters = run.state.counters if run else Counters()
+            state = run.state.state if run else "pending"
+            if o.dry_run and run:
+                counters, state = run.live, "dry-run"
+            segments.append(
+                SegmentResult(
+                    segment.index, state, segment.rows, counters, time.monotonic() - run.started if run else 0
+                )
+            )
+        rate = self.live.rows_written / duration if duration else None
+        return BackfillResult(
+            run_id=o.run_id,
+            table=o.table,
+            target_table=o.target_table,
+            dry_run=o.dry_run,
+            worker=o.worker,
+            workers=o.workers,
+            segments_total=len(plan.segments),
+            segments_owned=len(owned),
+            segments_complete=sum(1 for s in segments if s.state == COMPLETE),
+            rows_expected=sum(s.rows for s in owned),
+            counters=Counters(**asdict(self.live)),
+            duration_seconds=duration,
+            throttle_events=self.throttle.throttle_events,
+            retries=self.writer.retries if self.writer else 0,
+            cost=plan.cost(plan.rows_total / rate if rate else None),
+            segments=segments,
+            failure_samples=self.failure_samples,
+        )
+
+    def metrics_snapshot(self) -> dict[str, int]:
+        return {**asdict(self.live), "throttle_events": self.throttle.throttle_events}
+
+    async def _copy(self, todo: list[_SegmentRun]) -> None:
+        o = self.options
+        assert o.target_table
+        client = DynamoHttpClient(dynamodb_endpoint(o.endpoint), aws.region(), o.target_table)
+        self.writer = PutWriter(client, self.throttle)
+        queue = Interleaver(max(o.concurrency * 8, o.page_rows))
+        metrics: MetricsPublisher | None = None
+        if o.metrics and not o.dry_run:
+            settings = Settings.from_env()
+            metrics = MetricsPublisher(
+                settings.metrics_namespace,
+                {"RunId": o.run_id or "", "Worker": f"{o.worker}/{o.workers}"},
+                self.metrics_snapshot,
+                o.metrics_seconds,
+            )
+            metrics.start()
+        background: list[asyncio.Task[None]] = []
+        try:
+            async with asyncio.TaskGroup() as group:
+                if not o.dry_run:
+                    poller = ControlPoller(
+                        LiveControls(self.control, o.run_id or ""), self.throttle, o.control_poll_seconds
+                    )
+                    background.append(group.create_task(poller.run()))
+                    background.append(group.create_task(self._checkpointer()))
+                if self.on_progress is not None:
+                    background.append(group.create_task(self._progress()))
+                writers = [group.create_task(self._writer(client, queue)) for _ in range(o.concurrency)]
+                slots = asyncio.Semaphore(o.parallel_segments)
+                segments = [group.create_task(self._segment(run, queue, slots)) for run in todo]
+                await asyncio.gather(*segments)
+                queue.close()
+                await asyncio.gather(*writers)
+                for task in background:
+                    task.cancel()
+        finally:
+            if metrics is not None:
+                metrics.stop()
+            if not o.dry_run:
+                for run in todo:
+                    if run.dirty:
+                        with contextlib.suppress(LeaseHeld):
+                            await asyncio.to_thread(self.store.save, run.state, self.owner)
+            if self.on_progress is not None:
+                self.on_progress(self)
+
+    async def _progress(self) -> None:
+        assert self.on_progress is not None
+        while True:
+            self.on_progress(self)
+            await asyncio.sleep(1.0)
+
+    async def _checkpointer(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.checkpoint_seconds)
+            now = time.monotonic()
+            for run in list(self.runs.values()):
+                if not run.active:
+                    continue
+                if run.dirty or now - run.saved_at > LEASE_RENEW_SECONDS:
+                    run.dirty = False
+                    run.saved_at = now
+                    await asyncio.to_thread(self.store.save, run.state, self.owner)
+
+    async def _segment(self, run: _SegmentRun, queue: Interleaver, slots: asyncio.Semaphore) -> None:
+        o = self.options
+        async with slots:
+            run.active = True
+            run.started = time.monotonic()
+            run.state.state = RUNNING
+            run.dirty = True
+            start_after = run.state.last_key if run.state.last_key is not None else run.segment.lower
+            reader = SegmentReader(o.source_url or "", self.tm, start_after, run.segment.upper, o.page_rows)
+            columns = self.tm.columns
+            key_positions = [columns.index(c) for c in self.tm.key_columns]
+            encode = self.tm.encode
+            body_of = self.writer.client.put_item_body if self.writer else None
+            assert body_of is not None
+            async for rows in reader.pages():
+                page = _Page(run, reader.last_key(rows[-1]), len(rows))
+                run.live.rows_read += len(rows)
+                self.live.rows_read += len(rows)
+                items = []
+                for row in rows:
+                    key = tuple(row[i] for i in key_positions)
+                    try:
+                        item = encode(dict(zip(columns, row, strict=True)))
+                    except RowError as exc:
+                        await self._failed(run, page, key, exc.column, exc.reason, "encode")
+                        continue
+                    items.append((body_of(item), page, key))
+                page.remaining = len(items)
+                run.pages.append(page)
+                if items:
+                    await queue.put_many(run.lane, items)
+                else:
+                    run.acknowledge()
+            run.reading_done = True
+            run.acknowledge()
+            await run.drained.wait()
+            run.state.state = COMPLETE
+            run.state.finished_at = time.time()
+            run.dirty = False
+            run.active = False
+            if not o.dry_run:
+                await asyncio.to_thread(self.store.save, run.state, self.owner)
+
+    async def _failed(
+        self, run: _SegmentRun, page: _Page, key: tuple[Any, ...], column: str | None, reason: str, kind: str
+    ) -> None:
+        page.counters.rows_failed += 1
+        run.live.rows_failed += 1
+        self.live.rows_failed += 1
+        key_dict = dict(zip(self.tm.key_columns, key, strict=True))
+        if len(self.failure_samples) < 20:
+            self.failure_samples.append(f"{self.tm.table} {key_dict}: {column or 'item'}: {reason}")
+        if not self.options.dry_run:
+            await asyncio.to_thread(self.failures.record, self.tm.table, key_dict, column, reason, kind)
+
+    async def _writer(self, client: DynamoHttpClient, queue: Interleaver) -> None:
+        writer = self.writer
+        assert writer is not None
+        dry_run = self.options.dry_run
+        connection = client.connect()
+        live = self.live
+        try:
+            while True:
+                entry = await queue.get()
+                if entry is None:
+                    return
+                body, page, key = entry
+                run = page.run
+                result = DRY_RUN_RESULT if dry_run else await writer.put(connection, body)
+                outcome = result.outcome
+                if outcome is Outcome.WRITTEN:
+                    page.counters.rows_written += 1
+                    page.counters.bytes_written += len(body)
+                    run.live.rows_written += 1
+                    run.live.bytes_written += len(body)
+                    live.rows_written += 1
+                    live.bytes_written += len(body)
+                elif outcome is Outcome.PRESENT:
+                    page.counters.rows_present += 1
+                    run.live.rows_present += 1
+                    live.rows_present += 1
+                else:
+                    await self._failed(run, page, key, None, result.reason, result.kind)
+                page.remaining -= 1
+                if not page.remaining:
+                    run.acknowledge()
+        finally:
+            connection.close()
+
+
+def run_backfill(
+    options: BackfillOptions,
+    control: ControlTable | None = None,
+    on_progress: Callable[[BackfillEngine], None] | None = None,
+) -> BackfillResult:
+    """Copy (or resume copying) this worker's segments; returns the counters and per-segment results."""
+    return BackfillEngine(options, control, on_progress).run()
