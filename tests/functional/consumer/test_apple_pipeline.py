@@ -11,12 +11,6 @@ from tests.functional.consumer.conftest import Db
 OTID = "2000000000000001"
 
 
-def failed_ids(response: dict[str, object], event: dict[str, object]) -> list[int]:
-    """Indexes of the records reported in batchItemFailures."""
-    ids = [f["itemIdentifier"] for f in response["batchItemFailures"]]  # type: ignore[attr-defined]
-    return [i for i, r in enumerate(event["Records"]) if r["messageId"] in ids]  # type: ignore[attr-defined]
-
-
 def test_subscription_lifecycle_sets_status_and_premium(consumer: Consumer, db: Db) -> None:
     steps = [
         (ev.apple("SUBSCRIBED", "INITIAL_BUY", signed=ev.T0), "active", True),
@@ -80,7 +74,7 @@ def test_failure_in_the_middle_of_a_group_fails_the_rest_of_that_group_only(
     b2 = ev.apple("DID_RENEW", original_transaction_id="2000000000000002", account="b", signed=ev.T0 + 1)
     event = ev.sqs_event([a1, b1, a2, b2, a3])
     response = consumer.handle(event)
-    assert failed_ids(response, event) == [2, 4]
+    assert ev.failed_indexes(response, event) == [2, 4]
     assert db.status(OTID) == "active"  # a1 applied, a3 not (it would have expired it)
     assert db.outcomes("2000000000000002") == [
         ("SUBSCRIBED/INITIAL_BUY", "applied"),
@@ -99,7 +93,7 @@ def test_malformed_body_and_unknown_type_do_not_crash_the_batch(consumer: Consum
     test = ev.apple_without_subscription("apple_test.json")
     event = ev.sqs_event(["{not json", unknown, test])
     response = consumer.handle(event)
-    assert failed_ids(response, event) == [0]
+    assert ev.failed_indexes(response, event) == [0]
     assert db.outcomes(OTID) == [("SOMETHING_NEW_IN_2027", "unknown-type")]
     assert db.one("SELECT outcome FROM notification_events WHERE event_type = 'TEST'") == {
         "outcome": "recorded"
@@ -108,7 +102,7 @@ def test_malformed_body_and_unknown_type_do_not_crash_the_batch(consumer: Consum
 
 def test_whole_batch_failure_is_reported_not_raised(consumer: Consumer) -> None:
     event = ev.sqs_event(["[]", "{}"])
-    assert failed_ids(consumer.handle(event), event) == [0, 1]
+    assert ev.failed_indexes(consumer.handle(event), event) == [0, 1]
 
 
 def test_entitlement_belongs_to_the_couple_when_the_user_is_known(consumer: Consumer, db: Db) -> None:
