@@ -287,8 +287,9 @@ resource "aws_cloudwatch_event_rule" "task_failure" {
 }
 
 resource "aws_cloudwatch_event_target" "task_failure" {
-  for_each = toset(var.alarm_actions)
+  # count, not for_each: topic ARNs are often unknown until the topic is created.
+  count = length(var.alarm_actions)
 
   rule = aws_cloudwatch_event_rule.task_failure.name
-  arn  = each.value
+  arn  = var.alarm_actions[count.index]
 }

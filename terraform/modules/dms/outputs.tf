@@ -37,3 +37,8 @@ output "task_failure_rule_name" {
   description = "Name of the EventBridge rule that reports replication failures."
   value       = aws_cloudwatch_event_rule.task_failure.name
 }
+
+output "ssl_modes" {
+  description = "TLS mode of the source and target endpoints."
+  value       = { source = aws_dms_endpoint.source.ssl_mode, target = aws_dms_endpoint.target.ssl_mode }
+}

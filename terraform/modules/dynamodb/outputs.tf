@@ -27,3 +27,13 @@ output "ttl_attribute_name" {
   description = "TTL attribute of both tables."
   value       = var.ttl_attribute_name
 }
+
+output "deletion_protection_enabled" {
+  description = "Whether deletion protection is on for the target and the control table."
+  value       = aws_dynamodb_table.this.deletion_protection_enabled && alltrue(aws_dynamodb_table.control[*].deletion_protection_enabled)
+}
+
+output "point_in_time_recovery_enabled" {
+  description = "Whether point-in-time recovery is on for the target table."
+  value       = aws_dynamodb_table.this.point_in_time_recovery[0].enabled
+}

@@ -37,3 +37,13 @@ output "final_snapshot_identifier" {
   description = "Identifier of the snapshot taken when the instance is deleted."
   value       = aws_db_instance.this.final_snapshot_identifier
 }
+
+output "deletion_protection" {
+  description = "Whether deletion protection is on."
+  value       = aws_db_instance.this.deletion_protection
+}
+
+output "storage_encrypted" {
+  description = "Whether the storage is encrypted."
+  value       = aws_db_instance.this.storage_encrypted
+}

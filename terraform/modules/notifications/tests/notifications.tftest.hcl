@@ -16,8 +16,8 @@ mock_provider "aws" {
 }
 
 variables {
-  receiver_zip_path           = "tests/fixtures/function.zip"
-  consumer_zip_path           = "tests/fixtures/function.zip"
+  receiver_zip_path           = "tests/fixtures/receiver.zip"
+  consumer_zip_path           = "tests/fixtures/consumer.zip"
   apple_bundle_id             = "com.example.diary"
   apple_app_apple_id          = "1234567890"
   google_package_name         = "com.example.diary"

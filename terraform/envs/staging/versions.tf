@@ -1,0 +1,19 @@
+terraform {
+  required_version = ">= 1.11"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.80, < 6.0"
+    }
+  }
+
+  # State per environment, locked with an S3 lock file (no DynamoDB lock table needed).
+  backend "s3" {
+    bucket       = "platform-ops-terraform-state-staging"
+    key          = "platform-ops/staging/terraform.tfstate"
+    region       = "us-east-1"
+    encrypt      = true
+    use_lockfile = true
+  }
+}
