@@ -33,6 +33,10 @@ def _register() -> None:
 
     app.add_typer(migrate_cli.app, name="migrate")
 
+    from ops.cli import replica as replica_cli
+
+    app.add_typer(replica_cli.app, name="replica")
+
 
 _register()
 
