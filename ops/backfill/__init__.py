@@ -6,3 +6,16 @@ state and leases in the control table), `failures` (the failure log), `throttle`
 `controls` (live pause/resume/rate), `progress` (Rich), `metrics` (CloudWatch), `engine` (wires
 them), `status` (summary and gate for other phases), `retry` (re-drive the failure log).
 """
+
+from ops.backfill.engine import BackfillOptions, BackfillResult, plan_backfill, run_backfill
+from ops.backfill.status import BackfillSummary, backfill_gate, backfill_summary
+
+__all__ = [
+    "BackfillOptions",
+    "BackfillResult",
+    "BackfillSummary",
+    "backfill_gate",
+    "backfill_summary",
+    "plan_backfill",
+    "run_backfill",
+]

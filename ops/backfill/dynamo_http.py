@@ -271,6 +271,7 @@ class Connection:
                 ),
                 c.connect_timeout,
             )
+            assert proto is not None
             self._protocol = proto
             c.watch(proto)
         return proto
@@ -306,6 +307,7 @@ class DynamoHttpClient:
         endpoint: str,
         region: str,
         table: str,
+        *,
         credentials: Callable[[], Credentials] = botocore_credentials,
         connect_timeout: float = 5.0,
         read_timeout: float = 10.0,

@@ -291,13 +291,15 @@ class BackfillEngine:
                 self.mapping.fingerprint(), self.tm.table, o.target_table, o.segments or len(stored.segments)
             )
             if run.get("fingerprint") != wanted:
+                stored_options = run.get("options", {})
                 raise FingerprintMismatch(
                     f"Backfill run {o.run_id!r} has checkpoints made with a different mapping or options "
                     f"(stored fingerprint {run.get('fingerprint')}, now {wanted}; stored: table "
-                    f"{run.get('options', {}).get('table')}, target {run.get('options', {}).get('target_table')}, "
-                    f"{len(stored.segments)} segments). Resuming would mix two configurations. Run again with "
-                    "the original mapping and options, or start the copy over with `ops backfill run --restart` "
-                    "(re-reads every row; items already in DynamoDB are left alone and count as already present)."
+                    f"{stored_options.get('table')}, target {stored_options.get('target_table')}, "
+                    f"{len(stored.segments)} segments). Resuming would mix two configurations. Run again "
+                    "with the original mapping and options, or start the copy over with "
+                    "`ops backfill run --restart` (re-reads every row; items already in DynamoDB are left "
+                    "alone and count as already present)."
                 )
             return stored
         plan = self.make_plan()
@@ -327,14 +329,14 @@ class BackfillEngine:
         ]
         if held:
             raise LeaseHeld(
-                f"Cannot restart backfill run {self.options.run_id!r}: segment {held[0].index} is being copied by "
-                f"{held[0].lease_owner}. Stop every running worker first."
+                f"Cannot restart backfill run {self.options.run_id!r}: segment {held[0].index} is being "
+                f"copied by {held[0].lease_owner}. Stop every running worker first."
             )
         self.store.reset()
 
     # ------------------------------------------------------------ run
 
-    def run(self) -> BackfillResult:
+    def run(self) -> BackfillResult:  # noqa: PLR0912 - the run's steps in order, each guarded
         o = self.options
         if not o.dry_run:
             self.control.ensure()
@@ -510,7 +512,9 @@ class BackfillEngine:
                     try:
                         item = encode(dict(zip(columns, row, strict=True)))
                     except RowError as exc:
-                        await self._failed(run, page, key, exc.column, exc.reason, "encode")
+                        await self._failed(
+                            run, page, key, column=exc.column, reason=exc.reason, kind="encode"
+                        )
                         continue
                     items.append((body_of(item), page, key))
                 page.remaining = len(items)
@@ -530,7 +534,14 @@ class BackfillEngine:
                 await asyncio.to_thread(self.store.save, run.state, self.owner)
 
     async def _failed(
-        self, run: _SegmentRun, page: _Page, key: tuple[Any, ...], column: str | None, reason: str, kind: str
+        self,
+        run: _SegmentRun,
+        page: _Page,
+        key: tuple[Any, ...],
+        *,
+        column: str | None,
+        reason: str,
+        kind: str,
     ) -> None:
         page.counters.rows_failed += 1
         run.live.rows_failed += 1
@@ -568,7 +579,7 @@ class BackfillEngine:
                     run.live.rows_present += 1
                     live.rows_present += 1
                 else:
-                    await self._failed(run, page, key, None, result.reason, result.kind)
+                    await self._failed(run, page, key, column=None, reason=result.reason, kind=result.kind)
                 page.remaining -= 1
                 if not page.remaining:
                     run.acknowledge()
@@ -583,3 +594,18 @@ def run_backfill(
 ) -> BackfillResult:
     """Copy (or resume copying) this worker's segments; returns the counters and per-segment results."""
     return BackfillEngine(options, control, on_progress).run()
+
+
+def plan_backfill(options: BackfillOptions) -> Plan:
+    """The stored plan of the run if there is one, else a fresh plan; writes nothing."""
+    engine = BackfillEngine(BackfillOptions(**{**asdict(options), "dry_run": True}))
+    run = engine.store.load_run() if control_table_exists(engine.control) else None
+    return Plan.from_dict(run["plan"]) if run else engine.make_plan()
+
+
+def control_table_exists(control: ControlTable) -> bool:
+    try:
+        control.client.describe_table(TableName=control.name)
+    except control.client.exceptions.ResourceNotFoundException:
+        return False
+    return True

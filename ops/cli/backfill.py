@@ -1,0 +1,285 @@
+"""`ops backfill`: plan, run, watch and steer the PostgreSQL -> DynamoDB copy (procedure step 3)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ops.backfill.controls import LiveControls
+from ops.backfill.engine import BackfillOptions, plan_backfill, run_backfill
+from ops.backfill.failures import FailureLog
+from ops.backfill.progress import ProgressDisplay, summary_table
+from ops.backfill.retry import retry_failed
+from ops.backfill.status import backfill_gate, backfill_summary, segment_states
+from ops.control import ControlTable
+from ops.results import render
+from ops.settings import Settings
+
+app = typer.Typer(
+    help="Copy PostgreSQL rows to DynamoDB: resumable, throttled, in parallel.", no_args_is_help=True
+)
+console = Console()
+err = Console(stderr=True)
+
+RunIdOption = typer.Option(None, "--run-id", help="Backfill run (default: the table name).")
+TableOption = typer.Option(None, "--table", help="PostgreSQL table to copy (default: $OPS_DATASET, answers).")
+JsonOption = typer.Option(False, "--json", help="Print one JSON document instead of tables.")
+ControlOption = typer.Option(None, "--control-table", help="Control table (default: $OPS_CONTROL_TABLE).")
+
+
+def _run_id(run_id: str | None, table: str | None) -> str:
+    return run_id or table or Settings.from_env().dataset
+
+
+def _control(name: str | None) -> ControlTable:
+    return ControlTable(name)
+
+
+@app.command()
+def plan(  # noqa: PLR0917 - one parameter per CLI option
+    table: str | None = TableOption,
+    segments: int | None = typer.Option(None, help="Segments to plan (default: the stored plan's, else 16)."),
+    rate: float | None = typer.Option(None, help="Target rows per second for the duration estimate."),
+    mbps: float = typer.Option(87.0, help="Target payload Mbps for the estimate when no --rate is given."),
+    source_url: str | None = typer.Option(None, help="Source database (default: $V2_DATABASE_URL)."),
+    target_table: str | None = typer.Option(None, help="DynamoDB table (default: $OPS_TARGET_TABLE)."),
+    run_id: str | None = RunIdOption,
+    control_table: str | None = ControlOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Exact row count, bytes, segments, estimated duration and write cost, before anything is written."""
+    options = BackfillOptions(
+        source_url=source_url,
+        table=table,
+        target_table=target_table,
+        control_table=control_table,
+        run_id=run_id,
+        segments=segments,
+    )
+    result = plan_backfill(options)
+    duration = result.duration_seconds(rate, None if rate else mbps)
+    cost = result.cost(duration)
+    doc = {**result.to_dict(), "bytes_total": result.bytes_total, "duration_seconds": duration, "cost": cost}
+    if as_json:
+        console.print_json(json.dumps(doc, default=str))
+        return
+    summary = Table(title=f"backfill plan: {result.table}")
+    summary.add_column("measure")
+    summary.add_column("value", justify="right")
+    summary.add_row("rows (exact count)", f"{result.rows_total:,}")
+    summary.add_row("request payload bytes (est.)", f"{result.bytes_total:,}")
+    summary.add_row("segments", str(len(result.segments)))
+    summary.add_row(
+        "estimated duration", f"{duration or 0:,.0f} s at {f'{rate:,.0f} rows/s' if rate else f'{mbps} Mbps'}"
+    )
+    summary.add_row("write units", f"{cost['write_units']:,.0f}")
+    summary.add_row("on-demand write cost", f"${cost['on_demand_usd']:,.2f}")
+    if "provisioned_usd" in cost:
+        summary.add_row(
+            "provisioned write cost",
+            f"${cost['provisioned_usd']:,.2f} ({cost['provisioned_wcu']:,.0f} WCU held)",
+        )
+    console.print(summary)
+    segs = Table(title="segments (processing order is interleaved)")
+    for column in ("segment", "after key", "up to key", "rows"):
+        segs.add_column(column, justify="right")
+    for s in result.segments:
+        segs.add_row(str(s.index), str(s.lower or "-"), str(s.upper or "-"), f"{s.rows:,}")
+    console.print(segs)
+
+
+@app.command()
+def run(  # noqa: PLR0917 - one parameter per CLI option
+    table: str | None = TableOption,
+    segments: int | None = typer.Option(None, help="Segments (default: the stored plan's, else 16)."),
+    worker: int = typer.Option(0, help="This worker's number, 0..N-1."),
+    workers: int = typer.Option(1, help="N: how many workers share the segments."),
+    rate: float | None = typer.Option(None, help="Rows per second for this worker (default: unlimited)."),
+    concurrency: int = typer.Option(64, help="PutItem requests in flight."),
+    parallel_segments: int = typer.Option(8, help="Segments read at the same time."),
+    page_rows: int = typer.Option(1000, help="Rows per keyset page."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Read and encode every row; write nothing."),
+    restart: bool = typer.Option(False, "--restart", help="Forget this run's checkpoints and start over."),
+    source_url: str | None = typer.Option(None, help="Source database (default: $V2_DATABASE_URL)."),
+    target_table: str | None = typer.Option(None, help="DynamoDB table (default: $OPS_TARGET_TABLE)."),
+    create_target_table: bool = typer.Option(False, help="Create the target table if it is missing."),
+    run_id: str | None = RunIdOption,
+    control_table: str | None = ControlOption,
+    no_progress: bool = typer.Option(False, "--no-progress", help="No live progress display."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Copy (or resume copying) this worker's segments with PutItem + attribute_not_exists(pk)."""
+    options = BackfillOptions(
+        source_url=source_url,
+        table=table,
+        target_table=target_table,
+        control_table=control_table,
+        run_id=run_id,
+        segments=segments,
+        worker=worker,
+        workers=workers,
+        rate=rate,
+        concurrency=concurrency,
+        parallel_segments=parallel_segments,
+        page_rows=page_rows,
+        dry_run=dry_run,
+        restart=restart,
+        create_target_table=create_target_table,
+    )
+    display = None if no_progress else ProgressDisplay(err)
+    try:
+        result = run_backfill(options, on_progress=display)
+    finally:
+        if display is not None:
+            display.stop()
+    if as_json:
+        console.print_json(json.dumps(result.to_dict(), default=str))
+    else:
+        console.print(summary_table(result))
+        for sample in result.failure_samples[:5]:
+            console.print(f"[yellow]failed:[/] {sample}")
+
+
+@app.command()
+def status(
+    run_id: str | None = RunIdOption, control_table: str | None = ControlOption, as_json: bool = JsonOption
+) -> None:
+    """Per-segment state of a run, from the control table (works from any host)."""
+    rid = _run_id(run_id, None)
+    control = _control(control_table)
+    summary = backfill_summary(control, rid)
+    if summary is None:
+        err.print(f"No backfill run {rid!r} recorded; start one with `ops backfill run`.")
+        raise typer.Exit(1)
+    states = segment_states(control, rid)
+    gate = backfill_gate(control, rid)
+    if as_json:
+        doc = {
+            "summary": summary.to_dict(),
+            "segments": [{**asdict(s), "rows_expected": expected} for s, expected in states],
+            "gate": gate.to_dict(),
+        }
+        console.print_json(json.dumps(doc, default=str))
+        return
+    table = Table(title=f"backfill {rid}")
+    for column in ("segment", "state", "last key", "read", "of", "written", "present", "failed", "lease"):
+        table.add_column(column, justify="right")
+    for s, expected in states:
+        c = s.counters
+        table.add_row(
+            str(s.index),
+            s.state,
+            str(s.last_key or "-"),
+            f"{c.rows_read:,}",
+            f"{expected:,}",
+            f"{c.rows_written:,}",
+            f"{c.rows_present:,}",
+            f"{c.rows_failed:,}",
+            s.lease_owner or "-",
+        )
+    console.print(table)
+    render(gate, console)
+
+
+@app.command()
+def pause(run_id: str | None = RunIdOption, control_table: str | None = ControlOption) -> None:
+    """Pause every worker of the run within seconds (in-flight requests finish)."""
+    LiveControls(_control(control_table), _run_id(run_id, None)).pause()
+    console.print("paused; `ops backfill resume` continues")
+
+
+@app.command()
+def resume(run_id: str | None = RunIdOption, control_table: str | None = ControlOption) -> None:
+    """Resume a paused run."""
+    LiveControls(_control(control_table), _run_id(run_id, None)).resume()
+    console.print("resumed")
+
+
+RateArgument = typer.Argument(..., help="Rows per second per worker; 0 removes the limit.")
+
+
+@app.command("set-rate")
+def set_rate(
+    rate: float = RateArgument,
+    run_id: str | None = RunIdOption,
+    control_table: str | None = ControlOption,
+) -> None:
+    """Change the rate of a running copy without restarting it."""
+    LiveControls(_control(control_table), _run_id(run_id, None)).set_rate(rate)
+    console.print(f"rate set to {rate:,.0f} rows/s per worker" if rate else "rate limit removed")
+
+
+failures_app = typer.Typer(help="Rows the copy could not write, with the reason.", no_args_is_help=True)
+app.add_typer(failures_app, name="failures")
+
+
+@failures_app.command("list")
+def failures_list(
+    run_id: str | None = RunIdOption,
+    control_table: str | None = ControlOption,
+    all_: bool = typer.Option(False, "--all", help="Include resolved failures."),
+    as_json: bool = JsonOption,
+) -> None:
+    """List the failure log (open failures unless --all)."""
+    found = FailureLog(_control(control_table), _run_id(run_id, None)).list(only_open=not all_)
+    if as_json:
+        console.print_json(json.dumps([asdict(f) for f in found], default=str))
+        return
+    table = Table(title=f"backfill failures ({len(found)})")
+    for column in ("table", "key", "column", "kind", "reason", "attempts", "state"):
+        table.add_column(column)
+    for f in found:
+        table.add_row(f.table, json.dumps(f.key), f.column or "-", f.kind, f.reason, str(f.attempts), f.state)
+    console.print(table)
+
+
+ExportPathArgument = typer.Argument(..., help="Output file: .csv, or JSON lines otherwise.")
+
+
+@failures_app.command("export")
+def failures_export(
+    path: Path = ExportPathArgument,
+    run_id: str | None = RunIdOption,
+    control_table: str | None = ControlOption,
+    all_: bool = typer.Option(False, "--all", help="Include resolved failures."),
+) -> None:
+    """Export the failure log to a file."""
+    count = FailureLog(_control(control_table), _run_id(run_id, None)).export(path, only_open=not all_)
+    console.print(f"wrote {count} failure(s) to {path}")
+
+
+@app.command("retry-failed")
+def retry_failed_command(  # noqa: PLR0917 - one parameter per CLI option
+    table: str | None = TableOption,
+    run_id: str | None = RunIdOption,
+    control_table: str | None = ControlOption,
+    source_url: str | None = typer.Option(None, help="Source database (default: $V2_DATABASE_URL)."),
+    target_table: str | None = typer.Option(None, help="DynamoDB table (default: $OPS_TARGET_TABLE)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Re-read the failed rows from the source and copy them; resolved entries leave the open list."""
+    result = retry_failed(
+        BackfillOptions(
+            source_url=source_url,
+            table=table,
+            target_table=target_table,
+            control_table=control_table,
+            run_id=run_id,
+        )
+    )
+    if as_json:
+        console.print_json(json.dumps(asdict(result)))
+        return
+    console.print(
+        f"retried {result.attempted}: copied {result.copied}, already present {result.present}, "
+        f"gone from source {result.gone}, still failing {result.still_failing}"
+    )
+    for reason in result.reasons[:10]:
+        console.print(f"[yellow]still failing:[/] {reason}")
+    if result.still_failing:
+        raise typer.Exit(1)
