@@ -1,0 +1,443 @@
+"""The repository the application embeds: create/update/delete/get/query routed by migration mode.
+
+Safety rules (DESIGN.md "Dual-write rules"):
+- PostgreSQL commits first, with an outbox row in the same transaction.
+- Then the **whole item** is put to DynamoDB with `attribute_not_exists(pk) OR _ver < :v`, so an
+  older write never replaces a newer one. A ConditionalCheckFailed means DynamoDB already holds
+  this or a newer version: that is success, and the outbox row is removed.
+- A delete puts a tombstone (`_deleted`, `_ttl`, `_ver` = a version drawn at delete time), so
+  neither a stale put nor the backfill's `attribute_not_exists` can resurrect the row.
+- Any other DynamoDB failure leaves the outbox row for `ops repair outbox`; the caller's write
+  has succeeded (PostgreSQL is the source of truth until reads switch).
+- Reads follow the mode; tombstones read as absent; shadow reads compare through the codec's
+  canonical form and never change the response.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from ops import aws
+from ops.dualwrite import sql as q
+from ops.dualwrite.metrics import Metrics
+from ops.exceptions import OpsError
+from ops.flags import FlagReader, Mode
+from ops.mapping import (
+    VERSION_ATTRIBUTE,
+    RowError,
+    TableMapping,
+    configure_connection,
+    is_tombstone,
+    load_mapping,
+)
+from ops.settings import Settings
+
+log = logging.getLogger(__name__)
+
+VERSION_CONDITION = "attribute_not_exists(pk) OR #v < :v"
+DEFAULT_TOMBSTONE_TTL_SECONDS = 14 * 24 * 3600
+_DYNAMODB_MODE_RETRIES = 5
+_SAMPLE_KEEP = 50
+_SAMPLE_LOG_FIRST = 10
+_SAMPLE_LOG_EVERY = 100
+
+
+class ModeSource(Protocol):
+    def mode(self) -> Mode: ...
+
+
+class NotFound(OpsError):
+    """The row to update or delete does not exist."""
+
+
+def make_pool(conninfo: str, *, min_size: int = 1, max_size: int = 8) -> ConnectionPool:
+    """A connection pool whose connections load jsonb numbers exactly (see ops.mapping)."""
+    pool = ConnectionPool(
+        conninfo, min_size=min_size, max_size=max_size, configure=configure_connection, open=False
+    )
+    pool.open(wait=True, timeout=30)
+    return pool
+
+
+def is_condition_failure(exc: Exception) -> bool:
+    return (
+        isinstance(exc, ClientError)
+        and exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    )
+
+
+def conditional_put(ddb: Any, table: str, item: dict[str, Any]) -> bool:
+    """Put a whole item unless DynamoDB holds the same or a newer version. True if it was written."""
+    try:
+        ddb.put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression=VERSION_CONDITION,
+            ExpressionAttributeNames={"#v": VERSION_ATTRIBUTE},
+            ExpressionAttributeValues={":v": item[VERSION_ATTRIBUTE]},
+        )
+    except ClientError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+@dataclass
+class ShadowSample:
+    table: str
+    key: dict[str, Any]
+    diff: dict[str, Any]
+    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+class Repository:
+    """Mode-routed access to one mapped table (see module docstring for the rules)."""
+
+    def __init__(
+        self,
+        table: TableMapping | str,
+        pool: ConnectionPool | None = None,
+        *,
+        conninfo: str | None = None,
+        dynamodb: Any = None,
+        target_table: str | None = None,
+        modes: ModeSource | None = None,
+        metrics: Metrics | None = None,
+        tombstone_ttl_seconds: int = DEFAULT_TOMBSTONE_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        settings = Settings.from_env()
+        self.tm = table if isinstance(table, TableMapping) else load_mapping().table(table)
+        if pool is None:
+            url = conninfo or settings.prod_database_url
+            if not url:
+                raise OpsError("no PostgreSQL to write to: pass conninfo or set PROD_DATABASE_URL")
+            pool = make_pool(url)
+            self._owns_pool = True
+        else:
+            self._owns_pool = False
+        self.pool = pool
+        self.ddb = dynamodb or aws.client("dynamodb")
+        self.target_table = target_table or settings.target_table
+        self.modes: ModeSource = modes or FlagReader(self.tm.table)
+        self.metrics = metrics or Metrics(dimensions={"Table": self.tm.table})
+        self.tombstone_ttl_seconds = tombstone_ttl_seconds
+        self.clock = clock
+        self.samples: deque[ShadowSample] = deque(maxlen=_SAMPLE_KEEP)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.metrics.flush()
+        if self._owns_pool:
+            self.pool.close()
+
+    # ------------------------------------------------------------ writes
+
+    def create(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Insert a row; returns it as stored (with its id, timestamps and version)."""
+        mode = self.modes.mode()
+        if not mode.writes_postgres:
+            return self._dynamodb_create(values)
+        unknown = set(values) - set(self.tm.columns)
+        if unknown:
+            raise OpsError(f"{self.tm.table}: unknown column(s) {', '.join(sorted(unknown))}")
+        columns = [c for c in values if c != self.tm.version_column]
+        params = [q.adapt(self.tm, c, values[c]) for c in columns]
+        with self.pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=dict_row)
+            cur.execute(q.insert(self.tm, columns), params)
+            key = cur.fetchone()
+            assert key is not None
+            # The version is drawn after the insert passed the unique check (which may have waited for
+            # a concurrent delete of the same key), so it is newer than that delete's tombstone.
+            cur.execute(q.bump_version(self.tm), q.key_params(self.tm, key))
+            row = cur.fetchone()
+            assert row is not None
+            outbox_id = (
+                self._outbox(cur, row, "upsert", row[self.tm.version_column])
+                if mode.writes_dynamodb
+                else None
+            )
+        self.metrics.add("PostgresWrites")
+        if outbox_id is not None:
+            self._put_after_commit(row, outbox_id)
+        return row
+
+    def update(self, key: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+        """Change columns of an existing row (not its key); returns the row as stored."""
+        frozen = set(changes) & (
+            set(self.tm.item_key_columns) | set(self.tm.key_columns) | {self.tm.version_column}
+        )
+        if frozen:
+            raise OpsError(
+                f"{self.tm.table}: cannot change key or version column(s) {', '.join(sorted(frozen))}; "
+                "delete the row and create a new one"
+            )
+        unknown = set(changes) - set(self.tm.columns)
+        if unknown or not changes:
+            raise OpsError(
+                f"{self.tm.table}: nothing to update or unknown column(s) {', '.join(sorted(unknown))}"
+            )
+        mode = self.modes.mode()
+        if not mode.writes_postgres:
+            return self._dynamodb_update(key, changes)
+        columns = list(changes)
+        params = [q.adapt(self.tm, c, changes[c]) for c in columns] + q.key_params(self.tm, key)
+        with self.pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=dict_row)
+            cur.execute(q.update(self.tm, columns), params)
+            row = cur.fetchone()
+            if row is None:
+                raise NotFound(f"{self.tm.table}: no row with key {key}")
+            outbox_id = (
+                self._outbox(cur, row, "upsert", row[self.tm.version_column])
+                if mode.writes_dynamodb
+                else None
+            )
+        self.metrics.add("PostgresWrites")
+        if outbox_id is not None:
+            self._put_after_commit(row, outbox_id)
+        return row
+
+    def delete(self, key: dict[str, Any]) -> bool:
+        """Delete a row; in dual-write modes DynamoDB gets a versioned tombstone. False if absent."""
+        mode = self.modes.mode()
+        if not mode.writes_postgres:
+            return self._dynamodb_delete(key)
+        with self.pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=dict_row)
+            cur.execute(q.delete(self.tm), q.key_params(self.tm, key))
+            row = cur.fetchone()
+            if row is None:
+                return False
+            version = row.pop("tombstone_version")
+            outbox_id = self._outbox(cur, row, "delete", version) if mode.writes_dynamodb else None
+        self.metrics.add("PostgresWrites")
+        if outbox_id is not None:
+            self._put_tombstone_after_commit(row, version, outbox_id)
+        return True
+
+    def _outbox(self, cur: Any, row: dict[str, Any], op: str, version: int) -> int:
+        cur.execute(q.INSERT_OUTBOX, (self.tm.table, Jsonb(q.json_key(self.tm, row)), op, version))
+        found = cur.fetchone()
+        assert found is not None
+        return int(found["id"])
+
+    def _put_after_commit(self, row: dict[str, Any], outbox_id: int) -> None:
+        try:
+            item = self.tm.encode(row)
+        except RowError as exc:
+            # The row stays in the outbox with the reason: it is the failure log for dual-write.
+            self.metrics.add("DynamoRowErrors")
+            log.error("dual-write: %s", exc)
+            self._mark_outbox_failed(outbox_id, str(exc))
+            return
+        self._deliver(item, outbox_id)
+
+    def _put_tombstone_after_commit(self, row: dict[str, Any], version: int, outbox_id: int) -> None:
+        self._deliver(self.tm.tombstone(row, version, self.clock() + self.tombstone_ttl_seconds), outbox_id)
+
+    def _deliver(self, item: dict[str, Any], outbox_id: int) -> None:
+        try:
+            written = conditional_put(self.ddb, self.target_table, item)
+        except Exception as exc:
+            self.metrics.add("DynamoWriteFailures")
+            log.warning("dual-write: DynamoDB put failed (outbox %d kept for repair): %s", outbox_id, exc)
+            self._mark_outbox_failed(outbox_id, str(exc))
+            return
+        self.metrics.add("DynamoWrites" if written else "DynamoStaleSkips")
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(q.DELETE_OUTBOX, ([outbox_id],))
+        except Exception as exc:
+            # Harmless: repair re-puts the current row and the version condition makes it a no-op.
+            log.warning("dual-write: could not remove outbox row %d: %s", outbox_id, exc)
+
+    def _mark_outbox_failed(self, outbox_id: int, reason: str) -> None:
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(q.MARK_OUTBOX_FAILED, (reason, [outbox_id]))
+        except Exception as exc:
+            log.warning("dual-write: could not annotate outbox row %d: %s", outbox_id, exc)
+
+    # ------------------------------------------------------------ reads
+
+    def get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        mode = self.modes.mode()
+        if mode.reads_dynamodb:
+            item = self._ddb_get(key)
+            return None if item is None else self.tm.decode(item)
+        with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            cur.execute(q.select_by_key(self.tm), q.key_params(self.tm, key))
+            row = cur.fetchone()
+        if mode.shadow_reads:
+            self._shadow(
+                lambda: [] if row is None else [row],
+                lambda: [] if (i := self._ddb_get(key)) is None else [i],
+                key,
+            )
+        return row
+
+    def query(self, **partition: Any) -> list[dict[str, Any]]:
+        """All rows of one partition (e.g. `query(couple_id=7)`), ordered by the item key columns."""
+        missing = set(self.tm.partition_columns) - set(partition)
+        if missing:
+            raise OpsError(f"{self.tm.table}: query needs {', '.join(self.tm.partition_columns)}")
+        mode = self.modes.mode()
+        if mode.reads_dynamodb:
+            return self._sorted([self.tm.decode(i) for i in self._ddb_query(partition)])
+        with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            cur.execute(q.select_partition(self.tm), [partition[c] for c in self.tm.partition_columns])
+            rows = cur.fetchall()
+        if mode.shadow_reads:
+            self._shadow(lambda: rows, lambda: self._ddb_query(partition), partition)
+        return rows
+
+    def _sorted(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(rows, key=lambda r: tuple(r[c] for c in self.tm.item_key_columns))
+
+    def _ddb_get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        response = self.ddb.get_item(TableName=self.target_table, Key=self.tm.key(key), ConsistentRead=True)
+        item = response.get("Item")
+        return None if item is None or is_tombstone(item) else item
+
+    def _ddb_query(self, partition: dict[str, Any]) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.target_table,
+            "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": self.tm.partition_key(partition)}},
+        }
+        if self.tm.sk_prefix:
+            kwargs["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
+            kwargs["ExpressionAttributeValues"][":prefix"] = {"S": self.tm.sk_prefix}
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.ddb.query(**kwargs)
+            items.extend(i for i in response.get("Items", []) if not is_tombstone(i))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _shadow(
+        self,
+        expected_rows: Callable[[], list[dict[str, Any]]],
+        actual_items: Callable[[], list[dict[str, Any]]],
+        where: dict[str, Any],
+    ) -> None:
+        """Compare PostgreSQL's answer with DynamoDB's; count and sample; never raise."""
+        try:
+            expected = {self._item_id(i): i for i in (self.tm.encode(r) for r in expected_rows())}
+            actual = {self._item_id(i): i for i in actual_items()}
+            self.metrics.add("ShadowCompared")
+            diffs = {
+                k: self.tm.diff(expected.get(k), actual.get(k))
+                for k in expected.keys() | actual.keys()
+                if k not in expected or k not in actual or self.tm.diff(expected[k], actual[k])
+            }
+        except Exception as exc:
+            self.metrics.add("ShadowErrors")
+            log.warning("shadow read of %s %s could not be compared: %s", self.tm.table, where, exc)
+            return
+        if not diffs:
+            return
+        self.metrics.add("ShadowMismatches")
+        mismatches = self.metrics.count("ShadowMismatches")
+        sample = ShadowSample(self.tm.table, dict(where), {"/".join(k): v for k, v in diffs.items()})
+        self.samples.append(sample)
+        if mismatches <= _SAMPLE_LOG_FIRST or mismatches % _SAMPLE_LOG_EVERY == 0:
+            log.warning("shadow mismatch #%d %s %s: %s", mismatches, self.tm.table, where, sample.diff)
+
+    @staticmethod
+    def _item_id(item: dict[str, Any]) -> tuple[str, str]:
+        return item["pk"]["S"], item["sk"]["S"]
+
+    # ------------------------------------------------------------ dynamodb-only mode
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def _read_for_write(self, key: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+        response = self.ddb.get_item(TableName=self.target_table, Key=self.tm.key(key), ConsistentRead=True)
+        item = response.get("Item")
+        version = int(item[VERSION_ATTRIBUTE]["N"]) if item and VERSION_ATTRIBUTE in item else 0
+        return (None if item is None or is_tombstone(item) else item), version
+
+    def _put_exact(self, item: dict[str, Any], previous_version: int) -> bool:
+        """Put if the item still has `previous_version` (0: absent); False when someone was faster."""
+        condition = "attribute_not_exists(pk)" if previous_version == 0 else "#v = :old"
+        kwargs: dict[str, Any] = {"ConditionExpression": condition}
+        if previous_version:
+            kwargs["ExpressionAttributeNames"] = {"#v": VERSION_ATTRIBUTE}
+            kwargs["ExpressionAttributeValues"] = {":old": {"N": str(previous_version)}}
+        try:
+            self.ddb.put_item(TableName=self.target_table, Item=item, **kwargs)
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        self.metrics.add("DynamoWrites")
+        return True
+
+    def _dynamodb_create(self, values: dict[str, Any]) -> dict[str, Any]:
+        for _ in range(_DYNAMODB_MODE_RETRIES):
+            current, version = self._read_for_write(values)
+            if current is not None:
+                raise OpsError(
+                    f"{self.tm.table}: a row with key {q.json_key(self.tm, values)} already exists"
+                )
+            row = dict.fromkeys(self.tm.columns)
+            for column, type_name in self.tm.column_types.items():
+                if type_name.endswith("[]"):
+                    row[column] = []
+            now = self._now()
+            row.update({c: now for c in ("created_at", self.tm.updated_column) if c and c in row})
+            # Without PostgreSQL there is no sequence: a time-ordered 63-bit id stays unique and sorts.
+            row.update(
+                {k: (int(self.clock() * 1000) << 20) | random.getrandbits(20) for k in self.tm.key_columns}
+            )
+            row.update(values)
+            row[self.tm.version_column] = version + 1
+            if self._put_exact(self.tm.encode(row), version):
+                return row
+        raise OpsError(f"{self.tm.table}: create of {q.json_key(self.tm, values)} kept racing; retry")
+
+    def _dynamodb_update(self, key: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+        for _ in range(_DYNAMODB_MODE_RETRIES):
+            current, version = self._read_for_write(key)
+            if current is None:
+                raise NotFound(f"{self.tm.table}: no row with key {key}")
+            row = {**self.tm.decode(current), **changes, self.tm.version_column: version + 1}
+            if self.tm.updated_column and self.tm.updated_column not in changes:
+                row[self.tm.updated_column] = self._now()
+            if self._put_exact(self.tm.encode(row), version):
+                return row
+        raise OpsError(f"{self.tm.table}: update of {key} kept racing with other writers; retry")
+
+    def _dynamodb_delete(self, key: dict[str, Any]) -> bool:
+        for _ in range(_DYNAMODB_MODE_RETRIES):
+            current, version = self._read_for_write(key)
+            if current is None:
+                return False
+            stone = self.tm.tombstone(
+                self.tm.key(key), version + 1, self.clock() + self.tombstone_ttl_seconds
+            )
+            if self._put_exact(stone, version):
+                return True
+        raise OpsError(f"{self.tm.table}: delete of {key} kept racing with other writers; retry")

@@ -1,0 +1,155 @@
+"""SQL the dual-write layer and the outbox repair run, generated from a TableMapping.
+
+Identifiers come from the validated mapping (never from input); values are always parameters.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from ops.mapping import TableMapping
+
+
+def ident(name: str) -> sql.Identifier:
+    return sql.Identifier(name)
+
+
+def columns_list(tm: TableMapping, alias: str | None = None) -> sql.Composed:
+    if alias:
+        return sql.SQL(", ").join(sql.Identifier(alias, c) for c in tm.columns)
+    return sql.SQL(", ").join(ident(c) for c in tm.columns)
+
+
+def version_sequence(tm: TableMapping) -> str:
+    return f"{tm.table}_version_seq"
+
+
+def placeholder(tm: TableMapping, column: str) -> sql.Composed:
+    return sql.SQL("%s::{}").format(sql.SQL(tm.sql_type(column)))
+
+
+def adapt(tm: TableMapping, column: str, value: Any) -> Any:
+    if value is not None and tm.column_types[column] in ("jsonb", "json"):
+        return Jsonb(value)
+    return value
+
+
+def key_where(tm: TableMapping, alias: str | None = None) -> sql.Composed:
+    parts = [
+        sql.SQL("{} = {}").format(sql.Identifier(alias, c) if alias else ident(c), placeholder(tm, c))
+        for c in tm.item_key_columns
+    ]
+    return sql.SQL(" AND ").join(parts)
+
+
+def key_params(tm: TableMapping, key: dict[str, Any]) -> list[Any]:
+    missing = [c for c in tm.item_key_columns if c not in key]
+    if missing:
+        raise KeyError(
+            f"{tm.table}: key needs {', '.join(tm.item_key_columns)}; missing {', '.join(missing)}"
+        )
+    return [key[c] for c in tm.item_key_columns]
+
+
+def json_key(tm: TableMapping, row: dict[str, Any]) -> dict[str, Any]:
+    """The item-key columns of a row as JSON-safe values (for the outbox's row_key)."""
+    out: dict[str, Any] = {}
+    for c in tm.item_key_columns:
+        v = row[c]
+        if isinstance(v, uuid.UUID | Decimal):
+            v = str(v)
+        elif isinstance(v, datetime | date):
+            v = v.isoformat()
+        out[c] = v
+    return out
+
+
+def select_by_key(tm: TableMapping) -> sql.Composed:
+    return sql.SQL("SELECT {} FROM {} WHERE {}").format(columns_list(tm), ident(tm.table), key_where(tm))
+
+
+def select_partition(tm: TableMapping) -> sql.Composed:
+    where = sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(ident(c), placeholder(tm, c)) for c in tm.partition_columns
+    )
+    order = sql.SQL(", ").join(ident(c) for c in tm.item_key_columns)
+    return sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {}").format(
+        columns_list(tm), ident(tm.table), where, order
+    )
+
+
+def insert(tm: TableMapping, columns: list[str]) -> sql.Composed:
+    return sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
+        ident(tm.table),
+        sql.SQL(", ").join(ident(c) for c in columns),
+        sql.SQL(", ").join(placeholder(tm, c) for c in columns),
+        sql.SQL(", ").join(ident(c) for c in tm.item_key_columns),
+    )
+
+
+def bump_version(tm: TableMapping) -> sql.Composed:
+    """Give a row a fresh version drawn after every lock it waited for was released.
+
+    `GREATEST(nextval, version + 1)` re-evaluates under PostgreSQL's re-check of a concurrently
+    updated row, so the later of two writers to a row always ends with the higher version.
+    """
+    sets = [
+        sql.SQL("{v} = GREATEST(nextval({seq}), {v} + 1)").format(
+            v=ident(tm.version_column), seq=sql.Literal(version_sequence(tm))
+        )
+    ]
+    return sql.SQL("UPDATE {} SET {} WHERE {} RETURNING {}").format(
+        ident(tm.table), sql.SQL(", ").join(sets), key_where(tm), columns_list(tm)
+    )
+
+
+def update(tm: TableMapping, columns: list[str]) -> sql.Composed:
+    sets = [sql.SQL("{} = {}").format(ident(c), placeholder(tm, c)) for c in columns]
+    if tm.updated_column and tm.updated_column not in columns:
+        sets.append(sql.SQL("{} = now()").format(ident(tm.updated_column)))
+    sets.append(
+        sql.SQL("{v} = GREATEST(nextval({seq}), {v} + 1)").format(
+            v=ident(tm.version_column), seq=sql.Literal(version_sequence(tm))
+        )
+    )
+    return sql.SQL("UPDATE {} SET {} WHERE {} RETURNING {}").format(
+        ident(tm.table), sql.SQL(", ").join(sets), key_where(tm), columns_list(tm)
+    )
+
+
+def delete(tm: TableMapping) -> sql.Composed:
+    """Delete and draw the tombstone's version in the same statement (after the row lock)."""
+    return sql.SQL("DELETE FROM {} WHERE {} RETURNING {}, nextval({}) AS tombstone_version").format(
+        ident(tm.table), key_where(tm), columns_list(tm), sql.Literal(version_sequence(tm))
+    )
+
+
+INSERT_OUTBOX = sql.SQL(
+    "INSERT INTO outbox (table_name, row_key, op, version) VALUES (%s, %s, %s, %s) RETURNING id"
+)
+DELETE_OUTBOX = sql.SQL("DELETE FROM outbox WHERE id = ANY(%s)")
+MARK_OUTBOX_FAILED = sql.SQL(
+    "UPDATE outbox SET attempts = attempts + 1, last_error = left(%s, 2000) WHERE id = ANY(%s)"
+)
+
+
+def outbox_batch(tm: TableMapping) -> sql.Composed:
+    """Pending outbox rows of one table after an id, each joined with the row that now owns its key."""
+    join = sql.SQL(" AND ").join(
+        sql.SQL("t.{c} = (o.row_key ->> {name})::{typ}").format(
+            c=ident(c), name=sql.Literal(c), typ=sql.SQL(tm.sql_type(c))
+        )
+        for c in tm.item_key_columns
+    )
+    return sql.SQL(
+        "SELECT o.id AS outbox_id, o.op AS outbox_op, o.version AS outbox_version, o.row_key AS outbox_key, "
+        "t.{ver} IS NOT NULL AS row_exists, {cols} "
+        "FROM outbox o LEFT JOIN {table} t ON {join} "
+        "WHERE o.table_name = %s AND o.id > %s ORDER BY o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED"
+    ).format(ver=ident(tm.version_column), cols=columns_list(tm, "t"), table=ident(tm.table), join=join)
