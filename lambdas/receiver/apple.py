@@ -7,8 +7,8 @@ validity), instead of with a strict X.509 policy verifier: Apple's test-CA certi
 no Authority Key Identifier, which RFC 5280 policy verifiers refuse, and Apple's own library
 verifies them with its strict mode off. The Apple-specific checks are the ones that matter.
 
-A verified (leaf, intermediate) pair is cached by its x5c bytes, so a notification from a known
-chain costs base64/JSON decoding plus one P-256 signature check per JWS.
+A verified chain is cached by the JWS header that carries it (the x5c bytes), so a notification
+from a known chain costs payload decoding plus one P-256 signature check per JWS.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -42,8 +41,8 @@ from lambdas.shared.messages import (
 LEAF_OID = x509.ObjectIdentifier("1.2.840.113635.100.6.11.1")
 INTERMEDIATE_OID = x509.ObjectIdentifier("1.2.840.113635.100.6.2.1")
 
-_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _MAX_JWS_CHARS = 32_768
+_ES256 = ec.ECDSA(hashes.SHA256())
 _APP_OBJECTS = ("data", "summary", "externalPurchaseToken", "appData")
 
 
@@ -55,23 +54,16 @@ class _TrustedChain:
     not_after: datetime
 
 
-@dataclass(frozen=True)
-class _ParsedJws:
-    header: dict[str, Any]
-    payload: dict[str, Any]
-    signing_input: bytes
-    signature: bytes
-
-
 def _b64url_decode(segment: str) -> bytes:
-    if not _SEGMENT.fullmatch(segment):
-        raise MalformedRequest("malformed_jws", "segment is not base64url")
+    if not segment:
+        raise MalformedRequest("malformed_jws", "empty segment")
     try:
         decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError):
         raise MalformedRequest("malformed_jws", "segment is not base64url") from None
-    # Only the canonical encoding: otherwise a signature segment differing in its unused low
-    # bits would decode to the same bytes and a modified token would still verify.
+    # Only the canonical encoding. The decoder skips characters outside the alphabet and ignores
+    # a segment's unused low bits; re-encoding catches both, so a modified token never decodes
+    # to the bytes a genuine signature covers.
     if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode("ascii") != segment:
         raise MalformedRequest("malformed_jws", "segment is not canonical base64url")
     return decoded
@@ -87,17 +79,13 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-def parse_jws(token: object) -> _ParsedJws:
-    """Split and decode a compact JWS without trusting any of it."""
+def _split(token: object) -> tuple[str, str, str]:
     if not isinstance(token, str) or not token or len(token) > _MAX_JWS_CHARS:
         raise MalformedRequest("malformed_jws", "not a compact JWS string")
     parts = token.split(".")
     if len(parts) != 3:
         raise MalformedRequest("malformed_jws", f"{len(parts)} segments, expected 3")
-    header = _json_object(_b64url_decode(parts[0]), "header")
-    payload = _json_object(_b64url_decode(parts[1]), "payload")
-    signature = _b64url_decode(parts[2])
-    return _ParsedJws(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)
+    return parts[0], parts[1], parts[2]
 
 
 def _has_extension(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> bool:
@@ -145,7 +133,7 @@ class AppleVerifier:
         # legitimately outlive their leaf (a transaction signed last year, resent today), so
         # checking at "now" is opt-in.
         self.validate_at_now = validate_at_now
-        self._cache: OrderedDict[tuple[str, str], _TrustedChain] = OrderedDict()
+        self._chains: OrderedDict[str, _TrustedChain] = OrderedDict()
         self._cache_size = cache_size
         self._clock = clock
 
@@ -153,30 +141,48 @@ class AppleVerifier:
 
     def verify_jws(self, token: object) -> dict[str, Any]:
         """Verify a JWS signed by the App Store; returns its payload or raises."""
-        jws = parse_jws(token)
-        if jws.header.get("alg") != "ES256":
-            raise VerificationFailed("alg_not_allowed", f"alg {str(jws.header.get('alg'))[:20]!r}")
-        if "crit" in jws.header:
+        header_segment, payload_segment, signature_segment = _split(token)
+        # Every JWS from one chain carries the same header (alg + x5c), so a hit here skips
+        # decoding ~2 KB of certificates as well as the chain check.
+        chain = self._chains.get(header_segment)
+        header = None if chain else _json_object(_b64url_decode(header_segment), "header")
+        payload = _json_object(_b64url_decode(payload_segment), "payload")
+        signature = _b64url_decode(signature_segment)
+        if chain is None:
+            chain = self._trust(header_segment, header or {})
+        else:
+            self._chains.move_to_end(header_segment)
+        at = self._effective_time(payload)
+        if not chain.not_before <= at <= chain.not_after:
+            raise VerificationFailed("certificate_expired", f"chain not valid at {at.isoformat()}")
+        if len(signature) != 64:
+            raise VerificationFailed("signature_invalid", "ES256 signature must be 64 bytes")
+        der = encode_dss_signature(
+            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        )
+        try:
+            chain.leaf_key.verify(der, f"{header_segment}.{payload_segment}".encode("ascii"), _ES256)
+        except InvalidSignature:
+            raise VerificationFailed("signature_invalid", "signature does not match the leaf key") from None
+        return payload
+
+    def _trust(self, header_segment: str, header: dict[str, Any]) -> _TrustedChain:
+        """Check the header and its chain; remember the chain under the header on success only."""
+        if header.get("alg") != "ES256":
+            raise VerificationFailed("alg_not_allowed", f"alg {str(header.get('alg'))[:20]!r}")
+        if "crit" in header:
             raise VerificationFailed("crit_header", "critical header extensions are not supported")
-        x5c = jws.header.get("x5c")
+        x5c = header.get("x5c")
         if not isinstance(x5c, list) or not all(isinstance(c, str) for c in x5c):
             raise VerificationFailed("x5c_missing", "header has no x5c certificate list")
         if len(x5c) != 3:
             raise VerificationFailed("x5c_length", f"x5c holds {len(x5c)} certificates, expected 3")
-        chain = self._trusted_chain(x5c[0], x5c[1])
-        at = self._effective_time(jws.payload)
-        if not chain.not_before <= at <= chain.not_after:
-            raise VerificationFailed("certificate_expired", f"chain not valid at {at.isoformat()}")
-        if len(jws.signature) != 64:
-            raise VerificationFailed("signature_invalid", "ES256 signature must be 64 bytes")
-        der = encode_dss_signature(
-            int.from_bytes(jws.signature[:32], "big"), int.from_bytes(jws.signature[32:], "big")
-        )
-        try:
-            chain.leaf_key.verify(der, jws.signing_input, ec.ECDSA(hashes.SHA256()))
-        except InvalidSignature:
-            raise VerificationFailed("signature_invalid", "signature does not match the leaf key") from None
-        return jws.payload
+        chain = self._verify_chain(x5c[0], x5c[1])
+        if self._cache_size > 0:
+            self._chains[header_segment] = chain
+            if len(self._chains) > self._cache_size:
+                self._chains.popitem(last=False)
+        return chain
 
     def _effective_time(self, payload: dict[str, Any]) -> datetime:
         signed_date = payload.get("signedDate")
@@ -188,18 +194,6 @@ class AppleVerifier:
             return datetime.fromtimestamp(signed_date / 1000, UTC)
         except (OverflowError, OSError, ValueError):
             raise VerificationFailed("signed_date_invalid", "signedDate is out of range") from None
-
-    def _trusted_chain(self, leaf_b64: str, intermediate_b64: str) -> _TrustedChain:
-        key = (leaf_b64, intermediate_b64)
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
-        chain = self._verify_chain(leaf_b64, intermediate_b64)
-        self._cache[key] = chain
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return chain
 
     def _verify_chain(self, leaf_b64: str, intermediate_b64: str) -> _TrustedChain:
         leaf = self._load_certificate(leaf_b64)
