@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 API_PREFIX = "/androidpublisher/v3/applications/"
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
 SERVICE_ACCOUNT_EMAIL = "play-consumer@example-project.iam.gserviceaccount.com"
 
 
@@ -165,7 +166,8 @@ class FakePlay:
                 assertion,
                 self.service_account.private_key.public_key(),
                 algorithms=["RS256"],
-                audience=self.token_uri,
+                # google-auth always addresses its assertion to Google's endpoint, whatever token_uri is.
+                audience=[GOOGLE_TOKEN_AUDIENCE, self.token_uri],
             )
         except jwt.PyJWTError as exc:
             return 400, {"error": "invalid_grant", "error_description": exc.__class__.__name__}
