@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops.backfill.progress import ProgressDisplay
 from ops.exceptions import OpsError
 from ops.migrate.config import DAY, MigrateConfig
 from ops.migrate.phases import Phase
@@ -150,7 +151,11 @@ def backfill(  # noqa: PLR0917 - one parameter per CLI option
         dry_run,
         yes,
         as_json,
-        options=PhaseOptions(accept_failures=accept_failures, backfill=extra),
+        options=PhaseOptions(
+            accept_failures=accept_failures,
+            backfill=extra,
+            progress=None if as_json or dry_run else ProgressDisplay(err_console),
+        ),
     )
 
 

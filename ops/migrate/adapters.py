@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -20,6 +20,7 @@ from ops.exceptions import ConfigError, OpsError
 from ops.migrate.config import MigrateConfig
 
 AwsError = (BotoCoreError, ClientError)
+PITR_UNSUPPORTED = "UNSUPPORTED"
 
 
 def require_url(url: str | None, variable: str) -> str:
@@ -105,7 +106,13 @@ def describe_target(table: str) -> dict[str, Any]:
     """Status and point-in-time-recovery state of the target table."""
     ddb = aws.client("dynamodb")
     status = ddb.describe_table(TableName=table)["Table"]["TableStatus"]
-    backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    try:
+        backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    except ClientError as exc:
+        # DynamoDB Local implements no backups API at all.
+        if exc.response.get("Error", {}).get("Code") == "UnknownOperationException":
+            return {"status": status, "pitr": PITR_UNSUPPORTED}
+        raise
     pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
     return {"status": status, "pitr": pitr}
 
@@ -227,12 +234,32 @@ class ShadowStats:
 
 
 def shadow_stats(cfg: MigrateConfig, window_seconds: float) -> ShadowStats:
-    """Shadow-read comparisons and mismatches over the trailing window, from the counter the
-    dual-write layer publishes."""
-    from ops.dualwrite.shadow import shadow_counts
-
-    compared, mismatches = shadow_counts(dataset=cfg.dataset, window_seconds=window_seconds)
-    return ShadowStats(int(compared), int(mismatches), "ops.dualwrite.shadow")
+    """Shadow-read comparisons and mismatches over the trailing window, summed over the mapped
+    tables, from the CloudWatch counters the dual-write layer publishes (`ShadowCompared`,
+    `ShadowMismatches`, dimension `Table`, namespace OPS_METRICS_NAMESPACE)."""
+    cw = aws.client("cloudwatch")
+    end = utcnow()
+    start = end - timedelta(seconds=window_seconds)
+    # One datapoint per table and metric covering the whole window (periods are multiples of 60 s).
+    period = max(60, int(-(-window_seconds // 60) * 60))
+    totals = {"ShadowCompared": 0.0, "ShadowMismatches": 0.0}
+    for table in mapped_tables():
+        for metric in totals:
+            points = cw.get_metric_statistics(
+                Namespace=cfg.settings.metrics_namespace,
+                MetricName=metric,
+                Dimensions=[{"Name": "Table", "Value": table}],
+                StartTime=start,
+                EndTime=end,
+                Period=period,
+                Statistics=["Sum"],
+            ).get("Datapoints", [])
+            totals[metric] += sum(float(p.get("Sum", 0)) for p in points)
+    return ShadowStats(
+        int(totals["ShadowCompared"]),
+        int(totals["ShadowMismatches"]),
+        f"CloudWatch {cfg.settings.metrics_namespace}",
+    )
 
 
 # ------------------------------------------------------------------ replica (issue 5)
@@ -249,7 +276,20 @@ def replica_driver(cfg: MigrateConfig) -> Any:
         "logical",
         source_url=require_url(cfg.settings.prod_database_url, "PROD_DATABASE_URL"),
         target_url=require_url(cfg.settings.v2_database_url, "V2_DATABASE_URL"),
+        name=cfg.replica_name,
     )
+
+
+def end_replica(cfg: MigrateConfig) -> str:
+    """Stop replication for good: a logical subscription is dropped with its slot (a slot left on
+    production would hold its WAL forever); a DMS task is stopped (Terraform deletes it)."""
+    driver = replica_driver(cfg)
+    teardown = getattr(driver, "teardown", None)
+    if callable(teardown):
+        teardown()
+        return "dropped subscription, slot and publication"
+    driver.stop()
+    return "stopped the task"
 
 
 def replica_gate(cfg: MigrateConfig, driver: Any) -> Any:
@@ -261,18 +301,20 @@ def replica_gate(cfg: MigrateConfig, driver: Any) -> Any:
 # ------------------------------------------------------------------ backfill (issue 4)
 
 
-def run_backfill(cfg: MigrateConfig, dry_run: bool = False, **options: Any) -> Any:
+def run_backfill(cfg: MigrateConfig, control: Any, on_progress: Any = None, **options: Any) -> Any:
+    """Run (or resume) the dataset's backfill in process: V2 -> target table, run id = dataset."""
     from ops.backfill import BackfillOptions
     from ops.backfill import run_backfill as run
 
     opts = BackfillOptions(
         source_url=require_url(cfg.settings.v2_database_url, "V2_DATABASE_URL"),
+        table=cfg.dataset,
         target_table=cfg.settings.target_table,
+        control_table=cfg.settings.control_table,
         run_id=cfg.dataset,
-        dry_run=dry_run,
         **options,
     )
-    return run(opts)
+    return run(opts, control=control, on_progress=on_progress)
 
 
 def backfill_gate(cfg: MigrateConfig, control: Any, accept_failures: bool) -> Any:

@@ -65,9 +65,14 @@ class MigrateConfig:
     required_alarms: tuple[str, ...] = ()
     replica_driver: str = "logical"
     replica_task_arn: str | None = None
+    # Logical replication: publication/subscription (and slot) name; slot names are per server.
+    replica_name: str = "platform_ops"
     # RDS instance of the V2 replica on AWS; None on the local stack (pg_dump instead).
     v2_rds_instance: str | None = None
     snapshot_dir: Path = Path(".sandbox/snapshots")
+    # DynamoDB Local has no backups API, so PITR cannot be measured there. Only an explicit
+    # OPS_PITR_UNSUPPORTED=accept (the local stack) lets preflight pass without measuring it.
+    accept_unmeasurable_pitr: bool = False
     accept_backfill_failures: bool = False
 
     @classmethod
@@ -87,8 +92,10 @@ class MigrateConfig:
             required_alarms=_env_list("OPS_REQUIRED_ALARMS"),
             replica_driver=os.environ.get("OPS_REPLICA_DRIVER", "logical"),
             replica_task_arn=os.environ.get("OPS_DMS_TASK_ARN") or None,
+            replica_name=os.environ.get("OPS_REPLICA_NAME", "platform_ops"),
             v2_rds_instance=os.environ.get("OPS_V2_RDS_INSTANCE") or None,
             snapshot_dir=Path(os.environ.get("OPS_SNAPSHOT_DIR", ".sandbox/snapshots")),
+            accept_unmeasurable_pitr=os.environ.get("OPS_PITR_UNSUPPORTED") == "accept",
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -89,11 +89,17 @@ def preflight_gate(cfg: MigrateConfig, control: ControlTable) -> GateResult:
 
     def target() -> Check:
         info = adapters.describe_target(s.target_table)
-        ok = info["status"] == "ACTIVE" and info["pitr"] == "ENABLED"
+        pitr_ok = info["pitr"] == "ENABLED"
+        pitr = f"PITR {info['pitr']}"
+        if info["pitr"] == adapters.PITR_UNSUPPORTED:
+            pitr_ok = cfg.accept_unmeasurable_pitr
+            pitr = "PITR not measurable on this endpoint (no backups API)" + (
+                "; accepted by OPS_PITR_UNSUPPORTED=accept" if pitr_ok else ""
+            )
         return Check(
             "target table + PITR",
-            ok,
-            f"{s.target_table}: {info['status']}, PITR {info['pitr']}",
+            info["status"] == "ACTIVE" and pitr_ok,
+            f"{s.target_table}: {info['status']}, {pitr}",
             "ACTIVE, PITR ENABLED",
             f"aws dynamodb update-continuous-backups --table-name {s.target_table} "
             "--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true",
@@ -181,7 +187,10 @@ def _safe_tables() -> list[str]:
 def outbox_check(cfg: MigrateConfig) -> Check:
     name = "outbox empty or draining"
     threshold = f"0 rows, or none older than {cfg.outbox_max_age_seconds:.0f} s"
-    fix = "ops dualwrite repair (drains the outbox); check DynamoDB errors in the app logs"
+    fix = (
+        "drain it with the dual-write repair worker (ops.dualwrite.drain_outbox); "
+        "check the app logs for DynamoDB write failures"
+    )
 
     def measure() -> Check:
         url = adapters.require_url(cfg.settings.prod_database_url, "PROD_DATABASE_URL")
@@ -198,7 +207,10 @@ def shadow_check(cfg: MigrateConfig) -> Check:
     name = "shadow-read mismatches"
     window = cfg.shadow_window_seconds
     threshold = f"<= {cfg.shadow_max_mismatches} over the last {window:.0f} s, >= 1 comparison"
-    fix = "ops verify run --repair, then wait one window; inspect mismatches in the app logs"
+    fix = (
+        "repair what differs (verification with repair), then wait one window; the app logs "
+        "sample each mismatch ('shadow mismatch #n')"
+    )
 
     def measure() -> Check:
         stats = adapters.shadow_stats(cfg, window)

@@ -70,6 +70,8 @@ class PhaseOptions:
     backfill: dict[str, Any] = field(default_factory=dict)
     verify: dict[str, Any] = field(default_factory=dict)
     tables: list[str] | None = None
+    # Live progress for the long phases (the CLI passes a Rich display; it has `stop()`).
+    progress: Any = None
 
 
 class Cutover:
@@ -184,7 +186,11 @@ class Cutover:
         if phase == Phase.BACKFILL:
             checks.extend(self._replica_gate().checks)
         elif phase == Phase.SWITCH_READS:
-            checks.extend(adapters.verify_gate(self.cfg, self.control).checks)
+            checks.extend(
+                _foreign_gate(
+                    "verification", lambda: adapters.verify_gate(self.cfg, self.control), "ops migrate verify"
+                ).checks
+            )
             checks.extend(gates.dual_write_gate(self.cfg, with_shadow=True).checks)
             checks.append(gates.alarms_ok(self.cfg, self.cfg.alarm_prefixes))
         elif phase == Phase.STOP_PG_WRITES:
@@ -192,21 +198,11 @@ class Cutover:
         return GateResult(f"{phase} (entry)", checks)
 
     def _replica_gate(self) -> GateResult:
-        try:
-            return adapters.replica_gate(self.cfg, adapters.replica_driver(self.cfg))
-        except Exception as exc:
-            return GateResult(
-                "replicate",
-                [
-                    Check(
-                        "replica status",
-                        False,
-                        f"error: {adapters.describe_error(exc)}",
-                        "ready",
-                        "ops replica status",
-                    )
-                ],
-            )
+        return _foreign_gate(
+            "replica ready",
+            lambda: adapters.replica_gate(self.cfg, adapters.replica_driver(self.cfg)),
+            "ops replica status",
+        )
 
     # ------------------------------------------------------------------ plans (what --dry-run prints)
 
@@ -251,22 +247,30 @@ class Cutover:
             lines.append("the app stops writing PostgreSQL; DynamoDB is the only database written")
             return lines
         counts = self._counts(s.prod_database_url, tables)
-        v2_tables = self._existing(s.v2_database_url, tables)
+        v2_tables = self._existing(s.v2_database_url, adapters.mapped_tables())
         if self.cfg.v2_rds_instance:
             lines.append(f"snapshot RDS instance {self.cfg.v2_rds_instance} (V2 replica)")
         else:
             lines.append(f"snapshot (pg_dump) V2 tables {', '.join(v2_tables) or '(none)'} into {folder}")
         lines.append(f"snapshot (pg_dump) production tables {', '.join(counts) or '(none)'} into {folder}")
-        lines.append(f"stop the {self.cfg.replica_driver} replica")
+        lines.append(f"end the {self.cfg.replica_driver} replica (drop subscription and slot)")
         if self.cfg.v2_rds_instance:
             lines.append(f"DELETE RDS instance {self.cfg.v2_rds_instance}")
         else:
-            lines.extend(f"DROP TABLE {t} on V2 ({_redact(s.v2_database_url)})" for t in v2_tables)
+            v2_counts = self._counts(s.v2_database_url, v2_tables)
+            lines.extend(
+                f"DROP TABLE {t} on V2 ({_redact(s.v2_database_url)}): {n} rows" for t, n in v2_counts.items()
+            )
         lines.extend(f"DROP TABLE {t} on production ({_redact(prod)}): {n} rows" for t, n in counts.items())
         return lines
 
     def _tables(self, opts: PhaseOptions) -> list[str]:
-        return opts.tables or adapters.mapped_tables()
+        """PostgreSQL tables this dataset retires: --table, else the dataset's own table when the
+        mapping has one (the flag is per dataset), else every mapped table."""
+        if opts.tables:
+            return list(opts.tables)
+        mapped = adapters.mapped_tables()
+        return [self.cfg.dataset] if self.cfg.dataset in mapped else mapped
 
     def _counts(self, url: str | None, tables: list[str]) -> dict[str, int]:
         if not url:
@@ -343,15 +347,19 @@ class Cutover:
 
     def _do_replicate(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
         driver = adapters.replica_driver(self.cfg)
-        if fresh:
-            driver.start()
-            result.add(f"start {self.cfg.replica_driver} replica", StepStatus.OK)
-        else:
-            result.add("replica already started", StepStatus.SKIPPED)
+        # start() is idempotent: it creates, re-enables (after a rollback) or refreshes.
+        driver.start()
+        result.add(
+            f"start {self.cfg.replica_driver} replica", StepStatus.OK, "started" if fresh else "resumed"
+        )
         return self._wait(lambda: adapters.replica_gate(self.cfg, driver), opts.wait_seconds)
 
     def _do_backfill(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
-        outcome = adapters.run_backfill(self.cfg, **opts.backfill)
+        try:
+            outcome = adapters.run_backfill(self.cfg, self.control, opts.progress, **opts.backfill)
+        finally:
+            if opts.progress is not None:
+                opts.progress.stop()
         result.add("backfill", StepStatus.OK, _summary(outcome))
         result.evidence["backfill"] = _plain(outcome)
         return adapters.backfill_gate(self.cfg, self.control, opts.accept_failures)
@@ -393,7 +401,8 @@ class Cutover:
             v2_tables: list[str] = []
         else:
             v2 = adapters.require_url(s.v2_database_url, "V2_DATABASE_URL")
-            v2_tables = adapters.existing_tables(v2, wanted)
+            # V2 exists only for the migration: all of its mapped tables go.
+            v2_tables = adapters.existing_tables(v2, adapters.mapped_tables())
             if v2_tables:
                 taken.append(
                     snapshots.dump_tables(
@@ -414,8 +423,7 @@ class Cutover:
             Phase.CLEANUP, PhaseState.RUNNING, self.operator, {"snapshots": result.evidence["snapshots"]}
         )
         try:
-            adapters.replica_driver(self.cfg).stop()
-            result.add("stop replica", StepStatus.OK)
+            result.add("end replica", StepStatus.OK, adapters.end_replica(self.cfg))
         except Exception as exc:
             result.add("stop replica", StepStatus.SKIPPED, adapters.describe_error(exc))
         if self.cfg.v2_rds_instance:
@@ -517,9 +525,20 @@ class Cutover:
         return f"ops migrate {following}" if following else None
 
 
+def _foreign_gate(name: str, fn: Callable[[], Any], fix: str) -> GateResult:
+    """Another package's gate; a gate that cannot even be evaluated is a failed check, not a crash."""
+    try:
+        gate: GateResult = fn()
+    except Exception as exc:
+        return GateResult(
+            name, [Check(name, False, f"error: {adapters.describe_error(exc)}", "evaluable", fix)]
+        )
+    return gate
+
+
 def _pairs(current: str, target: str) -> list[tuple[str, str]]:
     path = mode_path(current, target)
-    return list(zip([current, *path[:-1]], path, strict=True))
+    return list(zip([current, *path[:-1]], path, strict=True)) if path else []
 
 
 def _redact(url: str | None) -> str:
