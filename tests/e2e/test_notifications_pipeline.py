@@ -1,0 +1,159 @@
+"""Signed notifications over HTTP -> receiver -> SQS FIFO (moto's server) -> poller -> consumer ->
+PostgreSQL, with redrive to the FIFO DLQ by the queue's RedrivePolicy and back by `dlq redrive`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+
+from lambdas.consumer.repository import apply_migrations
+from ops.notifications import signing
+from ops.notifications.dlq import DeadLetterQueue
+from ops.notifications.fake_play import FakePlay, subscription_purchase
+from ops.notifications.local import LocalOptions, SigningIdentity, build
+from ops.notifications.pipeline import LocalPipeline, ensure_queues
+
+pytestmark = pytest.mark.stack
+
+OTID = "2000000000007777"
+ACCOUNT = "7d4e8f1a-0000-4000-8000-00000000e2e0"
+
+
+class Env:
+    def __init__(
+        self,
+        pipeline: LocalPipeline,
+        identity: SigningIdentity,
+        fake_play: FakePlay,
+        db_url: str,
+        dlq: DeadLetterQueue,
+    ) -> None:
+        self.pipeline = pipeline
+        self.identity = identity
+        self.fake_play = fake_play
+        self.db_url = db_url
+        self.dlq = dlq
+
+    def apple(
+        self, notification_type: str, subtype: str | None, signed: int, **kwargs: Any
+    ) -> requests.Response:
+        ca = self.identity.apple_ca
+        transaction = signing.apple_transaction_info(
+            original_transaction_id=OTID, signed_date=signed, purchase_date=signed, appAccountToken=ACCOUNT
+        )
+        payload = signing.apple_subscription_notification(
+            ca,
+            notification_type,
+            subtype,
+            original_transaction_id=OTID,
+            signed_date=signed,
+            transaction=transaction,
+            **kwargs,
+        )
+        body = signing.apple_request_body(ca.sign(payload))
+        return requests.post(f"{self.pipeline.front.url}/notifications/apple", data=body, timeout=10)
+
+    def google(self, code: int, token: str, event_ms: int) -> requests.Response:
+        notification = signing.google_subscription_notification(
+            purchase_token=token, notification_type=code, event_time_millis=event_ms
+        )
+        return requests.post(
+            f"{self.pipeline.front.url}/notifications/google",
+            data=json.dumps(signing.pubsub_push_body(notification)),
+            headers={"Authorization": f"Bearer {self.identity.google.oidc_token()}"},
+            timeout=10,
+        )
+
+    def row(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
+        with psycopg.connect(self.db_url) as conn:
+            return conn.execute(sql, args).fetchone()
+
+    def status(self, key: str) -> str | None:
+        row = self.row("SELECT status FROM notification_subscriptions WHERE subscription_key = %s", key)
+        return row[0] if row else None
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def env(prod_db: str, unique_name: str, tmp_path: Path) -> Iterator[Env]:
+    apply_migrations(prod_db)
+    queues = ensure_queues(
+        f"{unique_name}.fifo", f"{unique_name}-dlq.fifo", visibility_timeout=1, max_receive_count=2
+    )
+    options = LocalOptions(
+        database_url=prod_db, queues=queues, state_dir=tmp_path / "state", visibility_timeout=1
+    )
+    identity = SigningIdentity.create()
+    with FakePlay() as fake_play:
+        pipeline, _consumer = build(options, identity, fake_play)
+        with pipeline:
+            yield Env(
+                pipeline, identity, fake_play, prod_db, DeadLetterQueue(queues.dlq_url, queues.queue_url)
+            )
+
+
+def test_apple_notifications_flow_end_to_end_and_a_late_renewal_does_not_reactivate(env: Env) -> None:
+    t0 = signing.now_ms() - 60_000
+    assert env.apple("SUBSCRIBED", "INITIAL_BUY", t0).status_code == 200
+    assert env.apple("REFUND", None, t0 + 20_000).status_code == 200
+    wait_for(lambda: env.status(OTID) == "refunded")
+    # A renewal signed before the refund arrives late: recorded, ignored.
+    assert env.apple("DID_RENEW", None, t0 + 10_000).status_code == 200
+    wait_for(
+        lambda: env.row("SELECT count(*) FROM notification_events WHERE outcome = 'ignored-stale'") == (1,)
+    )
+    assert env.status(OTID) == "refunded"
+    assert env.row(
+        "SELECT premium FROM notification_entitlements WHERE owner_key = %s", f"account:{ACCOUNT}"
+    ) == (False,)
+    env.pipeline.poller.wait_until_drained()
+    assert env.dlq.list_messages() == []
+
+
+def test_forged_notification_is_refused_and_never_enqueued(env: Env) -> None:
+    forged = signing.make_apple_test_ca()  # not the CA the receiver trusts
+    body = signing.apple_request_body(forged.sign(signing.apple_subscription_notification(forged)))
+    assert requests.post(
+        f"{env.pipeline.front.url}/notifications/apple", data=body, timeout=10
+    ).status_code in (
+        401,
+        403,
+    )
+    assert env.pipeline.poller.stats.received == 0
+
+
+def test_google_failure_dead_letters_then_redrive_applies_it(env: Env) -> None:
+    token = "e2e-google-token"
+    env.fake_play.subscriptions[token] = subscription_purchase(acknowledged=False, account_id=ACCOUNT)
+    env.fake_play.fail_next = 1000  # Play is down: every attempt fails
+    assert env.google(4, token, signing.now_ms()).status_code == 200
+    wait_for(lambda: len(env.dlq.list_messages()) == 1, timeout=30)
+    [dead] = env.dlq.list_messages()
+    assert (dead.provider, dead.notification_type, dead.receive_count >= 2) == (
+        "google",
+        "subscriptionNotification:4",
+        True,
+    )
+    assert env.status(token) is None
+    env.fake_play.fail_next = 0
+    assert env.dlq.redrive(dry_run=True).moved == [dead.message_id]
+    assert len(env.dlq.list_messages()) == 1
+    assert env.dlq.redrive().moved == [dead.message_id]
+    wait_for(lambda: env.status(token) == "active")
+    assert env.fake_play.acknowledged == [("subscriptions", "premium_monthly", token)]
+    assert env.dlq.list_messages() == []
