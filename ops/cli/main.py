@@ -29,6 +29,12 @@ def _register() -> None:
 
     app.add_typer(flags_cli.app, name="flags")
 
+    from ops.cli import demo as demo_cli
+    from ops.cli import repair as repair_cli
+
+    app.add_typer(demo_cli.app, name="demo")
+    app.add_typer(repair_cli.app, name="repair")
+
     from ops.cli import migrate as migrate_cli
 
     app.add_typer(migrate_cli.app, name="migrate")

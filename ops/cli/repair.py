@@ -1,0 +1,84 @@
+"""`ops repair`: put right what a failed DynamoDB write left behind."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ops.exceptions import OpsError
+from ops.settings import Settings
+
+app = typer.Typer(help="Repair dual-write leftovers.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def outbox(  # noqa: PLR0917 - Typer options are parameters
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="PostgreSQL holding the outbox (default: $PROD_DATABASE_URL)."
+    ),
+    target_table: str | None = typer.Option(
+        None, "--table", help="DynamoDB table (default: $OPS_TARGET_TABLE)."
+    ),
+    batch_size: int = typer.Option(200, "--batch-size", help="Outbox rows per transaction."),
+    workers: int = typer.Option(8, "--workers", help="DynamoDB puts in flight."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what is pending."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Drain the dual-write outbox: re-put the CURRENT PostgreSQL row (or a tombstone) for each entry.
+
+    Safe to run at any time and from several hosts: entries are claimed with SKIP LOCKED, and the
+    version condition makes a put that is no longer the newest a no-op. Exit code 1 when entries
+    remain (their last_error says why).
+    """
+    from ops import aws
+    from ops.dualwrite import drain_outbox, make_pool, pending_outbox
+    from ops.mapping import load_mapping
+
+    settings = Settings.from_env()
+    url = database_url or settings.prod_database_url
+    if not url:
+        raise OpsError("no database: pass --database-url or set PROD_DATABASE_URL")
+    pool = make_pool(url, max_size=2)
+    try:
+        pending = pending_outbox(pool)
+        if dry_run:
+            if as_json:
+                console.print_json(json.dumps({"pending": pending, "dry_run": True}))
+            else:
+                console.print(f"dry run: {pending:,} outbox rows pending; nothing changed.")
+            return
+        with Progress(
+            TextColumn("[bold]outbox"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("outbox", total=pending)
+            result = drain_outbox(
+                load_mapping(),
+                pool,
+                aws.client("dynamodb"),
+                target_table or settings.target_table,
+                batch_size=batch_size,
+                workers=workers,
+                progress=lambda n: progress.update(task, advance=n),
+            )
+    finally:
+        pool.close()
+    if as_json:
+        console.print_json(json.dumps(result.to_dict()))
+    else:
+        console.print(
+            f"examined {result.examined:,}: written {result.written:,} (tombstones {result.tombstones:,}), "
+            f"already current {result.already_current:,}, failed {result.failed:,} "
+            f"(row errors {result.row_errors:,}); remaining {result.remaining:,} in {result.seconds:.1f} s"
+        )
+        for error in result.errors[:10]:
+            console.print(f"  [red]{error}[/]")
+    if result.remaining:
+        raise typer.Exit(1)
