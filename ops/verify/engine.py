@@ -1,0 +1,423 @@
+"""The verification run: rows against items by segment, extras by Scan, re-check, repair.
+
+A difference is only counted after it survived a re-check: the row and the item are read again
+after `recheck_delay` seconds; if they agree now, the difference was a write in flight (counted as
+`transient`). If the row's version moved between the reads it is still being written, so it is
+re-checked again, up to `recheck_rounds` times; what is left then is counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from ops import aws
+from ops.control import ControlTable
+from ops.exceptions import ConfigError
+from ops.mapping import VERSION_ATTRIBUTE, RowError, TableMapping, is_tombstone, load_mapping
+from ops.settings import Settings
+from ops.verify.checkpoint import COUNTERS, CheckpointStore, SegmentState
+from ops.verify.compare import Difference, compare_row
+from ops.verify.dynamo import ItemKey, ItemStore, item_key
+from ops.verify.model import (
+    EXTRA,
+    MISMATCHED,
+    MISSING,
+    STALE_TOMBSTONE,
+    UNENCODABLE,
+    VerifyOptions,
+    VerifyResult,
+    now_iso,
+)
+from ops.verify.reader import ItemKeyParser, RowReader, Segment
+
+SCAN_SEGMENTS_WHEN_SAMPLING = 100
+TOMBSTONE_TTL_SECONDS = 14 * 24 * 3600
+_MAX_PENDING = 2000
+_MAX_ACTIONS = 1000
+_COUNTER_OF = {
+    MISMATCHED: "mismatched",
+    MISSING: "missing",
+    STALE_TOMBSTONE: "missing",
+    EXTRA: "extra",
+    UNENCODABLE: "errors",
+}
+
+
+@dataclass
+class _Candidate:
+    diff: Difference
+    seen_at: float
+    rounds: int = 0
+    item_version: Any = None  # extras: the _ver read from DynamoDB
+
+
+class Verifier:
+    def __init__(
+        self,
+        options: VerifyOptions,
+        *,
+        control: ControlTable | None = None,
+        dynamodb: Any = None,
+        console: Console | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        settings = Settings.from_env()
+        self.options = options
+        options.dataset = options.dataset or settings.dataset
+        options.table = options.table or options.dataset
+        options.target_table = options.target_table or settings.target_table
+        source = options.source_url or settings.v2_database_url
+        if not source:
+            raise ConfigError("verify needs a PostgreSQL source: set V2_DATABASE_URL or pass --source-url")
+        if options.sample_percent is not None and not 0 < options.sample_percent <= 100:
+            raise ConfigError(f"--sample must be a percentage in (0, 100], not {options.sample_percent}")
+        if options.segments < 1:
+            raise ConfigError("--segments must be at least 1")
+        mapping = load_mapping()
+        self.tm: TableMapping = mapping.table(options.table)
+        self.mapping_fingerprint = mapping.fingerprint()
+        self.reader = RowReader(
+            source, self.tm, sample_percent=options.sample_percent, batch_size=options.batch_size
+        )
+        self.items = ItemStore(dynamodb or aws.client("dynamodb"), options.target_table)
+        self.parser = ItemKeyParser(self.tm)
+        self.control = control or ControlTable()
+        self.store = CheckpointStore(self.control, options.dataset)
+        self.console = console or Console(stderr=True)
+        self.sleep = sleep
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ orchestration
+
+    def fingerprint(self) -> str:
+        body = json.dumps(
+            {**self.options.fingerprint_fields(), "mapping": self.mapping_fingerprint}, sort_keys=True
+        )
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    def _open_run(self) -> tuple[str, str, list[Segment]]:
+        fingerprint = self.fingerprint()
+        header = None
+        if self.options.run_id:
+            header = self.store.header(self.options.run_id)
+            if header and header.get("state") == "finished":
+                raise ConfigError(
+                    f"verify run {self.options.run_id} already finished; start a new one without --run-id"
+                )
+        elif self.options.resume:
+            header = self.store.latest_unfinished()
+            if header is None:
+                raise ConfigError("no unfinished verify run to resume; start one with `ops verify run`")
+        if header is not None:
+            self.store.check_resumable(header, fingerprint)
+            plan = [Segment.from_dict(s) for s in header["plan"]]
+            return str(header["run_id"]), str(header["started_at"]), plan
+        run_id = (
+            self.options.run_id
+            or f"{self.options.dataset}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        )
+        plan = self.reader.plan(self.options.segments)
+        options = {k: v for k, v in asdict(self.options).items() if k not in ("source_url",)}
+        started = self.store.begin(run_id, fingerprint, [s.to_dict() for s in plan], options)
+        return run_id, started, plan
+
+    def run(self) -> VerifyResult:
+        run_id, started, plan = self._open_run()
+        workers = self.options.workers or self.options.segments
+        scan_total, scan_indexes = self._scan_plan()
+        with self._progress() as progress:
+            rows_bar = progress.add_task("rows", total=self.reader.estimate(plan) or None)
+            scan_bar = progress.add_task("extras", total=len(scan_indexes) if self.options.extras else 0)
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
+                row_jobs = [pool.submit(self._rows_segment, run_id, s, progress, rows_bar) for s in plan]
+                for job in row_jobs:
+                    job.result()
+                if self.options.extras:
+                    scan_jobs = [
+                        pool.submit(self._scan_segment, run_id, i, scan_total, progress, scan_bar)
+                        for i in scan_indexes
+                    ]
+                    for job in scan_jobs:
+                        job.result()
+        result = self._result(run_id, started)
+        self.store.finish(run_id, result)
+        return result
+
+    def _scan_plan(self) -> tuple[int, list[int]]:
+        total = max(1, self.options.segments)
+        if self.options.sample_percent is None:
+            return total, list(range(total))
+        total = SCAN_SEGMENTS_WHEN_SAMPLING
+        count = max(1, math.ceil(total * self.options.sample_percent / 100))
+        return total, list(range(count))
+
+    def _progress(self) -> Progress:
+        return Progress(
+            TextColumn("[bold]verify[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+            disable=not self.options.progress,
+        )
+
+    def _result(self, run_id: str, started: str) -> VerifyResult:
+        states = self.store.segments(run_id)
+        result = VerifyResult(
+            run_id=run_id,
+            dataset=str(self.options.dataset),
+            table=self.tm.table,
+            started_at=started,
+            finished_at=now_iso(),
+            segments=self.options.segments,
+            sample_percent=self.options.sample_percent,
+            dry_run=self.options.dry_run,
+            repair=self.options.repair,
+        )
+        for state in states:
+            for name in COUNTERS:
+                setattr(result, name, getattr(result, name) + state.counters.get(name, 0))
+            result.samples.extend(state.samples)
+            result.repair_actions.extend(state.repair_actions)
+        by_kind: dict[str, int] = {}
+        kept = []
+        for sample in result.samples:
+            by_kind[sample["kind"]] = by_kind.get(sample["kind"], 0) + 1
+            if by_kind[sample["kind"]] <= self.options.max_samples:
+                kept.append(sample)
+        result.samples = kept
+        result.repair_actions = result.repair_actions[:_MAX_ACTIONS]
+        return result
+
+    # ------------------------------------------------------------ rows
+
+    def _rows_segment(self, run_id: str, segment: Segment, progress: Progress, bar: TaskID) -> None:
+        state = self.store.load(run_id, "ROWS", segment.index)
+        if state.done:
+            progress.advance(bar, state.counters["rows_compared"])
+            return
+        pending = [
+            _Candidate(Difference(p["kind"], p["key"], None, p.get("version")), 0.0, p.get("rounds", 0))
+            for p in state.pending
+        ]
+        for rows in self.reader.pages(segment, state.last_key):
+            idents = [self._ident(row) for row in rows]
+            items = self.items.batch_get([{"pk": {"S": i[0]}, "sk": {"S": i[1]}} for i in idents if i])
+            for row, ident in zip(rows, idents, strict=True):
+                state.add("rows_compared")
+                difference = compare_row(self.tm, row, items.get(ident) if ident else None)
+                if difference is None:
+                    state.add("matching")
+                elif difference.kind == UNENCODABLE:
+                    self._confirm(state, difference)
+                else:
+                    pending.append(_Candidate(difference, self.clock()))
+            state.last_key = [rows[-1][c] for c in self.tm.key_columns]
+            progress.advance(bar, len(rows))
+            pending = self._recheck_rows(state, pending, wait=len(pending) > _MAX_PENDING)
+            self._save(run_id, state, pending)
+        while pending:
+            pending = self._recheck_rows(state, pending, wait=True)
+        state.done = True
+        self._save(run_id, state, pending)
+
+    def _ident(self, row: dict[str, Any]) -> ItemKey | None:
+        """The item key of a row, or None when the row cannot have one (compare_row reports it)."""
+        try:
+            return item_key(self.tm.key(row))
+        except RowError:
+            return None
+
+    def _save(self, run_id: str, state: SegmentState, pending: list[_Candidate]) -> None:
+        state.pending = [
+            {"kind": c.diff.kind, "key": c.diff.key, "version": c.diff.version, "rounds": c.rounds}
+            for c in pending
+        ]
+        self.store.save(run_id, state)
+
+    def _due(self, pending: list[_Candidate], wait: bool) -> tuple[list[_Candidate], list[_Candidate]]:
+        if not pending:
+            return [], []
+        delay = self.options.recheck_delay
+        if wait:
+            youngest = max(c.seen_at for c in pending)
+            remaining = youngest + delay - self.clock()
+            if remaining > 0:
+                self.sleep(remaining)
+        now = self.clock()
+        due = [c for c in pending if now - c.seen_at >= delay]
+        later = [c for c in pending if now - c.seen_at < delay]
+        return due, later
+
+    def _recheck_rows(
+        self, state: SegmentState, pending: list[_Candidate], *, wait: bool
+    ) -> list[_Candidate]:
+        due, later = self._due(pending, wait)
+        if not due:
+            return later
+        keys = [tuple(c.diff.key[k] for k in self.tm.key_columns) for c in due]
+        rows = self.reader.fetch(keys)
+        idents = [i for i in map(self._ident, rows.values()) if i]
+        items = self.items.batch_get([{"pk": {"S": i[0]}, "sk": {"S": i[1]}} for i in idents])
+        for candidate, key in zip(due, keys, strict=True):
+            row = rows.get(key)
+            if row is None:
+                # Deleted since the first read: an item left behind is the extras scan's business.
+                self._transient(state)
+                continue
+            ident = self._ident(row)
+            difference = compare_row(self.tm, row, items.get(ident) if ident else None)
+            if difference is None:
+                self._transient(state)
+            elif (
+                difference.version != candidate.diff.version
+                and candidate.rounds + 1 < self.options.recheck_rounds
+            ):
+                later.append(_Candidate(difference, self.clock(), candidate.rounds + 1))
+            else:
+                self._confirm(state, difference, row)
+        return later
+
+    def _transient(self, state: SegmentState) -> None:
+        state.add("transient")
+        state.add("matching")
+
+    def _confirm(
+        self, state: SegmentState, difference: Difference, row: dict[str, Any] | None = None
+    ) -> None:
+        state.add(_COUNTER_OF[difference.kind])
+        if difference.kind == STALE_TOMBSTONE:
+            state.add("stale_tombstones")
+        if len(state.samples) < self.options.max_samples * 4:
+            state.samples.append(difference.sample(self.tm.table))
+        if self.options.repair and row is not None and difference.kind != UNENCODABLE:
+            self._repair_row(state, difference, row)
+        elif self.options.repair and difference.kind == UNENCODABLE:
+            state.add("repair_skipped")
+
+    # ------------------------------------------------------------ extras
+
+    def _scan_segment(self, run_id: str, index: int, total: int, progress: Progress, bar: TaskID) -> None:
+        state = self.store.load(run_id, "SCAN", index)
+        if state.done:
+            progress.advance(bar)
+            return
+        pending: list[_Candidate] = []
+        for items, last in self.items.scan(index, total, state.last_key):
+            owned = [i for i in items if self.parser.owns(*item_key(i))]
+            state.add("items_scanned", len(owned))
+            live = {item_key(i): i for i in owned if not is_tombstone(i)}
+            present = self.reader.existing_items(list(live))
+            for ident, item in live.items():
+                if ident in present:
+                    continue
+                pending.append(
+                    _Candidate(
+                        Difference(EXTRA, {}, ident, reason="item has no row in PostgreSQL"),
+                        self.clock(),
+                        item_version=item.get(VERSION_ATTRIBUTE),
+                    )
+                )
+            state.last_key = last
+            pending = self._recheck_extras(state, pending, wait=len(pending) > _MAX_PENDING)
+            self._save_scan(run_id, state, pending)
+        while pending:
+            pending = self._recheck_extras(state, pending, wait=True)
+        state.done = True
+        self._save_scan(run_id, state, pending)
+        progress.advance(bar)
+
+    def _save_scan(self, run_id: str, state: SegmentState, pending: list[_Candidate]) -> None:
+        # A re-check interrupted by a crash is redone on resume: its keys are kept here.
+        state.pending = [
+            {"pk": c.diff.item_key[0], "sk": c.diff.item_key[1]} for c in pending if c.diff.item_key
+        ]
+        self.store.save(run_id, state)
+
+    def _recheck_extras(
+        self, state: SegmentState, pending: list[_Candidate], *, wait: bool
+    ) -> list[_Candidate]:
+        due, later = self._due(pending, wait)
+        if not due:
+            return later
+        idents: list[ItemKey] = [c.diff.item_key for c in due if c.diff.item_key]
+        items = self.items.batch_get([{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in idents])
+        present = self.reader.existing_items(idents)
+        for candidate in due:
+            ident = candidate.diff.item_key
+            assert ident is not None
+            item = items.get(ident)
+            if item is None or is_tombstone(item) or ident in present:
+                continue  # deleted, tombstoned or created meanwhile: not an extra
+            state.add("extra")
+            if len(state.samples) < self.options.max_samples * 4:
+                state.samples.append(candidate.diff.sample(self.tm.table))
+            if self.options.repair:
+                self._repair_extra(state, item)
+        return later
+
+    # ------------------------------------------------------------ repair
+
+    def _action(self, state: SegmentState, action: dict[str, Any]) -> None:
+        if len(state.repair_actions) < _MAX_ACTIONS:
+            state.repair_actions.append(action)
+
+    def _repair_row(self, state: SegmentState, difference: Difference, row: dict[str, Any]) -> None:
+        """Rewrite the item from the row as it is now; never over a newer version."""
+        key = tuple(row[k] for k in self.tm.key_columns)
+        fresh = self.reader.fetch([key]).get(key)
+        action = {"action": "put", "kind": difference.kind, "key": difference.sample(self.tm.table)["key"]}
+        if difference.item_key:
+            action["pk"], action["sk"] = difference.item_key
+        if fresh is None:
+            action["result"] = "skipped: the row was deleted meanwhile"
+            state.add("repair_skipped")
+        elif self.options.dry_run:
+            action["result"] = "planned"
+        elif self.items.put_unless_newer(self.tm.encode(fresh)):
+            action["result"] = "written"
+            state.add("repaired")
+        else:
+            action["result"] = "skipped: DynamoDB already holds a newer version"
+            state.add("repair_skipped")
+        self._action(state, action)
+
+    def _repair_extra(self, state: SegmentState, item: dict[str, Any]) -> None:
+        pk, sk = item_key(item)
+        action: dict[str, Any] = {"action": "tombstone", "kind": EXTRA, "pk": pk, "sk": sk}
+        if self.options.dry_run:
+            action["result"] = "planned"
+        elif self.items.tombstone_unless_changed(item, int(time.time()) + TOMBSTONE_TTL_SECONDS):
+            action["result"] = "written"
+            state.add("repaired")
+        else:
+            action["result"] = "skipped: the item changed meanwhile"
+            state.add("repair_skipped")
+        self._action(state, action)
+
+
+def run_verify(
+    options: VerifyOptions,
+    *,
+    control: ControlTable | None = None,
+    dynamodb: Any = None,
+    console: Console | None = None,
+) -> VerifyResult:
+    """Compare PostgreSQL with DynamoDB (see the module docstring); the result is also stored as
+    gate evidence under `VERIFY#<dataset>` in the control table."""
+    return Verifier(options, control=control, dynamodb=dynamodb, console=console).run()

@@ -1,0 +1,217 @@
+"""PostgreSQL side of verification: key-range segments, keyset pages, lookups by key.
+
+Segments split the range of an integer primary key into equal slices (half-open: after `lower`,
+up to and including `upper`); a composite or non-integer key is read as one segment. Sampling
+keeps a row when a hash of its first key column falls under the sampled fraction, so the same
+rows are chosen on every page and on a resumed run.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from ops.mapping import TableMapping, configure_connection
+
+_INTEGER_SQL = ("smallint", "integer", "bigint")
+SAMPLE_BUCKETS = 10_000
+
+
+@dataclass(frozen=True)
+class Segment:
+    index: int
+    lower: list[Any] | None  # exclusive; None: from the start
+    upper: list[Any] | None  # inclusive; None: to the end
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "lower": self.lower, "upper": self.upper}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Segment:
+        return cls(int(data["index"]), data.get("lower"), data.get("upper"))
+
+
+class RowReader:
+    def __init__(self, url: str, tm: TableMapping, *, sample_percent: float | None, batch_size: int) -> None:
+        self.url = url
+        self.tm = tm
+        self.batch_size = batch_size
+        self.sample_threshold = (
+            None if sample_percent is None else max(1, round(sample_percent * SAMPLE_BUCKETS / 100))
+        )
+        self._columns = sql.SQL(", ").join(sql.Identifier(c) for c in tm.columns)
+        self._keys = sql.SQL(", ").join(sql.Identifier(c) for c in tm.key_columns)
+        self._table = sql.Identifier(tm.table)
+
+    def connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
+        configure_connection(conn)
+        return conn
+
+    @property
+    def integer_key(self) -> bool:
+        return len(self.tm.key_columns) == 1 and self.tm.sql_type(self.tm.key_columns[0]) in _INTEGER_SQL
+
+    def plan(self, segments: int) -> list[Segment]:
+        if not self.integer_key or segments <= 1:
+            return [Segment(0, None, None)]
+        with self.connect() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT min({k}) AS lo, max({k}) AS hi FROM {t}").format(k=self._keys, t=self._table)
+            ).fetchone()
+        if not row or row["lo"] is None:
+            return [Segment(0, None, None)]
+        lo, hi = int(row["lo"]), int(row["hi"])
+        width = max(1, -(-(hi - lo + 1) // segments))
+        out: list[Segment] = []
+        start = lo - 1
+        for i in range(segments):
+            end = start + width
+            last = i == segments - 1 or end >= hi
+            # The first and last segments are open-ended so rows outside the planned range
+            # (inserted since) are still read.
+            out.append(Segment(i, None if i == 0 else [start], None if last else [end]))
+            if last:
+                break
+            start = end
+        return out
+
+    def estimate(self, segments: Sequence[Segment]) -> int:
+        """Rows the run will compare (for progress): exact within the plan, scaled by the sample."""
+        with self.connect() as conn:
+            row = conn.execute(sql.SQL("SELECT count(*) AS n FROM {t}").format(t=self._table)).fetchone()
+        total = int(row["n"]) if row else 0
+        if self.sample_threshold is not None:
+            total = total * self.sample_threshold // SAMPLE_BUCKETS
+        return total
+
+    def pages(self, segment: Segment, after: list[Any] | None) -> Iterator[list[dict[str, Any]]]:
+        """Rows of a segment in key order, `batch_size` at a time, starting after `after`."""
+        lower = after if after is not None else segment.lower
+        with self.connect() as conn:
+            while True:
+                clauses: list[sql.Composable] = []
+                params: list[Any] = []
+                if lower is not None:
+                    clauses.append(sql.SQL("({}) > ({})").format(self._keys, _placeholders(len(lower))))
+                    params.extend(lower)
+                if segment.upper is not None:
+                    clauses.append(
+                        sql.SQL("({}) <= ({})").format(self._keys, _placeholders(len(segment.upper)))
+                    )
+                    params.extend(segment.upper)
+                if self.sample_threshold is not None:
+                    clauses.append(
+                        sql.SQL("mod(hashtextextended({}::text, 0) & 2147483647, {}) < %s").format(
+                            sql.Identifier(self.tm.key_columns[0]), sql.Literal(SAMPLE_BUCKETS)
+                        )
+                    )
+                    params.append(self.sample_threshold)
+                where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("")
+                query = sql.SQL("SELECT {c} FROM {t}{w} ORDER BY {k} LIMIT {n}").format(
+                    c=self._columns, t=self._table, w=where, k=self._keys, n=sql.Literal(self.batch_size)
+                )
+                rows = conn.execute(query, params).fetchall()
+                if not rows:
+                    return
+                yield rows
+                if len(rows) < self.batch_size:
+                    return
+                lower = [rows[-1][c] for c in self.tm.key_columns]
+
+    def fetch(self, keys: Sequence[Sequence[Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+        """Current rows for primary keys (absent keys are simply missing from the answer)."""
+        if not keys:
+            return {}
+        out: dict[tuple[Any, ...], dict[str, Any]] = {}
+        with self.connect() as conn:
+            if len(self.tm.key_columns) == 1:
+                query = sql.SQL("SELECT {c} FROM {t} WHERE {k} = ANY(%s)").format(
+                    c=self._columns, t=self._table, k=self._keys
+                )
+                rows = conn.execute(query, ([k[0] for k in keys],)).fetchall()
+            else:
+                query = sql.SQL("SELECT {c} FROM {t} WHERE ({k}) = ({p})").format(
+                    c=self._columns, t=self._table, k=self._keys, p=_placeholders(len(self.tm.key_columns))
+                )
+                rows = [r for key in keys for r in conn.execute(query, list(key)).fetchall()]
+        for row in rows:
+            out[tuple(row[c] for c in self.tm.key_columns)] = row
+        return out
+
+    def existing_items(self, item_keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (pk, sk) item keys have a row in PostgreSQL now."""
+        parser = ItemKeyParser(self.tm)
+        parsed = [(k, parser.parse(*k)) for k in item_keys]
+        candidates = [(k, v) for k, v in parsed if v is not None]
+        if not candidates:
+            return set()
+        columns = self.tm.item_key_columns
+        found: set[tuple[str, str]] = set()
+        select = sql.SQL("SELECT {c} FROM {t} WHERE ({c}) IN (SELECT * FROM unnest({arrays}))").format(
+            c=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            t=self._table,
+            arrays=sql.SQL(", ").join(
+                sql.SQL("%s::{}[]").format(sql.SQL(self.tm.sql_type(c))) for c in columns
+            ),
+        )
+        with self.connect() as conn:
+            try:
+                rows = conn.execute(select, [[v[c] for _, v in candidates] for c in columns]).fetchall()
+            except psycopg.DataError:
+                # A malformed key value that does not cast: look the keys up one at a time.
+                rows = []
+                for _, values in candidates:
+                    try:
+                        rows.extend(conn.execute(select, [[values[c]] for c in columns]).fetchall())
+                    except psycopg.DataError:
+                        continue
+        for row in rows:
+            key = self.tm.key(row)
+            found.add((key["pk"]["S"], key["sk"]["S"]))
+        return found
+
+
+class ItemKeyParser:
+    """Recognise this table's items by their key and recover the key columns' text."""
+
+    def __init__(self, tm: TableMapping) -> None:
+        self.tm = tm
+        self.integer_columns = {c for c in tm.item_key_columns if tm.sql_type(c) in _INTEGER_SQL}
+        self._pk = _template_regex(tm.pk_template, self.integer_columns)
+        self._sk = _template_regex(tm.sk_template, self.integer_columns)
+
+    def owns(self, pk: str, sk: str) -> bool:
+        return bool(self._pk.match(pk) and self._sk.match(sk))
+
+    def parse(self, pk: str, sk: str) -> dict[str, Any] | None:
+        a, b = self._pk.match(pk), self._sk.match(sk)
+        if not a or not b:
+            return None
+        values: dict[str, Any] = {}
+        for match in (a, b):
+            for name, text in match.groupdict().items():
+                if name in values and values[name] != text:
+                    return None
+                values[name] = int(text) if name in self.integer_columns else text
+        return values
+
+
+def _template_regex(template: str, integer_columns: set[str]) -> re.Pattern[str]:
+    pattern = "^"
+    for literal, name, _, _ in string.Formatter().parse(template):
+        pattern += re.escape(literal)
+        if name:
+            pattern += rf"(?P<{name}>-?\d+)" if name in integer_columns else rf"(?P<{name}>.+?)"
+    return re.compile(pattern + "$")
+
+
+def _placeholders(n: int) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Placeholder() for _ in range(n))
