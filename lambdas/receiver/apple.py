@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from lambdas.receiver.exceptions import MalformedRequest, NotForThisApp, VerificationFailed
+from lambdas.receiver.ocsp import OcspChecker
 from lambdas.shared.messages import (
     APPLE_CONSENT_GROUP,
     APPLE_EXTERNAL_PURCHASE_GROUP,
@@ -48,6 +49,8 @@ _APP_OBJECTS = ("data", "summary", "externalPurchaseToken", "appData")
 
 @dataclass(frozen=True)
 class _TrustedChain:
+    leaf: x509.Certificate
+    intermediate: x509.Certificate
     leaf_key: ec.EllipticCurvePublicKey
     # The intersection of the three certificates' validity periods.
     not_before: datetime
@@ -122,6 +125,7 @@ class AppleVerifier:
         app_apple_id: int | None,
         environment: str,
         validate_at_now: bool = False,
+        revocation: OcspChecker | None = None,
         cache_size: int = 64,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -133,6 +137,7 @@ class AppleVerifier:
         # legitimately outlive their leaf (a transaction signed last year, resent today), so
         # checking at "now" is opt-in.
         self.validate_at_now = validate_at_now
+        self._revocation = revocation
         self._chains: OrderedDict[str, _TrustedChain] = OrderedDict()
         self._cache_size = cache_size
         self._clock = clock
@@ -155,6 +160,9 @@ class AppleVerifier:
         at = self._effective_time(payload)
         if not chain.not_before <= at <= chain.not_after:
             raise VerificationFailed("certificate_expired", f"chain not valid at {at.isoformat()}")
+        if self._revocation is not None:
+            self._revocation.check(chain.leaf, chain.intermediate)
+            self._revocation.check(chain.intermediate, self._root)
         if len(signature) != 64:
             raise VerificationFailed("signature_invalid", "ES256 signature must be 64 bytes")
         der = encode_dss_signature(
@@ -215,6 +223,8 @@ class AppleVerifier:
             raise VerificationFailed("leaf_key_type", "leaf key is not P-256 as ES256 requires")
         certs = (leaf, intermediate, self._root)
         return _TrustedChain(
+            leaf=leaf,
+            intermediate=intermediate,
             leaf_key=leaf_key,
             not_before=max(c.not_valid_before_utc for c in certs),
             not_after=min(c.not_valid_after_utc for c in certs),

@@ -25,6 +25,7 @@ from lambdas.receiver.exceptions import (
     RouteNotFound,
 )
 from lambdas.receiver.google import GoogleVerifier, JwksCache, google_group_id
+from lambdas.receiver.ocsp import OcspChecker
 from lambdas.shared.log import fields, fingerprint, get_logger
 from lambdas.shared.messages import NotificationMessage, utc_now_iso
 from lambdas.shared.metrics import Metrics
@@ -68,6 +69,7 @@ class Receiver:
             app_apple_id=config.apple_app_apple_id,
             environment=config.apple_environment,
             validate_at_now=config.apple_online_checks,
+            revocation=OcspChecker() if config.apple_online_checks else None,
         )
         self.google = GoogleVerifier(
             jwks or JwksCache(config.google_jwks_url),

@@ -31,7 +31,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.x509.oid import NameOID
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 APPLE_LEAF_OID = "1.2.840.113635.100.6.11.1"
 APPLE_INTERMEDIATE_OID = "1.2.840.113635.100.6.2.1"
@@ -109,6 +110,9 @@ class AppleTestCA:
     intermediate: x509.Certificate
     leaf: x509.Certificate
     leaf_key: ec.EllipticCurvePrivateKey
+    # Only needed to answer OCSP requests for this CA (see OcspResponder).
+    intermediate_key: ec.EllipticCurvePrivateKey | None = None
+    root_key: ec.EllipticCurvePrivateKey | None = None
 
     @property
     def root_der(self) -> bytes:
@@ -153,6 +157,7 @@ def _certificate(
     ca: bool,
     path_length: int | None,
     marker_oid: str | None,
+    ocsp_url: str | None = None,
 ) -> x509.Certificate:
     builder = (
         x509.CertificateBuilder()
@@ -180,6 +185,17 @@ def _certificate(
     )
     if marker_oid:
         builder = builder.add_extension(_marker(marker_oid), critical=False)
+    if ocsp_url:
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+                    )
+                ]
+            ),
+            critical=False,
+        )
     return builder.sign(signing_key, hashes.SHA256())
 
 
@@ -194,11 +210,13 @@ def make_apple_test_ca(
     leaf_oid: str | None = APPLE_LEAF_OID,
     intermediate_oid: str | None = APPLE_INTERMEDIATE_OID,
     intermediate_is_ca: bool = True,
+    ocsp_url: str | None = None,
 ) -> AppleTestCA:
     """A fresh three-level ES256/P-256 CA; the keyword arguments make the broken variants tests need.
 
     `leaf_oid` / `intermediate_oid` = None (or another OID) drop Apple's markers; leaf validity can
-    be narrowed to make a leaf that is expired at a given `signedDate`.
+    be narrowed to make a leaf that is expired at a given `signedDate`; `ocsp_url` names an OCSP
+    responder (an `OcspResponder`) in the leaf's and intermediate's AIA extension.
     """
     root_key = root_key or ec.generate_private_key(ec.SECP256R1())
     intermediate_key = ec.generate_private_key(ec.SECP256R1())
@@ -226,6 +244,7 @@ def make_apple_test_ca(
         ca=intermediate_is_ca,
         path_length=0,
         marker_oid=intermediate_oid,
+        ocsp_url=ocsp_url,
     )
     leaf = _certificate(
         subject=_name("Test ECC Mac App Store and iTunes Store Receipt Signing"),
@@ -237,8 +256,16 @@ def make_apple_test_ca(
         ca=False,
         path_length=None,
         marker_oid=leaf_oid,
+        ocsp_url=ocsp_url,
     )
-    return AppleTestCA(root=root, intermediate=intermediate, leaf=leaf, leaf_key=leaf_key)
+    return AppleTestCA(
+        root=root,
+        intermediate=intermediate,
+        leaf=leaf,
+        leaf_key=leaf_key,
+        intermediate_key=intermediate_key,
+        root_key=root_key,
+    )
 
 
 # --- Apple payloads ----------------------------------------------------------------------------
@@ -698,6 +725,142 @@ class JwksServer:
         self._body = json.dumps(document).encode("utf-8")
 
     def __enter__(self) -> JwksServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+class OcspResponder:
+    """An OCSP responder on 127.0.0.1 for one AppleTestCA: answers for its leaf and intermediate.
+
+    `statuses` maps a certificate serial number to "good" (the default), "revoked" or "unknown";
+    `fail` makes it answer HTTP 503, `forge` signs answers with a key the CA never certified,
+    `delegate` signs through a responder certificate the issuer delegated to (as Apple's do) and
+    `by_key_hash` identifies the responder by key hash instead of name.
+    Start it before making the CA (the URL goes into the certificates), then `serve(ca)`.
+    """
+
+    def __init__(self) -> None:
+        self.statuses: dict[int, str] = {}
+        self.requests = 0
+        self.fail = False
+        self.forge = False
+        self.delegate = False
+        self.by_key_hash = False
+        self._ca: AppleTestCA | None = None
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                server.requests += 1
+                length = int(self.headers.get("Content-Length", "0"))
+                request = self.rfile.read(length)
+                if server.fail or server._ca is None:
+                    self.send_error(503)
+                    return
+                body = server._answer(request)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/ocsp-response")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/ocsp"
+
+    def serve(self, ca: AppleTestCA) -> None:
+        if ca.intermediate_key is None or ca.root_key is None:
+            raise ValueError("the CA was built without its issuer keys; use make_apple_test_ca()")
+        self._ca = ca
+
+    def _answer(self, request_der: bytes) -> bytes:
+        ca = self._ca
+        assert ca is not None and ca.intermediate_key is not None and ca.root_key is not None
+        request = ocsp.load_der_ocsp_request(request_der)
+        key: ec.EllipticCurvePrivateKey
+        if request.serial_number == ca.leaf.serial_number:
+            cert, issuer, key = ca.leaf, ca.intermediate, ca.intermediate_key
+        elif request.serial_number == ca.intermediate.serial_number:
+            cert, issuer, key = ca.intermediate, ca.root, ca.root_key
+        else:
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(
+                ocsp.OCSPResponseStatus.UNAUTHORIZED
+            ).public_bytes(serialization.Encoding.DER)
+        status = {
+            "good": ocsp.OCSPCertStatus.GOOD,
+            "revoked": ocsp.OCSPCertStatus.REVOKED,
+            "unknown": ocsp.OCSPCertStatus.UNKNOWN,
+        }[self.statuses.get(cert.serial_number, "good")]
+        now = dt.datetime.now(dt.UTC)
+        responder_cert, signer = issuer, key
+        extra_certs: list[x509.Certificate] = []
+        if self.delegate:
+            signer = ec.generate_private_key(ec.SECP256R1())
+            responder_cert = (
+                x509.CertificateBuilder()
+                .subject_name(_name("Test OCSP Responder"))
+                .issuer_name(issuer.subject)
+                .public_key(signer.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(days=1))
+                .not_valid_after(now + dt.timedelta(days=30))
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+                .sign(key, hashes.SHA256())
+            )
+            extra_certs.append(responder_cert)
+        if self.forge:
+            # Same name as the issuer, another key: only the signature check can catch it.
+            signer = ec.generate_private_key(ec.SECP256R1())
+            responder_cert = _certificate(
+                subject=issuer.subject,
+                issuer=issuer.subject,
+                public_key=signer.public_key(),
+                signing_key=signer,
+                not_before=_NOT_BEFORE,
+                not_after=_NOT_AFTER,
+                ca=True,
+                path_length=None,
+                marker_oid=None,
+            )
+        revoked = status == ocsp.OCSPCertStatus.REVOKED
+        builder = (
+            ocsp.OCSPResponseBuilder()
+            .add_response(
+                cert=cert,
+                issuer=issuer,
+                algorithm=hashes.SHA256(),
+                cert_status=status,
+                this_update=now - dt.timedelta(minutes=1),
+                next_update=now + dt.timedelta(hours=1),
+                revocation_time=now - dt.timedelta(days=1) if revoked else None,
+                revocation_reason=None,
+            )
+            .responder_id(
+                ocsp.OCSPResponderEncoding.HASH if self.by_key_hash else ocsp.OCSPResponderEncoding.NAME,
+                responder_cert,
+            )
+        )
+        if extra_certs:
+            builder = builder.certificates(extra_certs)
+        return builder.sign(signer, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    def __enter__(self) -> OcspResponder:
         self._thread.start()
         return self
 
