@@ -6,6 +6,7 @@ import base64
 import copy
 import io
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -103,22 +104,26 @@ def google_notification() -> Callable[[str], dict[str, Any]]:
     return load
 
 
-@pytest.fixture
-def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """In-process moto SQS (unit tests only; the functional tests use the stack's moto server)."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.client("sqs", region_name="us-east-1")
+@pytest.fixture(scope="module")
+def sqs() -> Iterator[Any]:
+    """In-process moto SQS, one per test module (the functional tests use the stack's moto server).
+
+    Module scope keeps moto's start-up cost out of every test; each test still gets its own queue.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        patch.delenv("AWS_ENDPOINT_URL_SQS", raising=False)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        with mock_aws():
+            yield boto3.client("sqs", region_name="us-east-1")
 
 
 @pytest.fixture
 def queue_url(sqs: Any) -> str:
     url: str = sqs.create_queue(
-        QueueName="subscription-notifications.fifo",
+        QueueName=f"notifications-{uuid.uuid4().hex[:12]}.fifo",
         Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"},
     )["QueueUrl"]
     return url
