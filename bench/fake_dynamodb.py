@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import hmac
 import signal
@@ -24,6 +25,11 @@ _TYPE_PREFIX = "com.amazonaws.dynamodb.v20120810#"
 
 def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+@functools.lru_cache(maxsize=16)
+def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
+    return _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), region), service), "aws4_request")
 
 
 def expected_signature(secret: str, method: str, headers: dict[str, str], body: bytes) -> tuple[str, str]:
@@ -47,14 +53,14 @@ def expected_signature(secret: str, method: str, headers: dict[str, str], body: 
             hashlib.sha256(canonical.encode()).hexdigest(),
         ]
     )
-    key = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), region), service), "aws4_request")
+    key = _signing_key(secret, day, region, service)
     return access_key, hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 class Store:
     def __init__(self, latency: float) -> None:
         self.latency = latency
-        self.keys: set[tuple[str, str]] = set()
+        self.keys: set[tuple[str, str, str]] = set()
         self.stats = {"requests": 0, "written": 0, "present": 0, "bad_signature": 0, "bad_request": 0}
 
 
@@ -122,7 +128,7 @@ class FakeDynamoProtocol(asyncio.Protocol):
         try:
             request = orjson.loads(body)
             item = request["Item"]
-            key = (item["pk"]["S"], item["sk"]["S"])
+            key = (str(request["TableName"]), item["pk"]["S"], item["sk"]["S"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
             stats["bad_request"] += 1
             return 400, _error("ValidationException", "Item with pk and sk is required")
