@@ -276,3 +276,10 @@ def test_unexpected_errors_are_500_without_detail(
     response = receiver.handle(make_event(APPLE, _apple_body(apple_ca, signing.apple_test_notification())))
     assert response["statusCode"] == 500
     assert "secret" not in response["body"]
+
+
+def test_a_base64_flagged_body_that_is_not_base64(receiver: Receiver, make_event: Any) -> None:
+    event = make_event(APPLE, "{}")
+    event["isBase64Encoded"] = True
+    event["body"] = "%%% not base64 %%%"
+    assert receiver.handle(event)["statusCode"] == 400
