@@ -31,9 +31,8 @@ from ops.notifications import signing
 
 TARGET_CACHED_CPU_MS = 1.0
 ROUNDS = 300
-EVENT_TEMPLATE = (
-    Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "notifications" / "apigw_http_v2_event.json"
-)
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "notifications"
+EVENT_TEMPLATE = FIXTURES / "apigw_http_v2_event.json"
 
 
 class _SqsStub:
@@ -110,6 +109,19 @@ def main() -> bool:
         cold = _cpu_ms_per_call(lambda t=token: uncached.verify_notification(t), ROUNDS // 3)  # type: ignore[misc]
         warm = _cpu_ms_per_call(lambda t=token: cached.verify_notification(t), ROUNDS)  # type: ignore[misc]
         cpu[label] = (cold, warm)
+    # Apple's real chain (P-384 root and intermediate) on a real sandbox transaction.
+    real_root = (FIXTURES / "apple" / "AppleRootCA-G3.cer").read_bytes()
+    real_token = (FIXTURES / "apple" / "sandbox-transaction.jws").read_text().strip()
+    real = {
+        size: AppleVerifier(
+            real_root, bundle_id="com.goodheartapp", app_apple_id=None, environment="Sandbox", cache_size=size
+        )
+        for size in (0, 64)
+    }
+    cpu["real sandbox transaction (1 JWS)"] = (
+        _cpu_ms_per_call(lambda: real[0].verify_jws(real_token), ROUNDS // 3),
+        _cpu_ms_per_call(lambda: real[64].verify_jws(real_token), ROUNDS),
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "root.der"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -139,6 +140,7 @@ class AppleVerifier:
         self.validate_at_now = validate_at_now
         self._revocation = revocation
         self._chains: OrderedDict[str, _TrustedChain] = OrderedDict()
+        self._lock = threading.Lock()
         self._cache_size = cache_size
         self._clock = clock
 
@@ -156,7 +158,7 @@ class AppleVerifier:
         if chain is None:
             chain = self._trust(header_segment, header or {})
         else:
-            self._chains.move_to_end(header_segment)
+            self._touch(header_segment)
         at = self._effective_time(payload)
         if not chain.not_before <= at <= chain.not_after:
             raise VerificationFailed("certificate_expired", f"chain not valid at {at.isoformat()}")
@@ -187,10 +189,17 @@ class AppleVerifier:
             raise VerificationFailed("x5c_length", f"x5c holds {len(x5c)} certificates, expected 3")
         chain = self._verify_chain(x5c[0], x5c[1])
         if self._cache_size > 0:
-            self._chains[header_segment] = chain
-            if len(self._chains) > self._cache_size:
-                self._chains.popitem(last=False)
+            with self._lock:
+                self._chains[header_segment] = chain
+                if len(self._chains) > self._cache_size:
+                    self._chains.popitem(last=False)
         return chain
+
+    def _touch(self, header_segment: str) -> None:
+        # The local front serves requests from threads; another may have evicted the entry.
+        with self._lock:
+            if header_segment in self._chains:
+                self._chains.move_to_end(header_segment)
 
     def _effective_time(self, payload: dict[str, Any]) -> datetime:
         signed_date = payload.get("signedDate")
