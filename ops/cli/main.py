@@ -43,6 +43,10 @@ def _register() -> None:
 
     app.add_typer(replica_cli.app, name="replica")
 
+    from ops.cli import verify as verify_cli
+
+    app.add_typer(verify_cli.app, name="verify")
+
     from ops.cli import backfill as backfill_cli
 
     app.add_typer(backfill_cli.app, name="backfill")

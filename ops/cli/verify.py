@@ -1,0 +1,118 @@
+"""`ops verify run | status | report`: compare PostgreSQL with DynamoDB before reads switch."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ops.control import ControlTable
+from ops.exceptions import OpsError
+from ops.results import render
+from ops.settings import Settings
+from ops.verify import VerifyOptions, latest_verify, render_result, run_verify, verify_gate
+from ops.verify.checkpoint import CheckpointStore
+
+app = typer.Typer(help="VDiff-style verification of DynamoDB against PostgreSQL, with repair.")
+console = Console()
+
+DatasetOption = typer.Option(None, "--dataset", help="Dataset (default: $OPS_DATASET).")
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of tables.")
+
+
+@app.command()
+def run(  # noqa: PLR0917 - Typer options are parameters
+    dataset: str | None = DatasetOption,
+    table: str | None = typer.Option(None, "--table", help="Mapped PostgreSQL table (default: the dataset)."),
+    source_url: str | None = typer.Option(
+        None, "--source-url", help="PostgreSQL to compare with (default: $V2_DATABASE_URL)."
+    ),
+    sample: float | None = typer.Option(
+        None, "--sample", help="Quick check of P percent of the rows (and of the Scan for extras)."
+    ),
+    segments: int = typer.Option(4, "--segments", help="Key ranges (and Scan segments) read in parallel."),
+    workers: int | None = typer.Option(None, "--workers", help="Threads (default: one per segment)."),
+    recheck_delay: float = typer.Option(
+        5.0, "--recheck-delay", help="Seconds before a difference is read again; only lasting ones count."
+    ),
+    repair: bool = typer.Option(False, "--repair", help="Rewrite what differs from PostgreSQL."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --repair: list the repairs, change nothing."),
+    run_id: str | None = typer.Option(None, "--run-id", help="Name the run (or continue an unfinished one)."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the newest unfinished run from its checkpoints."
+    ),
+    extras: bool = typer.Option(True, "--extras/--no-extras", help="Scan DynamoDB for items without a row."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask before repairing."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Compare every row (or a sample) with its item; report mismatched, missing and extra items
+    with keys and field diffs; store the result as gate evidence. Exit 1 when differences remain."""
+    if dry_run and not repair:
+        raise OpsError("--dry-run applies to --repair (a verification alone changes nothing)")
+    if repair and not dry_run and not yes:
+        typer.confirm("Repair DynamoDB items that differ from PostgreSQL?", abort=True)
+    options = VerifyOptions(
+        source_url=source_url,
+        dataset=dataset,
+        table=table,
+        segments=segments,
+        workers=workers,
+        sample_percent=sample,
+        recheck_delay=recheck_delay,
+        repair=repair,
+        dry_run=dry_run,
+        extras=extras,
+        run_id=run_id,
+        resume=resume,
+        progress=not as_json,
+    )
+    result = run_verify(options, console=Console(stderr=True))
+    render_result(result, console, as_json)
+    if not result.clean:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    dataset: str | None = DatasetOption,
+    max_age_hours: float = typer.Option(24.0, "--max-age-hours", help="Gate: newest acceptable run."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The `verify clean` gate from the newest stored run (counts, age, coverage)."""
+    name = dataset or Settings.from_env().dataset
+    gate = verify_gate(ControlTable(), name, max_age_hours)
+    render(gate, console, as_json)
+    if not gate.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    dataset: str | None = DatasetOption,
+    history: bool = typer.Option(False, "--history", help="List recent runs instead of the newest one."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The newest run in full: counts, sample keys with field-level diffs, repairs."""
+    name = dataset or Settings.from_env().dataset
+    control = ControlTable()
+    if history:
+        runs = CheckpointStore(control, name).history()
+        if as_json:
+            console.print_json(json.dumps([r.to_dict() for r in runs], default=str))
+            return
+        table = Table(title=f"verify runs of {name}")
+        for column in ("finished", "run", "scope", "compared", "differences", "repaired"):
+            table.add_column(column)
+        for r in runs:
+            scope = "every row" if r.sample_percent is None else f"{r.sample_percent:g}%"
+            table.add_row(
+                r.finished_at, r.run_id, scope, f"{r.rows_compared:,}", str(r.differences), str(r.repaired)
+            )
+        console.print(table)
+        return
+    result = latest_verify(control, name)
+    if result is None:
+        raise OpsError(f"no verification of {name} recorded yet; run `ops verify run`")
+    render_result(result, console, as_json)
