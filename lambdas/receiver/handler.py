@@ -83,6 +83,8 @@ class Receiver:
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         provider = "unknown"
+        context = event.get("requestContext")
+        request_id = context.get("requestId") if isinstance(context, dict) else None
         try:
             provider, body = self._route(event)
             message = self._apple(body) if provider == "apple" else self._google(event, body)
@@ -94,6 +96,7 @@ class Receiver:
                 "notification refused",
                 extra=fields(
                     provider=provider,
+                    request_id=request_id,
                     status=error.status,
                     reason=error.reason,
                     detail=error.detail,
@@ -103,13 +106,16 @@ class Receiver:
             return _response(error.status, {"message": error.public_message})
         except Exception:
             self.metrics.count("NotificationRejected", {"Provider": provider, "Reason": "internal_error"})
-            log.exception("notification handling failed", extra=fields(provider=provider))
+            log.exception(
+                "notification handling failed", extra=fields(provider=provider, request_id=request_id)
+            )
             return _response(500, {"message": "internal error, retry later"})
         self.metrics.count("NotificationVerified", {"Provider": provider})
         log.info(
             "notification enqueued",
             extra=fields(
                 provider=provider,
+                request_id=request_id,
                 notification_id=message.notification_id,
                 group=fingerprint(message.group_id),
                 notification_type=_notification_type(message),

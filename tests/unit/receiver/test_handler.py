@@ -147,6 +147,7 @@ def test_apple_bad_requests(
     log_line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert log_line["reason"] == reason
     assert log_line["status"] == status
+    assert log_line["request_id"] == "JKJaXmPLvHcESHA="
 
 
 def test_apple_verification_failures_are_401_and_403(
