@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -63,6 +66,41 @@ def status(root: Path | None = RootOption) -> None:
 def env(root: Path | None = RootOption) -> None:
     """Print shell exports for the running stack: `eval "$(ops sandbox env)"`."""
     typer.echo(render_exports(Sandbox(root).info().env()))
+
+
+@app.command()
+def provision(root: Path | None = RootOption) -> None:
+    """Create on the local stack what `terraform apply` creates on AWS (tables, flag, queues, alarms)."""
+    from ops.sandbox.provision import provision_local
+
+    with _stack_env(root):
+        done = provision_local()
+    table = Table(title="Provisioned on the local stack")
+    table.add_column("resource")
+    table.add_column("state")
+    for item in done.created:
+        table.add_row(item, "[green]created[/]")
+    for item in done.present:
+        table.add_row(item, "present")
+    console.print(table)
+    for note in done.notes:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+@contextmanager
+def _stack_env(root: Path | None) -> Iterator[None]:
+    """Point the AWS clients at the running stack for the duration of one command."""
+    from ops import aws
+
+    saved = dict(os.environ)
+    os.environ.update(Sandbox(root).info().env())
+    aws.reset()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        aws.reset()
 
 
 def _render_status(sandbox: Sandbox) -> bool:
