@@ -16,7 +16,7 @@ UNENCODABLE = "unencodable"  # the row cannot become an item (RowError): backfil
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass
