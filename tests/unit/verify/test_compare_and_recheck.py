@@ -1,0 +1,262 @@
+"""Comparator, item-key recognition, re-check rules and the gate, without servers."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from ops.mapping import load_mapping
+from ops.verify import (
+    MISMATCHED,
+    MISSING,
+    STALE_TOMBSTONE,
+    Verifier,
+    VerifyOptions,
+    VerifyResult,
+    verify_gate,
+)
+from ops.verify.compare import compare_row
+from ops.verify.dynamo import item_key
+from ops.verify.reader import ItemKeyParser, Segment
+
+TM = load_mapping().table("answers")
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def _row(id_: int = 1, version: int = 10, **changes: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": id_,
+        "couple_id": 7,
+        "question_id": 3,
+        "user_id": 13,
+        "body": "hello",
+        "mood": 2,
+        "score": Decimal("1.50"),
+        "photo_urls": ["a.jpg"],
+        "metadata": {"n": 1},
+        "created_at": NOW,
+        "updated_at": NOW,
+        "version": version,
+    }
+    row.update(changes)
+    return row
+
+
+class FakeControl:
+    """The control table's interface, in memory."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.name = "fake-control"
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        found = self.items.get((pk, sk))
+        return dict(found) if found else None
+
+    def put(self, pk: str, sk: str, attrs: dict[str, Any], **_: Any) -> None:
+        self.items[(pk, sk)] = {**attrs, "pk": pk, "sk": sk}
+
+    def update(self, pk: str, sk: str, set_: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
+        self.items.setdefault((pk, sk), {"pk": pk, "sk": sk}).update(set_ or {})
+        return self.items[(pk, sk)]
+
+    def query(self, pk: str, sk_prefix: str = "") -> list[dict[str, Any]]:
+        return [dict(v) for (p, s), v in sorted(self.items.items()) if p == pk and s.startswith(sk_prefix)]
+
+
+class FakeReader:
+    """Rows by id; `versions` makes a row change on every fetch (a hot row)."""
+
+    def __init__(self, rows: list[dict[str, Any]], moving: bool = False) -> None:
+        self.rows = {r["id"]: r for r in rows}
+        self.moving = moving
+        self.fetches = 0
+
+    def plan(self, segments: int) -> list[Segment]:
+        return [Segment(0, None, None)]
+
+    def estimate(self, plan: Any) -> int:
+        return len(self.rows)
+
+    def pages(self, segment: Segment, after: Any) -> Iterator[list[dict[str, Any]]]:
+        yield list(self.rows.values())
+
+    def fetch(self, keys: Any) -> dict[tuple[Any, ...], dict[str, Any]]:
+        self.fetches += 1
+        if self.moving:
+            for r in self.rows.values():
+                r["version"] += 1
+        return {(k[0],): self.rows[k[0]] for k in keys if k[0] in self.rows}
+
+    def existing_items(self, keys: Any) -> set[tuple[str, str]]:
+        return set()
+
+
+class FakeItems:
+    """Answers batch reads from a script: one dict of items per call (the last one repeats)."""
+
+    def __init__(self, script: list[dict[tuple[str, str], dict[str, Any]]]) -> None:
+        self.script = script
+        self.calls = 0
+        self.puts: list[dict[str, Any]] = []
+
+    def batch_get(self, keys: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        answer = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        return answer
+
+    def scan(self, *args: Any) -> Iterator[tuple[list[dict[str, Any]], None]]:
+        yield [], None
+
+    def put_unless_newer(self, item: dict[str, Any]) -> bool:
+        self.puts.append(item)
+        return True
+
+
+def _verifier(reader: FakeReader, items: FakeItems, **options: Any) -> tuple[Verifier, list[float]]:
+    clock = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock[0] += seconds
+
+    defaults: dict[str, Any] = {
+        "source_url": "postgresql://unused",
+        "dataset": "answers",
+        "target_table": "t",
+        "segments": 1,
+        "recheck_delay": 2.0,
+        "extras": False,
+        "progress": False,
+    }
+    v = Verifier(
+        VerifyOptions(**{**defaults, **options}),
+        control=FakeControl(),  # type: ignore[arg-type]
+        dynamodb=object(),
+        console=Console(file=io.StringIO()),
+        sleep=sleep,
+        clock=lambda: clock[0],
+    )
+    v.reader = reader  # type: ignore[assignment]
+    v.items = items  # type: ignore[assignment]
+    return v, sleeps
+
+
+def _ident(row: dict[str, Any]) -> tuple[str, str]:
+    return item_key(TM.encode(row))
+
+
+# ---------------------------------------------------------------- comparator
+
+
+def test_identical_and_canonically_equal_items_match() -> None:
+    row = _row()
+    assert compare_row(TM, row, TM.encode(row)) is None
+    item = TM.encode(row)
+    item["score"] = {"N": "1.5000"}  # DynamoDB normalises numbers; the canonical form agrees
+    assert compare_row(TM, row, item) is None
+
+
+def test_each_kind_of_difference() -> None:
+    row = _row()
+    assert compare_row(TM, row, None).kind == MISSING  # type: ignore[union-attr]
+    tomb = TM.tombstone(row, 10, 0)
+    stale = compare_row(TM, row, tomb)
+    assert stale is not None and stale.kind == STALE_TOMBSTONE and stale.key == {"id": 1}
+    drift = {**TM.encode(row), "mood": {"S": "2"}}
+    found = compare_row(TM, row, drift)
+    assert found is not None and found.kind == MISMATCHED
+    assert found.diff == {"mood": [{"N": "2"}, {"S": "2"}]}
+    assert found.item_key == ("COUPLE#7", "ANSWER#3#13")
+    stray = {**TM.encode(row), "legacy": {"S": "x"}}
+    assert compare_row(TM, row, stray).diff == {"legacy": [None, {"S": "x"}]}  # type: ignore[union-attr]
+
+
+def test_item_key_parser_recognises_only_this_tables_items() -> None:
+    parser = ItemKeyParser(TM)
+    assert parser.parse("COUPLE#7", "ANSWER#3#13") == {"couple_id": 7, "question_id": 3, "user_id": 13}
+    assert not parser.owns("COUPLE#7", "PROFILE")  # a couple's profile lives in the same partition
+    assert not parser.owns("COUPLE#7", "ANSWER#x#13")
+    assert not parser.owns("USER#7", "ANSWER#3#13")
+
+
+# ---------------------------------------------------------------- re-check
+
+
+def test_difference_that_heals_before_the_recheck_is_transient() -> None:
+    row = _row()
+    stale = TM.encode(_row(body="older", version=9))
+    v, sleeps = _verifier(FakeReader([row]), FakeItems([{_ident(row): stale}, {_ident(row): TM.encode(row)}]))
+    result = v.run()
+    assert (result.mismatched, result.transient, result.matching) == (0, 1, 1)
+    assert sleeps == [2.0]  # waited out the delay once
+
+
+def test_lasting_difference_of_a_still_row_is_counted_after_one_recheck() -> None:
+    row = _row()
+    wrong = {**TM.encode(row), "body": {"S": "tampered"}}
+    reader = FakeReader([row])
+    v, sleeps = _verifier(reader, FakeItems([{_ident(row): wrong}]), recheck_rounds=3)
+    result = v.run()
+    assert (result.mismatched, result.transient) == (1, 0)
+    assert reader.fetches == 1 and sleeps == [2.0]
+    assert result.samples[0]["diff"] == {"body": [{"S": "hello"}, {"S": "tampered"}]}
+
+
+def test_row_still_being_written_is_rechecked_up_to_the_limit_then_counted() -> None:
+    row = _row()
+    lagging = {**TM.encode(row), "body": {"S": "older"}}
+    reader = FakeReader([row], moving=True)
+    v, sleeps = _verifier(reader, FakeItems([{_ident(row): lagging}]), recheck_rounds=3)
+    result = v.run()
+    assert result.mismatched == 1 and reader.fetches == 3 and len(sleeps) == 3
+
+
+def test_repair_rewrites_from_the_row_and_dry_run_only_plans() -> None:
+    row = _row()
+    items = FakeItems([{}])
+    v, _ = _verifier(FakeReader([row]), items, repair=True, dry_run=True)
+    planned = v.run()
+    assert planned.missing == 1 and items.puts == []
+    assert planned.repair_actions[0]["result"] == "planned"
+    v, _ = _verifier(FakeReader([row]), items, repair=True)
+    done = v.run()
+    assert done.repaired == 1 and items.puts == [TM.encode(row)]
+
+
+# ---------------------------------------------------------------- gate
+
+
+def _store(control: FakeControl, **fields: Any) -> None:
+    result = VerifyResult(run_id="r1", dataset="answers", table="answers", started_at="x", **fields)
+    control.put("VERIFY#answers", "LATEST", result.to_dict())
+
+
+def test_gate_without_a_run_says_to_run_one() -> None:
+    gate = verify_gate(FakeControl(), "answers")  # type: ignore[arg-type]
+    assert [(c.name, c.fix) for c in gate.failed] == [("verify run recorded", "run `ops verify run`")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "failed"),
+    [
+        ({"rows_compared": 10, "matching": 10}, []),
+        ({"rows_compared": 10, "matching": 9, "extra": 1}, ["differences"]),
+        ({"rows_compared": 10, "matching": 10, "sample_percent": 5.0}, ["coverage"]),
+        ({"rows_compared": 10, "matching": 10, "age_hours": 30}, ["age"]),
+    ],
+)
+def test_gate_checks(fields: dict[str, Any], failed: list[str]) -> None:
+    control = FakeControl()
+    age = fields.pop("age_hours", 1)
+    finished = (datetime.now(UTC) - timedelta(hours=age)).isoformat()
+    _store(control, finished_at=finished, **fields)
+    gate = verify_gate(control, "answers")  # type: ignore[arg-type]
+    assert [c.name for c in gate.failed] == failed
