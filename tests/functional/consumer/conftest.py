@@ -26,14 +26,13 @@ class Db:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.conn = psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row)
 
     def one(self, sql: str, *args: Any) -> dict[str, Any] | None:
-        with psycopg.connect(self.url, row_factory=psycopg.rows.dict_row) as conn:
-            return conn.execute(sql, args).fetchone()
+        return self.conn.execute(sql, args).fetchone()
 
     def all(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        with psycopg.connect(self.url, row_factory=psycopg.rows.dict_row) as conn:
-            return conn.execute(sql, args).fetchall()
+        return self.conn.execute(sql, args).fetchall()
 
     def status(self, key: str, provider: str = "apple") -> str | None:
         row = self.one(
@@ -57,9 +56,11 @@ class Db:
 
 
 @pytest.fixture
-def db(prod_db: str) -> Db:
+def db(prod_db: str) -> Iterator[Db]:
     apply_migrations(prod_db)
-    return Db(prod_db)
+    db = Db(prod_db)
+    yield db
+    db.conn.close()
 
 
 @pytest.fixture
