@@ -4,7 +4,9 @@ It runs in its own process (`python -m bench.fake_dynamodb --port P --latency-ms
 is not charged to the client being measured. Every request's signature is recomputed with the
 known dummy secret; a bad one gets DynamoDB's `InvalidSignatureException`. A PutItem whose
 `pk`/`sk` it already holds gets `ConditionalCheckFailedException`, like `attribute_not_exists(pk)`.
-`GET /stats` returns the counters as JSON. Loopback only.
+`GET /stats` returns the counters as JSON. For tests, `--throttle-every N` throttles every N-th
+request and `--reject-pk-prefix P` answers ValidationException for items whose pk starts with P.
+Loopback only.
 """
 
 from __future__ import annotations
@@ -58,10 +60,20 @@ def expected_signature(secret: str, method: str, headers: dict[str, str], body: 
 
 
 class Store:
-    def __init__(self, latency: float) -> None:
+    def __init__(self, latency: float, throttle_every: int = 0, reject_prefix: str = "") -> None:
         self.latency = latency
+        self.throttle_every = throttle_every
+        self.reject_prefix = reject_prefix
         self.keys: set[tuple[str, str, str]] = set()
-        self.stats = {"requests": 0, "written": 0, "present": 0, "bad_signature": 0, "bad_request": 0}
+        self.stats = {
+            "requests": 0,
+            "written": 0,
+            "present": 0,
+            "bad_signature": 0,
+            "bad_request": 0,
+            "throttled": 0,
+            "rejected": 0,
+        }
 
 
 class FakeDynamoProtocol(asyncio.Protocol):
@@ -103,7 +115,9 @@ class FakeDynamoProtocol(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(response)
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    def handle(  # noqa: PLR0911 - one answer per DynamoDB outcome
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes]:
         stats = self.store.stats
         if method == "GET" and path == "/stats":
             return 200, orjson.dumps({**stats, "items": len(self.store.keys)})
@@ -132,6 +146,14 @@ class FakeDynamoProtocol(asyncio.Protocol):
         except (orjson.JSONDecodeError, KeyError, TypeError):
             stats["bad_request"] += 1
             return 400, _error("ValidationException", "Item with pk and sk is required")
+        if self.store.throttle_every and stats["requests"] % self.store.throttle_every == 0:
+            stats["throttled"] += 1
+            return 400, _error(
+                "ProvisionedThroughputExceededException", "The level of configured throughput ..."
+            )
+        if self.store.reject_prefix and key[1].startswith(self.store.reject_prefix):
+            stats["rejected"] += 1
+            return 400, _error("ValidationException", "Item size has exceeded the maximum allowed size")
         if key in self.store.keys and request.get("ConditionExpression") == "attribute_not_exists(pk)":
             stats["present"] += 1
             return 400, _error("ConditionalCheckFailedException", "The conditional request failed")
@@ -144,8 +166,8 @@ def _error(name: str, message: str) -> bytes:
     return orjson.dumps({"__type": _TYPE_PREFIX + name, "message": message})
 
 
-async def serve(port: int, latency: float) -> None:
-    store = Store(latency)
+async def serve(port: int, latency: float, throttle_every: int = 0, reject_prefix: str = "") -> None:
+    store = Store(latency, throttle_every, reject_prefix)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: FakeDynamoProtocol(store), "127.0.0.1", port, backlog=1024)
     stop = asyncio.Event()
@@ -160,8 +182,10 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--throttle-every", type=int, default=0, help="throttle every N-th request")
+    parser.add_argument("--reject-pk-prefix", default="", help="ValidationException for these pks")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.port, args.latency_ms / 1000))
+    asyncio.run(serve(args.port, args.latency_ms / 1000, args.throttle_every, args.reject_pk_prefix))
 
 
 if __name__ == "__main__":

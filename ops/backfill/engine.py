@@ -50,6 +50,7 @@ DEFAULT_CONCURRENCY = 64
 DEFAULT_PARALLEL_SEGMENTS = 8
 LEASE_RENEW_SECONDS = 10.0
 DRY_RUN_RESULT = PutResult(Outcome.WRITTEN)
+ENCODE_CHUNK = 100
 
 
 @dataclass
@@ -173,10 +174,15 @@ class Interleaver:
         self._not_full.set()
         self.closed = False
 
-    async def put_many(self, lane: deque[Any], items: list[Any]) -> None:
+    async def wait_for_space(self) -> None:
+        """Block a reader until the buffer has room; called before reading its next page."""
         while self.size >= self.capacity:
             self._not_full.clear()
             await self._not_full.wait()
+
+    def put_many(self, lane: deque[Any], items: list[Any]) -> None:
+        if not items:
+            return
         if not lane:
             self._ring.append(lane)
         lane.extend(items)
@@ -207,12 +213,13 @@ class Interleaver:
 
 
 class _Page:
-    __slots__ = ("counters", "last_key", "remaining", "run")
+    __slots__ = ("counters", "last_key", "remaining", "run", "sealed")
 
     def __init__(self, run: _SegmentRun, last_key: KeyValue, rows: int) -> None:
         self.run = run
         self.last_key = last_key
-        self.remaining = 0
+        self.remaining = 0  # items handed to the writers and not finished yet
+        self.sealed = False  # every row of the page is handed over or logged as failed
         self.counters = Counters(rows_read=rows)
 
 
@@ -233,7 +240,7 @@ class _SegmentRun:
     def acknowledge(self) -> None:
         """Fold finished pages at the head into the committed state, in key order."""
         pages = self.pages
-        while pages and pages[0].remaining == 0:
+        while pages and pages[0].sealed and pages[0].remaining == 0:
             page = pages.popleft()
             self.state.counters.add(page.counters)
             self.state.last_key = page.last_key
@@ -502,27 +509,32 @@ class BackfillEngine:
             encode = self.tm.encode
             body_of = self.writer.client.put_item_body if self.writer else None
             assert body_of is not None
+            await queue.wait_for_space()
             async for rows in reader.pages():
                 page = _Page(run, reader.last_key(rows[-1]), len(rows))
+                run.pages.append(page)
                 run.live.rows_read += len(rows)
                 self.live.rows_read += len(rows)
-                items = []
-                for row in rows:
-                    key = tuple(row[i] for i in key_positions)
-                    try:
-                        item = encode(dict(zip(columns, row, strict=True)))
-                    except RowError as exc:
-                        await self._failed(
-                            run, page, key, column=exc.column, reason=exc.reason, kind="encode"
-                        )
-                        continue
-                    items.append((body_of(item), page, key))
-                page.remaining = len(items)
-                run.pages.append(page)
-                if items:
-                    await queue.put_many(run.lane, items)
-                else:
-                    run.acknowledge()
+                # Encoding is CPU work on the event loop: hand each chunk to the writers as soon
+                # as it is ready so requests keep flowing while the rest of the page is encoded.
+                for start in range(0, len(rows), ENCODE_CHUNK):
+                    items = []
+                    for row in rows[start : start + ENCODE_CHUNK]:
+                        key = tuple(row[i] for i in key_positions)
+                        try:
+                            item = encode(dict(zip(columns, row, strict=True)))
+                        except RowError as exc:
+                            await self._failed(
+                                run, page, key, column=exc.column, reason=exc.reason, kind="encode"
+                            )
+                            continue
+                        items.append((body_of(item), page, key))
+                    page.remaining += len(items)
+                    queue.put_many(run.lane, items)
+                    await asyncio.sleep(0)
+                page.sealed = True
+                run.acknowledge()
+                await queue.wait_for_space()
             run.reading_done = True
             run.acknowledge()
             await run.drained.wait()

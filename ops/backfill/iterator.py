@@ -16,7 +16,7 @@ from psycopg import sql
 from ops.backfill.planner import KeyValue, json_key, key_predicate
 from ops.mapping import TableMapping, configure_connection
 
-DEFAULT_PAGE_ROWS = 1000
+DEFAULT_PAGE_ROWS = 500
 
 
 class SegmentReader:

@@ -25,14 +25,17 @@ def seed(conninfo: str, answers: int, body_chars: int = 64) -> None:
     """Couples, users, questions and `answers` answer rows (ids 1..answers)."""
     assert answers <= 2 * COUPLES * QUESTIONS
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("INSERT INTO couples (name) SELECT 'couple ' || g FROM generate_series(1, %s) g", (COUPLES,))
+        conn.execute(
+            "INSERT INTO couples (name) SELECT 'couple ' || g FROM generate_series(1, %s) g", (COUPLES,)
+        )
         conn.execute(
             "INSERT INTO users (couple_id, external_id, display_name) "
             "SELECT (g + 1) / 2, gen_random_uuid(), 'user ' || g FROM generate_series(1, %s) g",
             (2 * COUPLES,),
         )
         conn.execute(
-            "INSERT INTO questions (body, category) SELECT 'question ' || g, 'daily' FROM generate_series(1, %s) g",
+            "INSERT INTO questions (body, category) "
+            "SELECT 'question ' || g, 'daily' FROM generate_series(1, %s) g",
             (QUESTIONS,),
         )
         conn.execute(

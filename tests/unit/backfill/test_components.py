@@ -1,0 +1,174 @@
+"""Planner order and ownership, the throttler's AIMD, the interleaver, acknowledgement order, controls."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+
+import pytest
+
+from ops.backfill.checkpoint import SegmentState
+from ops.backfill.controls import ControlPoller, ControlState
+from ops.backfill.engine import Interleaver, _Page, _SegmentRun, fingerprint
+from ops.backfill.planner import Plan, Segment, interleaved_order, owns
+from ops.backfill.throttle import Throttle
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 16, 37])
+def test_interleaved_order_is_a_permutation_that_spreads_neighbours(count: int) -> None:
+    order = interleaved_order(count)
+    assert sorted(order) == list(range(count))
+    if count >= 16:
+        # Segments started one after another are never key-range neighbours.
+        assert all(abs(a - b) > 1 for a, b in itertools.pairwise(order))
+
+
+def test_workers_share_segments_without_overlap() -> None:
+    for workers in (1, 2, 3):
+        shares = [{i for i in range(10) if owns(i, w, workers)} for w in range(workers)]
+        assert set().union(*shares) == set(range(10))
+        assert sum(len(s) for s in shares) == 10
+
+
+def test_plan_round_trips_and_estimates_cost() -> None:
+    plan = Plan(
+        "answers", ("id",), [Segment(0, None, [10], 10), Segment(1, [10], None, 5)], 15, 1300.0, 2.0, [1, 0]
+    )
+    assert Plan.from_dict(plan.to_dict()) == plan
+    assert plan.bytes_total == 19500
+    cost = plan.cost(plan.duration_seconds(5.0))
+    assert cost["write_units"] == 30
+    assert cost["provisioned_wcu"] == pytest.approx(10.0)
+    assert cost["on_demand_usd"] == pytest.approx(30 / 1e6 * 0.625)
+
+
+def test_fingerprint_depends_on_mapping_table_target_and_segments() -> None:
+    base = fingerprint("m", "answers", "t", 16)
+    assert base == fingerprint("m", "answers", "t", 16)
+    assert (
+        len(
+            {
+                base,
+                fingerprint("m2", "answers", "t", 16),
+                fingerprint("m", "x", "t", 16),
+                fingerprint("m", "answers", "u", 16),
+                fingerprint("m", "answers", "t", 8),
+            }
+        )
+        == 5
+    )
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_throttle_halves_on_throttling_and_grows_back_to_the_target() -> None:
+    clock = FakeClock()
+    throttle = Throttle(1000, clock=clock)
+    throttle.on_throttled()
+    assert throttle.current == 500
+    throttle.on_throttled()  # within half a second: one decrease per burst of throttles
+    assert throttle.current == 500
+    for _ in range(6):
+        clock.now += 1.0
+        throttle._count(clock.now)
+    assert throttle.current == 1000
+    assert throttle.throttle_events == 2
+
+
+def test_free_running_throttle_limits_after_throttling_then_frees_again() -> None:
+    clock = FakeClock()
+    throttle = Throttle(None, clock=clock)
+    throttle.observed = 800
+    throttle.on_throttled()
+    assert throttle.current == 400
+    for _ in range(40):
+        clock.now += 1.0
+        throttle._count(clock.now)
+    assert throttle.current is None
+
+
+def test_acquire_paces_to_the_rate_and_blocks_while_paused() -> None:
+    async def go() -> tuple[int, int]:
+        throttle = Throttle(200)
+        count = 0
+
+        async def worker() -> None:
+            nonlocal count
+            while True:
+                await throttle.acquire()
+                count += 1
+
+        tasks = [asyncio.create_task(worker()) for _ in range(4)]
+        await asyncio.sleep(0.5)
+        running = count
+        throttle.pause()
+        await asyncio.sleep(0.05)
+        paused = count
+        await asyncio.sleep(0.3)
+        still = count
+        for task in tasks:
+            task.cancel()
+        assert still == paused
+        return running, still
+
+    running, _ = asyncio.run(go())
+    assert 60 <= running <= 130
+
+
+def test_control_poller_applies_pause_and_rate_changes() -> None:
+    throttle = Throttle(100)
+    poller = ControlPoller(controls=None, throttle=throttle)  # type: ignore[arg-type]
+    poller.apply(ControlState(paused=True, rate=None, changed_at=1.0))
+    assert throttle.paused and throttle.target == 100
+    poller.apply(ControlState(paused=False, rate=250.0, changed_at=2.0))
+    assert not throttle.paused and throttle.target == 250
+    poller.apply(ControlState(paused=False, rate=0.0, changed_at=3.0))
+    assert throttle.target is None
+
+
+def test_interleaver_alternates_segments_and_reports_fullness() -> None:
+    async def go() -> list[str]:
+        queue = Interleaver(capacity=4)
+        a: deque[str] = deque()
+        b: deque[str] = deque()
+        queue.put_many(a, ["a1", "a2", "a3"])
+        queue.put_many(b, ["b1", "b2"])
+        waiter = asyncio.create_task(queue.wait_for_space())
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        got = [await queue.get() for _ in range(5)]
+        await asyncio.wait_for(waiter, 1)
+        queue.close()
+        assert await queue.get() is None
+        return got
+
+    assert asyncio.run(go()) == ["a1", "b1", "a2", "b2", "a3"]
+
+
+def test_checkpoint_only_moves_over_pages_finished_in_key_order() -> None:
+    async def go() -> None:
+        run = _SegmentRun(Segment(0, None, None, 30), SegmentState(0))
+        pages = [_Page(run, [k], 10) for k in (10, 20, 30)]
+        for page in pages:
+            page.remaining = 1
+            page.sealed = True
+            run.pages.append(page)
+        pages[1].remaining = 0
+        run.acknowledge()
+        assert run.state.last_key is None  # page 2 done, page 1 not: nothing committed
+        pages[0].remaining = 0
+        run.acknowledge()
+        assert run.state.last_key == [20] and run.state.counters.rows_read == 20
+        run.reading_done = True
+        pages[2].remaining = 0
+        run.acknowledge()
+        assert run.state.last_key == [30] and run.drained.is_set()
+
+    asyncio.run(go())
