@@ -155,6 +155,23 @@ def _child_boto3(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _codec_cpu_per_row(conninfo: str, rows: int = 3000) -> float:
+    """CPU microseconds `TableMapping.encode` takes per row here (both contenders pay it)."""
+    import psycopg
+
+    from ops.mapping import configure_connection, load_mapping
+
+    tm = load_mapping().table("answers")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        configure_connection(conn)
+        fetched = conn.execute(f"SELECT {', '.join(tm.columns)} FROM answers LIMIT %s", (rows,)).fetchall()
+    dicts = [dict(zip(tm.columns, row, strict=True)) for row in fetched]
+    start = time.process_time()
+    for row in dicts:
+        tm.encode(row)
+    return (time.process_time() - start) / len(dicts) * 1e6
+
+
 def _run_child(kind: str, args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.bench_backfill", "--child", kind, json.dumps(args)],
@@ -243,6 +260,7 @@ def main() -> bool:
                 "engine", {"source": large, "endpoint": endpoint, "target": "bench-engine-10x"}, env
             )
             stats = json.loads(urllib.request.urlopen(f"{endpoint}/stats").read())
+            codec_us = _codec_cpu_per_row(small)
         finally:
             for proc in procs:
                 proc.terminate()
@@ -255,6 +273,18 @@ def main() -> bool:
     print(_report("boto3 thread pool (64)", boto))
     print(_report("engine", engine))
     print(_report("engine, 10x rows", big))
+    engine_us = engine["cpu"] / engine["items"] * 1e6
+    payload = engine["bytes"] / engine["items"]
+    ceiling = 1e6 / engine_us
+    print(
+        f"of which the shared codec (TableMapping.encode): {codec_us:.0f} us/item; the engine's own path "
+        f"(read, sign, HTTP, checkpoints): {engine_us - codec_us:.0f} us/item"
+    )
+    print(
+        f"CPU-bound ceiling of one engine process on one free core: {ceiling:,.0f} items/s = "
+        f"{ceiling * payload * 8 / 1e6:.0f} Mbps (payload {payload:.0f} B/item); "
+        f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     engine_mbps = engine["bytes"] * 8 / 1e6 / engine["wall"]
     ratio = (engine["cpu"] / engine["items"]) / (boto["cpu"] / boto["items"])
     growth = big["rss_kb"] / engine["rss_kb"]

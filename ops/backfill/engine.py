@@ -236,6 +236,7 @@ class _SegmentRun:
         self.saved_at = 0.0
         self.started = time.monotonic()
         self.active = False
+        self.leased = False
 
     def acknowledge(self) -> None:
         """Fold finished pages at the head into the committed state, in key order."""
@@ -291,7 +292,8 @@ class BackfillEngine:
     def load_or_create_plan(self) -> Plan:
         o = self.options
         assert o.target_table
-        run = self.store.load_run()
+        stored_anywhere = not o.dry_run or control_table_exists(self.control)
+        run = self.store.load_run() if stored_anywhere else None
         if run is not None:
             stored = Plan.from_dict(run["plan"])
             wanted = fingerprint(
@@ -354,18 +356,18 @@ class BackfillEngine:
             if o.restart:
                 self.restart()
         self.plan = plan = self.load_or_create_plan()
-        states = {
-            s.index: s for s in ([] if o.dry_run and not self.store.load_run() else self.store.segments())
-        }
+        has_run = not o.dry_run or (control_table_exists(self.control) and self.store.load_run() is not None)
+        states = {s.index: s for s in (self.store.segments() if has_run else [])}
         owned = [plan.segments[i] for i in plan.order if owns(i, o.worker, o.workers)]
         todo = [s for s in owned if states.get(s.index, SegmentState(s.index)).state != COMPLETE]
         leased: list[int] = []
         try:
             if not o.dry_run:
                 for segment in todo:
-                    self.runs[segment.index] = _SegmentRun(
-                        segment, self.store.acquire(segment.index, self.owner)
-                    )
+                    run = _SegmentRun(segment, self.store.acquire(segment.index, self.owner))
+                    run.leased = True
+                    run.saved_at = time.monotonic()
+                    self.runs[segment.index] = run
                     leased.append(segment.index)
                 self.store.mark_started()
             else:
@@ -466,6 +468,9 @@ class BackfillEngine:
                 await asyncio.gather(*writers)
                 for task in background:
                     task.cancel()
+        except BaseExceptionGroup as group_error:
+            # Surface the first real failure (an OpsError keeps its operator message).
+            raise _first_error(group_error) from None
         finally:
             if metrics is not None:
                 metrics.stop()
@@ -488,7 +493,8 @@ class BackfillEngine:
             await asyncio.sleep(self.options.checkpoint_seconds)
             now = time.monotonic()
             for run in list(self.runs.values()):
-                if not run.active:
+                # Segments waiting for a slot are saved too: that keeps their leases alive.
+                if not run.leased or run.state.state == COMPLETE:
                     continue
                 if run.dirty or now - run.saved_at > LEASE_RENEW_SECONDS:
                     run.dirty = False
@@ -597,6 +603,15 @@ class BackfillEngine:
                     run.acknowledge()
         finally:
             connection.close()
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first_error(exc)
+        if not isinstance(exc, asyncio.CancelledError):
+            return exc
+    return group.exceptions[0]
 
 
 def run_backfill(
