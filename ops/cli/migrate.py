@@ -160,10 +160,25 @@ def backfill(  # noqa: PLR0917 - one parameter per CLI option
 
 
 @app.command()
-def verify(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
-    """Compare V2 PostgreSQL with DynamoDB (mismatches re-checked); the gate needs a clean result
-    younger than 24 h."""
-    _phase(Phase.VERIFY, dry_run, yes, as_json)
+def verify(
+    dry_run: bool = DryRun,
+    yes: bool = Yes,
+    as_json: bool = Json,
+    segments: int | None = typer.Option(None, "--segments", help="Segments compared in parallel."),
+    recheck_delay: float | None = typer.Option(
+        None, "--recheck-delay", help="Seconds before differences are re-checked (live writes settle)."
+    ),
+) -> None:
+    """Compare V2 PostgreSQL with DynamoDB (every row, differences re-checked); the gate needs a
+    clean result younger than 24 h."""
+    extra = {k: v for k, v in {"segments": segments, "recheck_delay": recheck_delay}.items() if v is not None}
+    _phase(
+        Phase.VERIFY,
+        dry_run,
+        yes,
+        as_json,
+        options=PhaseOptions(verify=extra, progress=False if as_json else None),
+    )
 
 
 @app.command("switch-reads")

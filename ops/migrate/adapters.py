@@ -238,10 +238,12 @@ def shadow_stats(cfg: MigrateConfig, window_seconds: float) -> ShadowStats:
     tables, from the CloudWatch counters the dual-write layer publishes (`ShadowCompared`,
     `ShadowMismatches`, dimension `Table`, namespace OPS_METRICS_NAMESPACE)."""
     cw = aws.client("cloudwatch")
-    end = utcnow()
-    start = end - timedelta(seconds=window_seconds)
-    # One datapoint per table and metric covering the whole window (periods are multiples of 60 s).
-    period = max(60, int(-(-window_seconds // 60) * 60))
+    now = utcnow()
+    start = now - timedelta(seconds=window_seconds)
+    # A little past now: datapoints stamped in the current second are included, not raced.
+    end = now + timedelta(seconds=60)
+    # Minute periods summed over the window (a query returns at most 1440 datapoints).
+    period = 60 * max(1, int(-(-window_seconds // (60 * 1440))))
     totals = {"ShadowCompared": 0.0, "ShadowMismatches": 0.0}
     for table in mapped_tables():
         for metric in totals:
@@ -326,11 +328,20 @@ def backfill_gate(cfg: MigrateConfig, control: Any, accept_failures: bool) -> An
 # ------------------------------------------------------------------ verify (issue 5)
 
 
-def run_verify(cfg: MigrateConfig, **options: Any) -> Any:
+def run_verify(cfg: MigrateConfig, control: Any, show_progress: bool = True, **options: Any) -> Any:
+    """A full verification (every row, extras, re-check) of the dataset: V2 vs the target table."""
     from ops.verify import VerifyOptions
     from ops.verify import run_verify as run
 
-    return run(VerifyOptions(**options))
+    opts = VerifyOptions(
+        source_url=require_url(cfg.settings.v2_database_url, "V2_DATABASE_URL"),
+        dataset=cfg.dataset,
+        table=cfg.dataset,
+        target_table=cfg.settings.target_table,
+        progress=show_progress,
+        **options,
+    )
+    return run(opts, control=control)
 
 
 def verify_gate(cfg: MigrateConfig, control: Any) -> Any:
@@ -340,6 +351,8 @@ def verify_gate(cfg: MigrateConfig, control: Any) -> Any:
 
 
 def describe_error(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         return f"{err.get('Code', 'error')}: {err.get('Message', '')}".strip()

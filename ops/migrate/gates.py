@@ -187,10 +187,7 @@ def _safe_tables() -> list[str]:
 def outbox_check(cfg: MigrateConfig) -> Check:
     name = "outbox empty or draining"
     threshold = f"0 rows, or none older than {cfg.outbox_max_age_seconds:.0f} s"
-    fix = (
-        "drain it with the dual-write repair worker (ops.dualwrite.drain_outbox); "
-        "check the app logs for DynamoDB write failures"
-    )
+    fix = "ops repair outbox (drains it into DynamoDB); check the app logs for DynamoDB write failures"
 
     def measure() -> Check:
         url = adapters.require_url(cfg.settings.prod_database_url, "PROD_DATABASE_URL")
@@ -208,8 +205,8 @@ def shadow_check(cfg: MigrateConfig) -> Check:
     window = cfg.shadow_window_seconds
     threshold = f"<= {cfg.shadow_max_mismatches} over the last {window:.0f} s, >= 1 comparison"
     fix = (
-        "repair what differs (verification with repair), then wait one window; the app logs "
-        "sample each mismatch ('shadow mismatch #n')"
+        "ops verify run --repair, then wait one window; the app logs sample each mismatch "
+        "('shadow mismatch #n')"
     )
 
     def measure() -> Check:

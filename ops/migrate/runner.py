@@ -8,6 +8,7 @@ done. `--dry-run` evaluates the gates and prints the plan; it writes nothing, no
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from ops.migrate.phases import (
     rollback_plan,
 )
 from ops.results import Check, GateResult, PhaseResult, StepStatus
+
+log = logging.getLogger(__name__)
 
 MODES: tuple[str, ...] = (
     "postgres",
@@ -70,7 +73,8 @@ class PhaseOptions:
     backfill: dict[str, Any] = field(default_factory=dict)
     verify: dict[str, Any] = field(default_factory=dict)
     tables: list[str] | None = None
-    # Live progress for the long phases (the CLI passes a Rich display; it has `stop()`).
+    # Live progress for the long phases: the CLI passes the backfill's Rich display (it has
+    # `stop()`); False turns progress off (--json).
     progress: Any = None
 
 
@@ -126,14 +130,12 @@ class Cutover:
             try:
                 completion = getattr(self, f"_do_{phase.name.lower()}")(result, opts, fresh)
             except Exception as exc:
-                result.add("action", StepStatus.FAILED, adapters.describe_error(exc))
-                self.ledger.set_phase(
-                    phase, PhaseState.FAILED, self.operator, {"error": adapters.describe_error(exc)}
-                )
-                self.ledger.event(
-                    phase, "failed", "failed", self.operator, detail=adapters.describe_error(exc)
-                )
-                raise
+                error = adapters.describe_error(exc)
+                log.warning("phase %s failed", phase, exc_info=True)
+                result.add("action", StepStatus.FAILED, error)
+                self.ledger.set_phase(phase, PhaseState.FAILED, self.operator, {"error": error})
+                self.ledger.event(phase, "failed", "failed", self.operator, detail=error)
+                return result
             merged = GateResult(
                 str(phase), entry.checks + completion.checks, {**entry.evidence, **completion.evidence}
             )
@@ -356,16 +358,16 @@ class Cutover:
 
     def _do_backfill(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
         try:
-            outcome = adapters.run_backfill(self.cfg, self.control, opts.progress, **opts.backfill)
+            outcome = adapters.run_backfill(self.cfg, self.control, opts.progress or None, **opts.backfill)
         finally:
-            if opts.progress is not None:
+            if opts.progress:
                 opts.progress.stop()
         result.add("backfill", StepStatus.OK, _summary(outcome))
         result.evidence["backfill"] = _plain(outcome)
         return adapters.backfill_gate(self.cfg, self.control, opts.accept_failures)
 
     def _do_verify(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
-        outcome = adapters.run_verify(self.cfg, **opts.verify)
+        outcome = adapters.run_verify(self.cfg, self.control, opts.progress is not False, **opts.verify)
         result.add("verify", StepStatus.OK, _summary(outcome))
         return adapters.verify_gate(self.cfg, self.control)
 

@@ -76,6 +76,17 @@ class World:
             AlarmName=f"{self.alarm_prefix}{name}", StateValue=state, StateReason="test"
         )
 
+    def shadow(self, compared: int, mismatches: int) -> None:
+        """Publish shadow-read counters exactly as the dual-write layer does."""
+        from ops.dualwrite import Metrics
+
+        metrics = Metrics(dimensions={"Table": "answers"})
+        metrics.add("ShadowCompared", compared)
+        if mismatches:
+            metrics.add("ShadowMismatches", mismatches)
+        metrics.flush()
+        assert metrics.flush_failures == 0
+
     def sql(self, url: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(url, autocommit=True) as conn:
             cur = conn.execute(statement, params)
@@ -158,6 +169,7 @@ def world(
         "OPS_FLAG_READER_TTL_SECONDS": "0.2",
         "OPS_FLAG_PROPAGATION_SECONDS": "5",
         "OPS_OPERATOR": "test-operator",
+        "OPS_METRICS_NAMESPACE": f"Test/{tag}",
         # DynamoDB Local has no backups API; the PITR check itself is tested against moto's server.
         "OPS_PITR_UNSUPPORTED": "accept",
     }

@@ -115,7 +115,7 @@ def test_dual_write_refuses_while_the_outbox_holds_old_rows(world: World) -> Non
     assert code == 1
     check = failed_checks(doc)["outbox empty or draining"]
     assert check["measured"].startswith("1 rows, oldest 6")
-    assert "drain_outbox" in check["fix"]
+    assert "ops repair outbox" in check["fix"]
     # Dual writes are on, but shadow reads wait for the outbox.
     assert world.mode() == "dual_write"
     assert world.ledger.position() == Position(Phase.DUAL_WRITE, PhaseState.RUNNING)
@@ -161,11 +161,14 @@ def test_soak_refuses_until_the_time_has_passed(world: World, monkeypatch: pytes
     check = failed_checks(doc)["soak time since reads switched"]
     assert check["threshold"] == ">= 14.00 d"
     assert world.ledger.position() == Position(Phase.SOAK, PhaseState.RUNNING)
-    code, doc = world.ops_json("soak", "--soak-days", str(1 / 86400))
     time.sleep(1.1)
     code, doc = world.ops_json("soak", "--soak-days", str(1 / 86400))
     assert code == 0, doc
     assert world.ledger.position() == Position(Phase.SOAK, PhaseState.DONE)
+    # Done is done: the next command is stop-pg-writes.
+    code, doc = world.ops_json("soak")
+    assert code == 1
+    assert "`ops migrate stop-pg-writes`" in failed_checks(doc)["phase order"]["fix"]
 
 
 def test_soak_refuses_when_error_alarms_fired(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -193,4 +196,27 @@ def test_soak_refuses_after_a_rollback_in_the_window(world: World, monkeypatch: 
     world.set_mode("dual_write_read_dynamodb")
     code, doc = world.ops_json("soak", "--soak-days", "1")
     assert code == 1
-    assert "1 rollback(s)" in failed_checks(doc)["no rollback in the soak window"]["measured"]
+    assert failed_checks(doc)["no rollback in the soak window"]["measured"].startswith("2 rollback(s)")
+
+
+def test_switch_reads_refuses_on_shadow_mismatches(world: World) -> None:
+    world.advance(Phase.VERIFY)
+    world.shadow(compared=200, mismatches=3)
+    code, doc = world.ops_json("switch-reads", "--yes")
+    assert code == 1
+    check = failed_checks(doc)["shadow-read mismatches"]
+    assert check["measured"] == "3 of 200 reads"
+    assert check["threshold"].startswith("<= 0 over the last 900 s")
+    assert world.mode() == "dual_write_shadow"
+
+
+def test_backfill_refuses_while_the_replica_is_not_ready(world: World) -> None:
+    world.advance(Phase.REPLICATE)
+    code, doc = world.ops_json("backfill", "--yes")
+    assert code == 1
+    failed = failed_checks(doc)
+    assert failed, doc
+    assert any("replica" in name or "replicated" in name or name == "replica ready" for name in failed), (
+        failed
+    )
+    assert world.ledger.position() == Position(Phase.REPLICATE, PhaseState.DONE)
