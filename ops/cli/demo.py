@@ -96,7 +96,11 @@ def traffic(  # noqa: PLR0917 - Typer options are parameters
     from ops.tables import ensure_target_table
 
     settings = Settings.from_env()
-    ensure_target_table(settings.target_table)
+    try:
+        ensure_target_table(settings.target_table)
+    except Exception as exc:
+        # An unreachable DynamoDB is a scenario worth driving traffic through (the outbox holds it).
+        console.print(f"[yellow]warning:[/] cannot reach DynamoDB table {settings.target_table}: {exc}")
     pool = make_pool(_database(database_url), max_size=max(4, (workers or int(rps // 25) + 1) + 2))
     modes = FixedMode(mode) if mode else FlagReader(settings.dataset)
     repo = Repository("answers", pool, target_table=settings.target_table, modes=modes)

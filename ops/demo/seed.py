@@ -83,10 +83,11 @@ class SeedPlan:
         if rows < 1:
             raise OpsError("--rows must be at least 1")
         n_couples = couples or max(1, rows // 150)
-        n_questions = max(50, min(5000, rows // 50))
+        n_questions = max(200, min(5000, rows // 20))
         capacity = 2 * n_questions
-        if n_couples * capacity < rows:
-            n_couples = -(-rows // capacity)
+        # Leave room: live traffic must still find unanswered questions to create answers for.
+        if n_couples * capacity < 2 * rows:
+            n_couples = -(-2 * rows // capacity)
         rng = random.Random(seed)  # noqa: S311 - reproducible demo data
         ranks = list(range(1, n_couples + 1))
         rng.shuffle(ranks)

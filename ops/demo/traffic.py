@@ -109,11 +109,14 @@ class _Keys:
 
 def _domain(repo: Repository) -> tuple[list[dict[str, int]], int, int]:
     with repo.pool.connection() as conn:
+        estimate = conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'answers'::regclass").fetchone()
+        rows = float(estimate[0]) if estimate and estimate[0] and estimate[0] > 0 else 0.0
+        percent = min(100.0, 100.0 * 2 * _KEY_SAMPLE / rows) if rows else 100.0
         keys = [
             {"couple_id": c, "question_id": q, "user_id": u}
             for c, q, u in conn.execute(
-                "SELECT couple_id, question_id, user_id FROM answers TABLESAMPLE SYSTEM (10) LIMIT %s",
-                (_KEY_SAMPLE,),
+                "SELECT couple_id, question_id, user_id FROM answers TABLESAMPLE BERNOULLI (%s) LIMIT %s",
+                (percent, _KEY_SAMPLE),
             )
         ]
         top = conn.execute("SELECT coalesce(max(id), 0) FROM couples").fetchone()

@@ -1,0 +1,494 @@
+"""The full migration rehearsal on the local stack, under live traffic (`make demo`).
+
+Every step runs the real `ops` CLI in a subprocess and prints the command first, so an operator
+can repeat any step by hand; live traffic runs in this process through the dual-write layer, the
+way the application embeds it, and follows the migration flag as the phases move it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.rule import Rule
+from rich.table import Table
+
+from ops import aws
+from ops.exceptions import OpsError
+from ops.sandbox.stack import REPO_ROOT, Sandbox
+
+DEFAULT_ROWS = 200_000
+FREE_PORTS = {"prod": 0, "v2": 0, "moto": 0, "dynamodb": 0}
+
+
+class RehearsalFailed(OpsError):
+    """A rehearsal step failed; the message names the step and its command."""
+
+
+@dataclass(frozen=True)
+class RehearsalOptions:
+    rows: int = DEFAULT_ROWS
+    rps: float = 25.0
+    root: Path = REPO_ROOT / ".sandbox" / "demo"
+    soak_seconds: float = 8.0
+    recheck_delay: float = 3.0
+    keep: bool = False
+    seed: int = 42
+    kill_backfill_at: float = 0.35  # fraction of the rows written when the backfill is killed
+    notifications: bool = True
+
+
+@dataclass
+class StepRecord:
+    name: str
+    command: str
+    seconds: float
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class RehearsalReport:
+    rows: int
+    steps: list[StepRecord] = field(default_factory=list)
+    backfill: dict[str, Any] = field(default_factory=dict)
+    verify: dict[str, Any] = field(default_factory=dict)
+    final_check: dict[str, Any] = field(default_factory=dict)
+    traffic: dict[str, Any] = field(default_factory=dict)
+    notifications: dict[str, Any] = field(default_factory=dict)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rows_lost(self) -> int:
+        return int(self.final_check.get("missing", 0)) + int(self.final_check.get("mismatched", 0))
+
+    @property
+    def rows_resurrected(self) -> int:
+        return int(self.final_check.get("extra", 0))
+
+    @property
+    def ok(self) -> bool:
+        return (
+            all(s.ok for s in self.steps)
+            and self.rows_lost == 0
+            and self.rows_resurrected == 0
+            and not self.traffic.get("errors")
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "rows": self.rows,
+            "seconds": round(self.seconds, 1),
+            "rows_lost": self.rows_lost,
+            "rows_resurrected": self.rows_resurrected,
+            "steps": [vars(s) for s in self.steps],
+            "backfill": self.backfill,
+            "verify": self.verify,
+            "final_check": self.final_check,
+            "traffic": self.traffic,
+            "notifications": self.notifications,
+        }
+
+
+class LiveTraffic:
+    """The application's load, through the dual-write layer, until stopped.
+
+    `run_traffic` runs for a fixed duration, so the load is a series of short runs whose results
+    are added up; between two runs the repository (and its flag reader) stays the same.
+    """
+
+    def __init__(self, rps: float, seed: int, chunk_seconds: float = 10.0) -> None:
+        self.rps = rps
+        self.seed = seed
+        self.chunk_seconds = chunk_seconds
+        self.stop_event = threading.Event()
+        self.totals: dict[str, Counter[str]] = {
+            "done": Counter(),
+            "conflicts": Counter(),
+            "errors": Counter(),
+        }
+        self.examples: dict[str, list[str]] = {}
+        self.modes_seen: list[str] = []
+        self.seconds = 0.0
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="live-traffic", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> dict[str, Any]:
+        self.stop_event.set()
+        self.thread.join(timeout=120)
+        if self.failure is not None:
+            raise RehearsalFailed(f"live traffic stopped with an error: {self.failure}")
+        return self.result()
+
+    def result(self) -> dict[str, Any]:
+        total = sum(sum(c.values()) for c in self.totals.values())
+        return {
+            "requests": total,
+            "seconds": round(self.seconds, 1),
+            "done": dict(self.totals["done"]),
+            "conflicts": dict(self.totals["conflicts"]),
+            "errors": dict(self.totals["errors"]),
+            "error_examples": self.examples,
+            "modes": self.modes_seen,
+        }
+
+    def _run(self) -> None:
+        from ops.demo.traffic import run_traffic
+        from ops.dualwrite import Repository, make_pool
+        from ops.flags import FlagReader
+        from ops.settings import Settings
+
+        settings = Settings.from_env()
+        assert settings.prod_database_url
+        pool = make_pool(settings.prod_database_url, max_size=8)
+        # A short cache: the demo moves the flag often and the traffic should follow it promptly.
+        repo = Repository(
+            "answers",
+            pool,
+            target_table=settings.target_table,
+            modes=FlagReader(settings.dataset, ttl_seconds=1.0),
+        )
+        chunk = 0
+        try:
+            while not self.stop_event.is_set():
+                result = run_traffic(repo, rps=self.rps, duration=self.chunk_seconds, seed=self.seed + chunk)
+                chunk += 1
+                self.seconds += result.seconds
+                for name in ("done", "conflicts", "errors"):
+                    self.totals[name].update(getattr(result, name))
+                for kind, examples in result.error_examples.items():
+                    self.examples.setdefault(kind, []).extend(examples[:3])
+                if not self.modes_seen or self.modes_seen[-1] != result.mode:
+                    self.modes_seen.append(result.mode)
+        except BaseException as exc:  # reported by stop()
+            self.failure = exc
+        finally:
+            repo.close()
+            pool.close()
+
+
+class Rehearsal:
+    def __init__(self, options: RehearsalOptions, console: Console | None = None) -> None:
+        self.options = options
+        self.console = console or Console()
+        self.report = RehearsalReport(rows=options.rows)
+        self.sandbox = Sandbox(options.root, ports=dict(FREE_PORTS), echo=self.console.print)
+        self.env: dict[str, str] = {}
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def ops_argv(self) -> list[str]:
+        script = Path(sys.executable).parent / "ops"
+        return [str(script)] if script.exists() else [sys.executable, "-m", "ops"]
+
+    def cli(
+        self,
+        name: str,
+        args: Sequence[str],
+        *,
+        capture_json: bool = False,
+        allow_fail: bool = False,
+        timeout: float = 3600,
+    ) -> dict[str, Any]:
+        """Run `ops <args>` as an operator would; returns its JSON output when asked for."""
+        shown = "ops " + " ".join(shlex.quote(a) for a in args)
+        self.console.print(f"\n[bold cyan]$ {shown}[/]")
+        started = time.monotonic()
+        proc = subprocess.run(
+            [*self.ops_argv(), *args],
+            env=self.env,
+            timeout=timeout,
+            check=False,
+            stdout=subprocess.PIPE if capture_json else None,
+            text=True,
+        )
+        seconds = time.monotonic() - started
+        ok = proc.returncode == 0
+        data: dict[str, Any] = {}
+        if capture_json and proc.stdout:
+            data = _last_json(proc.stdout)
+        self.report.steps.append(
+            StepRecord(
+                name, shown, round(seconds, 1), ok or allow_fail, "" if ok else f"exit {proc.returncode}"
+            )
+        )
+        if not ok and not allow_fail:
+            raise RehearsalFailed(f"step '{name}' failed (exit {proc.returncode}): {shown}")
+        return data
+
+    def section(self, title: str) -> None:
+        self.console.print(Rule(f"[bold]{title}"))
+
+    # -- the rehearsal -------------------------------------------------------------------------
+    def run(self) -> RehearsalReport:
+        started = time.monotonic()
+        traffic: LiveTraffic | None = None
+        saved_env = dict(os.environ)
+        try:
+            self.start_stack()
+            self.seed()
+            traffic = LiveTraffic(self.options.rps, self.options.seed)
+            traffic.start()
+            self.console.print(
+                f"[green]live traffic started[/]: {self.options.rps:g} operations/s "
+                "through the dual-write layer, following the migration flag"
+            )
+            self.migrate_forward()
+            self.rollback_drill()
+            self.report.traffic = traffic.stop()
+            traffic = None
+            self.final_check()
+            self.finish_migration()
+            if self.options.notifications:
+                self.notifications()
+        finally:
+            if traffic is not None:
+                self.report.traffic = traffic.stop()
+            self.report.seconds = time.monotonic() - started
+            os.environ.clear()
+            os.environ.update(saved_env)
+            aws.reset()
+            if not self.options.keep:
+                self.sandbox.down(purge=True)
+        return self.report
+
+    def start_stack(self) -> None:
+        self.section("1. local stack")
+        root = str(self.options.root)
+        self.console.print(
+            f"[bold cyan]$ ops sandbox up --root {root} --prod-port 0 --v2-port 0 "
+            "--moto-port 0 --dynamodb-port 0[/]"
+        )
+        step_started = time.monotonic()
+        info = self.sandbox.up()
+        self.env = {
+            **os.environ,
+            **info.env(),
+            "OPS_SOAK_SECONDS": str(self.options.soak_seconds),
+            "OPS_SNAPSHOT_DIR": str(self.options.root / "snapshots"),
+            "OPS_SHADOW_WINDOW_SECONDS": "60",
+            # DynamoDB Local has no backups API, so PITR cannot be measured; say so explicitly.
+            "OPS_PITR_UNSUPPORTED": "accept",
+            "COLUMNS": os.environ.get("COLUMNS", "120"),
+        }
+        self.env.pop("AWS_PROFILE", None)
+        self.env.pop("AWS_SESSION_TOKEN", None)
+        os.environ.clear()
+        os.environ.update(self.env)
+        aws.reset()
+        self.report.steps.append(
+            StepRecord("sandbox up", "ops sandbox up", round(time.monotonic() - step_started, 1), True)
+        )
+        self.cli("provision", ["sandbox", "provision", "--root", root])
+
+    def seed(self) -> None:
+        self.section("2. seed prod")
+        self.cli("seed", ["demo", "seed", "--rows", str(self.options.rows), "--seed", str(self.options.seed)])
+
+    def migrate_forward(self) -> None:
+        self.section("3. migration, gate by gate")
+        self.cli("status", ["migrate", "status"])
+        self.cli("preflight", ["migrate", "preflight", "--yes"])
+        self.cli("dual-write", ["migrate", "dual-write", "--yes"])
+        self.cli("replicate", ["migrate", "replicate", "--yes", "--wait", "600"])
+        self.backfill_with_kill()
+        self.report.backfill = self.cli(
+            "backfill status", ["backfill", "status", "--json"], capture_json=True
+        )
+        self.report.verify = self.cli(
+            "verify",
+            ["verify", "run", "--recheck-delay", str(self.options.recheck_delay), "--json"],
+            capture_json=True,
+        )
+        self.cli(
+            "verify gate", ["migrate", "verify", "--yes", "--recheck-delay", str(self.options.recheck_delay)]
+        )
+        self.cli("switch-reads", ["migrate", "switch-reads", "--yes"])
+        self.cli("soak", ["migrate", "soak", "--yes", "--wait", str(self.options.soak_seconds * 6)])
+
+    def backfill_with_kill(self) -> None:
+        """Start the backfill, SIGKILL it part-way, then let the phase resume it from checkpoints."""
+        from ops.backfill.status import backfill_summary
+        from ops.control import ControlTable
+        from ops.settings import Settings
+
+        settings = Settings.from_env()
+        argv = ["backfill", "run", "--no-progress"]
+        shown = "ops " + " ".join(argv)
+        self.console.print(
+            f"\n[bold cyan]$ {shown}[/]   [dim](killed with SIGKILL part-way, to rehearse a crash)[/]"
+        )
+        started = time.monotonic()
+        proc = subprocess.Popen([*self.ops_argv(), *argv], env=self.env, stdout=subprocess.DEVNULL)
+        control = ControlTable(settings.control_table)
+        target = self.options.rows * self.options.kill_backfill_at
+        written = 0
+        while proc.poll() is None:
+            summary = backfill_summary(control, settings.dataset)
+            written = summary.rows_written + summary.rows_present if summary else 0
+            if written >= target:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                break
+            time.sleep(0.2)
+        killed = proc.returncode == -signal.SIGKILL
+        self.console.print(
+            f"[yellow]backfill killed[/] after {written:,} rows"
+            if killed
+            else f"[yellow]backfill finished before the kill point[/] (exit {proc.returncode})"
+        )
+        self.report.steps.append(
+            StepRecord(
+                "backfill (killed)",
+                shown,
+                round(time.monotonic() - started, 1),
+                killed or proc.returncode == 0,
+                f"killed at {written:,} rows",
+            )
+        )
+        self.cli("backfill status (after kill)", ["backfill", "status"])
+        self.cli("backfill (resume + gate)", ["migrate", "backfill", "--yes"])
+
+    def rollback_drill(self) -> None:
+        self.section("4. rollback drill: back to PostgreSQL reads, verify, forward again")
+        self.cli("rollback", ["migrate", "rollback", "--yes"])
+        self.cli("status after rollback", ["migrate", "status"])
+        drill = self.cli(
+            "verify after rollback",
+            [
+                "verify",
+                "run",
+                "--source-url",
+                self.env["PROD_DATABASE_URL"],
+                "--recheck-delay",
+                str(self.options.recheck_delay),
+                "--json",
+            ],
+            capture_json=True,
+        )
+        self.report.verify["after_rollback"] = drill
+        self.cli("switch-reads again", ["migrate", "switch-reads", "--yes"])
+        self.cli("soak again", ["migrate", "soak", "--yes", "--wait", str(self.options.soak_seconds * 6)])
+
+    def final_check(self) -> None:
+        self.section("5. traffic stopped: drain the outbox, compare PostgreSQL (prod) with DynamoDB")
+        self.cli("drain outbox", ["repair", "outbox"])
+        self.report.final_check = self.cli(
+            "final comparison",
+            [
+                "verify",
+                "run",
+                "--source-url",
+                self.env["PROD_DATABASE_URL"],
+                "--recheck-delay",
+                "0",
+                "--json",
+            ],
+            capture_json=True,
+        )
+
+    def finish_migration(self) -> None:
+        self.section("6. stop PostgreSQL writes, clean up")
+        dataset = self.env.get("OPS_DATASET", "answers")
+        self.cli("stop-pg-writes", ["migrate", "stop-pg-writes", "--yes", "--confirm-name", dataset])
+        self.cli("cleanup", ["migrate", "cleanup", "--yes", "--confirm-name", dataset])
+        self.cli("status --history", ["migrate", "status", "--history"])
+
+    def notifications(self) -> None:
+        self.section("7. subscription notifications: API -> SQS FIFO -> consumer")
+        from ops.demo.notifications_demo import run_notifications_demo
+
+        started = time.monotonic()
+        self.report.notifications = run_notifications_demo(self.console)
+        self.report.steps.append(
+            StepRecord(
+                "notifications",
+                "ops notifications serve (in-process)",
+                round(time.monotonic() - started, 1),
+                self.report.notifications.get("ok", False),
+            )
+        )
+
+
+def _last_json(text: str) -> dict[str, Any]:
+    """The JSON document a `--json` command printed (the last top-level object in its output)."""
+    start = text.find("{")
+    while start != -1:
+        try:
+            value = json.loads(text[start:])
+            return value if isinstance(value, dict) else {"value": value}
+        except json.JSONDecodeError:
+            start = text.find("{", start + 1)
+    return {}
+
+
+def render_report(report: RehearsalReport, console: Console) -> None:
+    steps = Table(title="Rehearsal steps")
+    for column in ("step", "seconds", "result", "command"):
+        steps.add_column(column)
+    for s in report.steps:
+        steps.add_row(
+            s.name, f"{s.seconds:.1f}", "[green]ok[/]" if s.ok else f"[red]{s.detail}[/]", s.command
+        )
+    console.print(steps)
+    summary = Table(title="Rehearsal report", show_header=False)
+    summary.add_column("what")
+    summary.add_column("value")
+    fc = report.final_check
+    bf = report.backfill
+    rows: list[tuple[str, str]] = [
+        ("rows seeded (answers)", f"{report.rows:,}"),
+        (
+            "backfill: rows written / already present / failed",
+            _counts(bf, ("rows_written", "rows_present", "rows_failed")),
+        ),
+        ("verify (V2 vs DynamoDB): compared / mismatched / missing / extra", _counts(report.verify)),
+        ("final check (prod vs DynamoDB): compared / mismatched / missing / extra", _counts(fc)),
+        (
+            "traffic: requests / errors",
+            f"{report.traffic.get('requests', 0):,} / {sum(report.traffic.get('errors', {}).values()):,}",
+        ),
+        ("traffic followed the modes", " -> ".join(report.traffic.get("modes", []))),
+        ("[bold]rows lost[/]", f"[bold]{report.rows_lost}[/]"),
+        ("[bold]rows resurrected[/]", f"[bold]{report.rows_resurrected}[/]"),
+    ]
+    if report.notifications:
+        n = report.notifications
+        rows.append(
+            (
+                "notifications applied / ignored / dead-lettered",
+                f"{n.get('applied', 0)} / {n.get('ignored', 0)} / {n.get('dead_lettered', 0)}",
+            )
+        )
+    rows.append(("duration", f"{report.seconds / 60:.1f} min"))
+    rows.append(("result", "[green]PASSED[/]" if report.ok else "[red]FAILED[/]"))
+    for what, value in rows:
+        summary.add_row(what, value)
+    console.print(summary)
+
+
+def _counts(
+    result: dict[str, Any], keys: Sequence[str] = ("rows_compared", "mismatched", "missing", "extra")
+) -> str:
+    if not result:
+        return "-"
+    return " / ".join(f"{result.get(k, '?'):,}" if isinstance(result.get(k), int) else "?" for k in keys)
+
+
+Runner = Callable[[RehearsalOptions, Console], RehearsalReport]

@@ -1,0 +1,170 @@
+"""`ops demo seed`, `ops demo traffic` and `ops repair outbox` against the local stack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+from typer.testing import CliRunner
+
+from ops import aws
+from ops.cli.main import app
+from ops.demo.seed import seed_database
+from ops.demo.traffic import run_traffic
+from ops.dualwrite import Metrics, Repository, make_pool, pending_outbox
+from ops.exceptions import OpsError
+from ops.flags import FixedMode, Mode
+from ops.mapping import configure_connection, is_tombstone, load_mapping
+from ops.tables import ensure_target_table
+
+pytestmark = pytest.mark.stack
+ANSWERS = load_mapping().table("answers")
+
+
+@pytest.fixture
+def target(stack: Any, unique_name: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    ddb = aws.client("dynamodb")
+    ensure_target_table(unique_name, ddb)
+    monkeypatch.setenv("OPS_TARGET_TABLE", unique_name)
+    yield unique_name
+    ddb.delete_table(TableName=unique_name)
+
+
+def test_seed_fills_realistic_rows_that_all_encode(prod_db: str) -> None:
+    result = seed_database(prod_db, 20_000)
+    assert result.answers == 20_000
+    with psycopg.connect(prod_db) as conn:
+        configure_connection(conn)
+        stats = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE mood IS NULL),"
+            " count(*) FILTER (WHERE photo_urls = '{}'),"
+            " count(*) FILTER (WHERE body = ''), count(*) FILTER (WHERE body ~ '[가-힣]'),"
+            " max(octet_length(metadata::text)), count(*) FILTER (WHERE metadata IS NULL),"
+            " (SELECT max(c) FROM (SELECT count(*) c FROM answers GROUP BY couple_id) x) FROM answers"
+        ).fetchone()
+        assert stats is not None
+        total, null_moods, empty_arrays, empty_bodies, korean, biggest_json, null_json, top_couple = stats
+        assert total == 20_000
+        assert null_moods and empty_arrays and empty_bodies and korean and null_json
+        assert biggest_json > 10_000
+        assert top_couple >= 500
+        cur = conn.cursor(row_factory=dict_row)
+        cur.execute("SELECT * FROM answers")
+        for row in cur:
+            ANSWERS.encode(row)
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(
+                "INSERT INTO answers (couple_id, question_id, user_id, body) SELECT couple_id, question_id,"
+                " user_id, 'dup' FROM answers LIMIT 1"
+            )
+    with pytest.raises(OpsError, match="--truncate"):
+        seed_database(prod_db, 10)
+    assert seed_database(prod_db, 100, truncate=True).answers == 100
+
+
+def test_traffic_in_dual_write_leaves_both_sides_equal(prod_db: str, target: str) -> None:
+    seed_database(prod_db, 3000)
+    pool = make_pool(prod_db, max_size=8)
+    try:
+        repo = Repository(
+            ANSWERS,
+            pool,
+            target_table=target,
+            modes=FixedMode(Mode.DUAL_WRITE),
+            metrics=Metrics(enabled=False),
+        )
+        result = run_traffic(repo, rps=120, duration=2.5, seed=7)
+        assert result.error_count == 0, result.error_examples
+        assert result.total == 300
+        assert all(result.done[op] > 0 for op in ("create", "update", "delete", "get", "query")), (
+            dict(result.done),
+            dict(result.conflicts),
+        )
+        assert result.outbox_pending == 0
+        with pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            # Rows the traffic wrote carry versions above the seed's.
+            cur.execute("SELECT * FROM answers WHERE version > 3001")
+            touched = cur.fetchall()
+        assert touched
+        ddb = aws.client("dynamodb")
+        for row in touched:
+            item = ddb.get_item(TableName=target, Key=ANSWERS.key(row), ConsistentRead=True)["Item"]
+            assert ANSWERS.diff(ANSWERS.encode(row), item) == {}
+        deleted = result.done["delete"]
+        stones = [i for i in ddb.scan(TableName=target)["Items"] if is_tombstone(i)]
+        assert len(stones) == deleted
+    finally:
+        pool.close()
+
+
+def test_cli_traffic_and_repair(prod_db: str, target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed_database(prod_db, 1000)
+    runner = CliRunner()
+    out = runner.invoke(
+        app,
+        [
+            "demo",
+            "traffic",
+            "--rps",
+            "40",
+            "--duration",
+            "1.5",
+            "--mode",
+            "dual_write_shadow",
+            "--database-url",
+            prod_db,
+            "--json",
+            "--seed",
+            "3",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output[out.output.index("{") :])
+    assert report["mode"] == "dual_write_shadow"
+    assert report["errors"] == {}
+    assert report["dual_write"].get("ShadowCompared", 0) > 0
+
+    # Writes while DynamoDB is unreachable stay in the outbox; `ops repair outbox` drains them.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    aws.reset()
+    down = runner.invoke(
+        app,
+        [
+            "demo",
+            "traffic",
+            "--rps",
+            "40",
+            "--duration",
+            "1",
+            "--mode",
+            "dual_write",
+            "--database-url",
+            prod_db,
+            "--json",
+            "--seed",
+            "4",
+        ],
+    )
+    assert down.exit_code == 0, down.output
+    outage = json.loads(down.output[down.output.index("{") :])
+    assert outage["errors"] == {}
+    assert outage["dual_write"]["DynamoWriteFailures"] == outage["outbox_pending"] > 0
+    monkeypatch.undo()
+    monkeypatch.setenv("OPS_TARGET_TABLE", target)
+    aws.reset()
+    pool = make_pool(prod_db, max_size=2)
+    pending = pending_outbox(pool)
+    pool.close()
+    assert pending > 0
+    dry = runner.invoke(app, ["repair", "outbox", "--database-url", prod_db, "--dry-run", "--json"])
+    assert json.loads(dry.output)["pending"] == pending
+    done = runner.invoke(app, ["repair", "outbox", "--database-url", prod_db, "--table", target, "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.output[done.output.index("{") :])
+    assert summary["remaining"] == 0 and summary["drained"] == pending
