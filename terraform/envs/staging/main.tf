@@ -88,6 +88,7 @@ module "network" {
 }
 
 module "rds_postgres" {
+  #checkov:skip=CKV_AWS_157:Staging runs the V2 replica single-AZ (rds_multi_az = false) to halve its cost; prod is Multi-AZ.
   source = "../../modules/rds_postgres"
 
   identifier             = "${local.name}-v2"

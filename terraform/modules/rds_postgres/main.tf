@@ -1,11 +1,9 @@
 locals {
   default_parameters = [
-    # Connections without TLS are refused: DMS and the runner both connect with sslmode=require.
-    { name = "rds.force_ssl", value = "1", apply_method = "pending-reboot" },
     { name = "log_min_duration_statement", value = "1000", apply_method = "immediate" },
     { name = "log_connections", value = "1", apply_method = "immediate" },
   ]
-  parameters = { for p in concat(local.default_parameters, var.parameters) : p.name => p }
+  parameters = { for p in concat(local.default_parameters, var.parameters) : p.name => p if p.name != "rds.force_ssl" }
 }
 
 resource "aws_db_subnet_group" "this" {
@@ -20,6 +18,13 @@ resource "aws_db_parameter_group" "this" {
   name        = var.identifier
   family      = var.parameter_group_family
   description = "V2 PostgreSQL replica parameters"
+
+  # Connections without TLS are refused: DMS and the runner both connect with sslmode=require.
+  parameter {
+    name         = "rds.force_ssl"
+    value        = "1"
+    apply_method = "pending-reboot"
+  }
 
   dynamic "parameter" {
     for_each = local.parameters
