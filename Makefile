@@ -28,7 +28,7 @@ tools-check:  ## Check the system tools the stack needs (fatal under CI=true)
 	@bash scripts/check_tools.sh
 
 demo: setup  ## Run the main job on the built-in local stack
-	@bash scripts/demo.sh
+	@DEMO_ARGS="$(DEMO_ARGS)" bash scripts/demo.sh
 
 lint: setup  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: bring the local stack up on free ports, check each part, tear it down.
+# `make demo`: the full migration rehearsal under live traffic, plus the notification pipeline,
+# on a local stack of its own (free ports, torn down at the end). Pass options with DEMO_ARGS,
+# e.g. `make demo DEMO_ARGS="--rows 2000000"`.
 set -euo pipefail
-ops=.venv/bin/ops
-root=.sandbox/demo
-trap '$ops sandbox down --root "$root" --purge' EXIT
-$ops sandbox up --root "$root" --prod-port 0 --v2-port 0 --moto-port 0 --dynamodb-port 0
-$ops sandbox env --root "$root"
+# shellcheck disable=SC2086
+exec .venv/bin/ops demo rehearsal ${DEMO_ARGS:-}

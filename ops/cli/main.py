@@ -33,6 +33,9 @@ def _register() -> None:
     from ops.cli import repair as repair_cli
 
     app.add_typer(demo_cli.app, name="demo")
+    from ops.cli import rehearsal as rehearsal_cli
+
+    demo_cli.app.command("rehearsal")(rehearsal_cli.rehearsal)
     app.add_typer(repair_cli.app, name="repair")
 
     from ops.cli import migrate as migrate_cli

@@ -8,6 +8,7 @@ way the application embeds it, and follows the migration flag as the phases move
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import signal
@@ -127,7 +128,15 @@ class LiveTraffic:
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="live-traffic", daemon=True)
 
-    def start(self) -> None:
+    def start(self, log_path: Path) -> None:
+        # The application's own logs (shadow-read samples, retries) go to a file, as they would go
+        # to the app's log pipeline; the console stays for the operator's tables.
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        app_logger = logging.getLogger("ops.dualwrite")
+        app_logger.addHandler(handler)
+        app_logger.propagate = False
         self.thread.start()
 
     def stop(self) -> dict[str, Any]:
@@ -244,7 +253,7 @@ class Rehearsal:
             self.start_stack()
             self.seed()
             traffic = LiveTraffic(self.options.rps, self.options.seed)
-            traffic.start()
+            traffic.start(self.options.root / "logs" / "traffic.log")
             self.console.print(
                 f"[green]live traffic started[/]: {self.options.rps:g} operations/s "
                 "through the dual-write layer, following the migration flag"
