@@ -79,10 +79,23 @@ class ProgressDisplay:
         )
         left = max(0, expected - finished)
         head = Table(title=f"backfill {engine.options.run_id} -> {engine.options.target_table}", expand=False)
-        for column in ("rows done", "of", "written", "present", "failed", "rows/s", "MB/s", "Mbps", "ETA"):
+        for column in (
+            "segments",
+            "rows done",
+            "of",
+            "written",
+            "present",
+            "failed",
+            "rows/s",
+            "MB/s",
+            "Mbps",
+            "ETA",
+        ):
             head.add_column(column, justify="right")
+        complete = sum(1 for r in engine.runs.values() if r.state.state == "complete")
         state = " (paused)" if engine.throttle.paused else ""
         head.add_row(
+            f"{complete}/{len(engine.runs)}",
             f"{finished:,}",
             f"{expected:,}",
             f"{live.rows_written:,}",

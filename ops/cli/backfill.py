@@ -108,6 +108,9 @@ def run(  # noqa: PLR0917 - one parameter per CLI option
     source_url: str | None = typer.Option(None, help="Source database (default: $V2_DATABASE_URL)."),
     target_table: str | None = typer.Option(None, help="DynamoDB table (default: $OPS_TARGET_TABLE)."),
     create_target_table: bool = typer.Option(False, help="Create the target table if it is missing."),
+    endpoint: str | None = typer.Option(
+        None, "--put-endpoint", help="Endpoint for the PutItem traffic only (default: the DynamoDB endpoint)."
+    ),
     run_id: str | None = RunIdOption,
     control_table: str | None = ControlOption,
     no_progress: bool = typer.Option(False, "--no-progress", help="No live progress display."),
@@ -130,6 +133,7 @@ def run(  # noqa: PLR0917 - one parameter per CLI option
         dry_run=dry_run,
         restart=restart,
         create_target_table=create_target_table,
+        endpoint=endpoint,
     )
     display = None if no_progress else ProgressDisplay(err)
     try:
