@@ -260,3 +260,24 @@ def test_gate_checks(fields: dict[str, Any], failed: list[str]) -> None:
     _store(control, finished_at=finished, **fields)
     gate = verify_gate(control, "answers")  # type: ignore[arg-type]
     assert [c.name for c in gate.failed] == failed
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"score": {"N": "1.500"}},
+        {"mood": {"S": "2"}},
+        {"legacy": {"SS": ["b", "a"]}},
+        {"photoUrls": {"L": [{"S": "b.jpg"}]}},
+        {"metadata": {"M": {"n": {"N": "1.0"}}}},
+    ],
+)
+def test_fast_attribute_diff_agrees_with_the_mappings_diff(change: dict[str, Any]) -> None:
+    from ops.verify.compare import differing_attributes
+
+    expected = TM.encode(_row())
+    actual = {**expected, **change}
+    assert differing_attributes(expected, actual) == sorted(TM.diff(expected, actual))
+    without = {k: v for k, v in expected.items() if k != "body"}
+    assert differing_attributes(expected, without) == sorted(TM.diff(expected, without)) == ["body"]
