@@ -31,6 +31,7 @@ MAX_PK_BYTES = 2048
 MAX_SK_BYTES = 1024
 
 _INT_FAST_LIMIT = 10**MAX_SIGNIFICANT_DIGITS
+_ZERO = Decimal(0)
 _TIMESTAMP_SUFFIX = "Z"
 
 SCALAR_TYPES = (
@@ -120,13 +121,25 @@ def strip_decimal(value: Decimal) -> Decimal:
 
 
 def _check_decimal(value: Decimal) -> Decimal:
+    _sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        raise ValueProblem(f"{value} is not a finite number; DynamoDB numbers cannot hold NaN or Infinity")
+    if not any(digits):
+        return _ZERO
+    # Fast path: few enough digits and a safe magnitude need no normalisation.
+    if (
+        len(digits) <= MAX_SIGNIFICANT_DIGITS
+        and MIN_ADJUSTED_EXPONENT <= exponent + len(digits) - 1 <= MAX_ADJUSTED_EXPONENT
+    ):
+        return value
     stripped = strip_decimal(value)
     if stripped == 0:
         return stripped
-    digits = len(stripped.as_tuple().digits)
-    if digits > MAX_SIGNIFICANT_DIGITS:
+    significant = len(stripped.as_tuple().digits)
+    if significant > MAX_SIGNIFICANT_DIGITS:
         raise ValueProblem(
-            f"number {value} has {digits} significant digits; DynamoDB keeps at most {MAX_SIGNIFICANT_DIGITS}"
+            f"number {value} has {significant} significant digits; DynamoDB keeps at most "
+            f"{MAX_SIGNIFICANT_DIGITS}"
         )
     adjusted = stripped.adjusted()
     if not MIN_ADJUSTED_EXPONENT <= adjusted <= MAX_ADJUSTED_EXPONENT:
@@ -149,7 +162,10 @@ def number_text(value: int | Decimal | float) -> str:
                 "(policy: reject the row; store such values as NULL or text in PostgreSQL)"
             )
         # repr() is the shortest string that reads back as the same double.
-        return str(_check_decimal(Decimal(repr(value))))
+        text = repr(value)
+        if "e" not in text and (value == 0 or 1e-130 <= abs(value) < 1e125):
+            return text
+        return str(_check_decimal(Decimal(text)))
     if isinstance(value, Decimal):
         return str(_check_decimal(value))
     raise ValueProblem(f"expected a number, got {type(value).__name__}")
@@ -416,37 +432,83 @@ def same(a: Any, b: Any) -> bool:
 
 
 def _number_size(text: str) -> int:
-    digits = strip_decimal(Decimal(text)).as_tuple().digits
-    significant = 0 if not any(digits) else len(digits)
+    plain = text.lstrip("-+")
+    if plain.isdigit() or (plain.count(".") == 1 and plain.replace(".", "").isdigit()):
+        significant = len(plain.replace(".", "").strip("0"))
+    else:
+        digits = strip_decimal(Decimal(text)).as_tuple().digits
+        significant = 0 if not any(digits) else len(digits)
     return (significant + 1) // 2 + 1
 
 
 def value_size(wire: Wire) -> int:  # noqa: PLR0911 - one branch per DynamoDB type
     """Bytes of one attribute value as DynamoDB counts them (docs: "Item sizes and formats")."""
-    (tag, raw), *_ = wire.items()
-    if tag == "S":
-        return len(raw.encode("utf-8"))
-    if tag == "N":
-        return _number_size(raw)
-    if tag == "B":
-        return len(raw)
-    if tag in ("BOOL", "NULL"):
-        return 1
-    if tag == "L":
-        return 3 + sum(value_size(v) + 1 for v in raw)
-    if tag == "M":
-        return 3 + sum(len(k.encode("utf-8")) + value_size(v) + 1 for k, v in raw.items())
-    if tag == "SS":
-        return sum(len(x.encode("utf-8")) for x in raw)
-    if tag == "NS":
-        return sum(_number_size(x) for x in raw)
-    if tag == "BS":
-        return sum(len(x) for x in raw)
-    raise ValueProblem(f"unknown DynamoDB attribute type {tag}")
+    for tag, raw in wire.items():
+        if tag == "S":
+            return len(raw) if raw.isascii() else len(raw.encode("utf-8"))
+        if tag == "N":
+            return _number_size(raw)
+        if tag == "M":
+            total = 3
+            for k, v in raw.items():
+                total += (len(k) if k.isascii() else len(k.encode("utf-8"))) + value_size(v) + 1
+            return total
+        if tag == "L":
+            total = 3
+            for v in raw:
+                total += value_size(v) + 1
+            return total
+        if tag in ("BOOL", "NULL"):
+            return 1
+        if tag == "B":
+            return len(raw)
+        if tag == "SS":
+            return sum(len(x.encode("utf-8")) for x in raw)
+        if tag == "NS":
+            return sum(_number_size(x) for x in raw)
+        if tag == "BS":
+            return sum(len(x) for x in raw)
+        raise ValueProblem(f"unknown DynamoDB attribute type {tag}")
+    raise ValueProblem("empty attribute value")
+
+
+def _size_bound(wire: Wire) -> int:
+    """A cheap upper bound of value_size: numbers at most 21 bytes, 4 UTF-8 bytes per character."""
+    for tag, raw in wire.items():
+        if tag == "S":
+            return len(raw) if raw.isascii() else 4 * len(raw)
+        if tag == "N":
+            return 21
+        if tag == "M":
+            total = 3
+            for k, v in raw.items():
+                total += 4 * len(k) + _size_bound(v) + 1
+            return total
+        if tag == "L":
+            total = 3
+            for v in raw:
+                total += _size_bound(v) + 1
+            return total
+        return value_size(wire)
+    return 0
+
+
+def fits_item_limit(item: dict[str, Wire]) -> tuple[bool, int]:
+    """(fits in 400 KB, size or upper bound): the exact size is computed only when the bound is close."""
+    bound = 0
+    for name, value in item.items():
+        bound += 4 * len(name) + _size_bound(value)
+    if bound <= MAX_ITEM_BYTES:
+        return True, bound
+    size = item_size(item)
+    return size <= MAX_ITEM_BYTES, size
 
 
 def item_size(item: dict[str, Wire]) -> int:
-    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
+    total = 0
+    for name, value in item.items():
+        total += (len(name) if name.isascii() else len(name.encode("utf-8"))) + value_size(value)
+    return total
 
 
 # ---------------------------------------------------------------- JSON text with exact numbers

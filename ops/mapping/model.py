@@ -199,8 +199,8 @@ class TableMapping:
         if version is None:
             raise self._error(row, self.version_column, "version column is NULL")
         item[VERSION_ATTRIBUTE] = item.get(self.attributes[self.version_column]) or {"N": str(version)}
-        size = codec.item_size(item)
-        if size > codec.MAX_ITEM_BYTES:
+        fits, size = codec.fits_item_limit(item)
+        if not fits:
             largest = max(
                 (a for a in item if a not in RESERVED_ATTRIBUTES), key=lambda a: codec.value_size(item[a])
             )

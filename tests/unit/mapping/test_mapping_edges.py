@@ -285,3 +285,11 @@ def test_env_var_selects_the_mapping_file(tmp_path: Any, monkeypatch: pytest.Mon
 def test_jsonb_object_with_an_empty_key_is_a_row_error() -> None:
     with pytest.raises(RowError, match="empty key"):
         ANSWERS.encode(answer(metadata={"ok": {"": 1}}))
+
+
+def test_item_near_the_limit_with_multibyte_text_is_measured_exactly() -> None:
+    body = "가" * 136_000  # 408,000 UTF-8 bytes: the cheap bound says "maybe too big", the exact size fits
+    item = ANSWERS.encode(answer(body=body))
+    assert 408_000 < ANSWERS.item_size(item) <= 400 * 1024
+    with pytest.raises(RowError, match="400 KB"):
+        ANSWERS.encode(answer(body=body + "가" * 1000))
