@@ -29,12 +29,11 @@ Plan = Literal["monthly", "annual", "lifetime", "unknown"]
 
 # Statuses in which the store still grants access (Apple and Google agree on these).
 ENTITLED_STATUSES: frozenset[str] = frozenset({"active", "grace", "canceled-until-expiry"})
+LIFETIME_ENTITLED_STATUSES: frozenset[str] = frozenset({"active"})
 
 
 def is_entitled(kind: str, status: str) -> bool:
-    if kind == "lifetime":
-        return status == "active"
-    return status in ENTITLED_STATUSES
+    return status in (LIFETIME_ENTITLED_STATUSES if kind == "lifetime" else ENTITLED_STATUSES)
 
 
 def ms_to_datetime(value: Any) -> datetime | None:

@@ -17,7 +17,16 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from lambdas.consumer.model import Change, Current, Decision, Kind, Status, is_entitled, plan_of
+from lambdas.consumer.model import (
+    ENTITLED_STATUSES,
+    LIFETIME_ENTITLED_STATUSES,
+    Change,
+    Current,
+    Decision,
+    Kind,
+    Status,
+    plan_of,
+)
 
 # Arbitrary constant: serialises concurrent apply_migrations callers.
 _LOCK_ID = 0x6E6F7469_66696361
@@ -68,6 +77,9 @@ class Repository:
         self._conninfo = conninfo
         self._conn: psycopg.Connection[dict[str, Any]] | None = None
         self._has_users: bool | None = None
+        self._depth = 0
+        self._pending_events: list[tuple[Any, ...]] = []
+        self._touched_owners: set[tuple[str | None, int | None]] = set()
 
     @property
     def conn(self) -> psycopg.Connection[dict[str, Any]]:
@@ -83,9 +95,44 @@ class Repository:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """A transaction, or a savepoint when one is already open (one message inside a batch)."""
-        with self.conn.transaction():
-            yield
+        """A transaction, or a savepoint when one is already open (one message inside a batch).
+
+        History rows and entitlement refreshes are deferred to the end of the outermost
+        transaction, still before its commit: a batch writes its history in one statement and
+        recomputes each touched couple's entitlement once, not once per notification. A failed
+        savepoint drops what it deferred.
+        """
+        outermost = self._depth == 0
+        self._depth += 1
+        events_mark = len(self._pending_events)
+        owners_before = set(self._touched_owners)
+        try:
+            with self.conn.transaction():
+                try:
+                    yield
+                except BaseException:
+                    del self._pending_events[events_mark:]
+                    self._touched_owners &= owners_before
+                    raise
+                if outermost:
+                    self._flush()
+        finally:
+            self._depth -= 1
+            if outermost:
+                self._pending_events.clear()
+                self._touched_owners.clear()
+
+    def _flush(self) -> None:
+        for account_id, couple_id in sorted(self._touched_owners, key=str):
+            self._refresh_entitlement(account_id, couple_id)
+        if self._pending_events:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO notification_events (provider, notification_id, subscription_key, "
+                    "event_type, subtype, event_time, outcome, status_before, status_after, detail) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    self._pending_events,
+                )
 
     # --- idempotency --------------------------------------------------------------------------
 
@@ -96,14 +143,33 @@ class Repository:
         ).fetchone()
         return row is not None
 
-    def claim(self, provider: str, notification_id: str) -> bool:
-        """Record the id; False when it was already there (a duplicate delivery)."""
+    def claim(
+        self, provider: str, notification_id: str, key: str | None
+    ) -> tuple[bool, StoredSubscription | None]:
+        """Record the id and lock the subscription `key` (if any), in one round trip.
+
+        Returns (False, ...) when the id was already there: a duplicate delivery.
+        """
         row = self.conn.execute(
-            "INSERT INTO notification_processed (provider, notification_id) VALUES (%s, %s) "
-            "ON CONFLICT DO NOTHING RETURNING 1",
-            (provider, notification_id),
+            """
+            WITH claimed AS (
+                INSERT INTO notification_processed (provider, notification_id) VALUES (%(provider)s, %(id)s)
+                ON CONFLICT DO NOTHING RETURNING 1
+            )
+            SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, s.*
+            FROM (SELECT 1) AS one
+            LEFT JOIN LATERAL (
+                SELECT id, kind, status, expires_at, auto_renew, product_id, last_event_at, account_id,
+                    couple_id
+                FROM notification_subscriptions
+                WHERE provider = %(provider)s AND subscription_key = %(key)s
+                FOR UPDATE
+            ) AS s ON true
+            """,
+            {"provider": provider, "id": notification_id, "key": key},
         ).fetchone()
-        return row is not None
+        assert row is not None
+        return bool(row["claimed"]), _stored(row)
 
     def cleanup_processed(self, days: int) -> int:
         """Forget processed ids older than `days`; SQS deduplicates for 5 minutes, we for days."""
@@ -123,21 +189,7 @@ class Repository:
             "FROM notification_subscriptions WHERE provider = %s AND subscription_key = %s FOR UPDATE",
             (provider, key),
         ).fetchone()
-        if row is None:
-            return None
-        return StoredSubscription(
-            id=row["id"],
-            current=Current(
-                kind=cast(Kind, row["kind"]),
-                status=cast(Status, row["status"]),
-                expires_at=row["expires_at"],
-                auto_renew=row["auto_renew"],
-                product_id=row["product_id"],
-                last_event_at=row["last_event_at"],
-            ),
-            account_id=row["account_id"],
-            couple_id=row["couple_id"],
-        )
+        return _stored(row)
 
     def save(
         self,
@@ -219,47 +271,53 @@ class Repository:
     # --- entitlements -------------------------------------------------------------------------
 
     def refresh_entitlement(self, account_id: str | None, couple_id: int | None) -> None:
+        """Recompute premium for the couple (or the account) before the transaction commits."""
+        if self._depth == 0:
+            self._refresh_entitlement(account_id, couple_id)
+        else:
+            self._touched_owners.add((account_id, couple_id))
+
+    def _refresh_entitlement(self, account_id: str | None, couple_id: int | None) -> None:
         """Recompute premium for the couple (or the account before it joins one) from all its purchases."""
         if couple_id is not None:
-            owner, where, arg = f"couple:{couple_id}", "couple_id = %s", cast(object, couple_id)
+            owner, where, arg = f"couple:{couple_id}", "couple_id = %(arg)s", cast(object, couple_id)
         elif account_id is not None:
-            owner, where, arg = f"account:{account_id}", "account_id = %s AND couple_id IS NULL", account_id
+            owner, where, arg = (
+                f"account:{account_id}",
+                "account_id = %(arg)s AND couple_id IS NULL",
+                account_id,
+            )
         else:
             return
-        rows = self.conn.execute(
-            f"SELECT id, kind, status, expires_at FROM notification_subscriptions WHERE {where}",
-            (arg,),
-        ).fetchall()
-        lifetime = [r for r in rows if r["kind"] == "lifetime" and is_entitled("lifetime", r["status"])]
-        running = [
-            r for r in rows if r["kind"] == "subscription" and is_entitled("subscription", r["status"])
-        ]
-        best: dict[str, Any] | None = None
-        if lifetime:
-            source, best = "lifetime", lifetime[0]
-        elif running:
-            source = "subscription"
-            best = max(running, key=lambda r: (r["expires_at"] is not None, r["expires_at"] or 0))
-        else:
-            source = "none"
+        # One statement (no round trip for the rows): the lifetime pass wins, else the running
+        # subscription that lasts longest.
         self.conn.execute(
-            """
-            INSERT INTO notification_entitlements (owner_key, couple_id, account_id, premium, source,
+            f"""
+            INSERT INTO notification_entitlements AS e (owner_key, couple_id, account_id, premium, source,
                 subscription_id, expires_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
+            SELECT %(owner)s, %(couple)s, %(account)s, best.id IS NOT NULL, COALESCE(best.kind, 'none'),
+                best.id, CASE WHEN best.kind = 'subscription' THEN best.expires_at END
+            FROM (SELECT 1) AS one
+            LEFT JOIN LATERAL (
+                SELECT id, kind, expires_at FROM notification_subscriptions
+                WHERE {where}
+                  AND ((kind = 'lifetime' AND status = ANY(%(lifetime)s))
+                       OR (kind = 'subscription' AND status = ANY(%(running)s)))
+                ORDER BY kind = 'lifetime' DESC, expires_at DESC NULLS LAST, id DESC
+                LIMIT 1
+            ) AS best ON true
             ON CONFLICT (owner_key) DO UPDATE SET premium = EXCLUDED.premium, source = EXCLUDED.source,
                 subscription_id = EXCLUDED.subscription_id, expires_at = EXCLUDED.expires_at,
                 account_id = EXCLUDED.account_id, updated_at = now()
             """,
-            (
-                owner,
-                couple_id,
-                account_id,
-                best is not None,
-                source,
-                best["id"] if best else None,
-                best["expires_at"] if best and source == "subscription" else None,
-            ),
+            {
+                "owner": owner,
+                "couple": couple_id,
+                "account": account_id,
+                "arg": arg,
+                "lifetime": sorted(LIFETIME_ENTITLED_STATUSES),
+                "running": sorted(ENTITLED_STATUSES),
+            },
         )
 
     def entitlement(self, owner_key: str) -> dict[str, Any] | None:
@@ -281,11 +339,10 @@ class Repository:
         status_before: str | None,
         status_after: str | None,
     ) -> None:
-        self.conn.execute(
-            "INSERT INTO notification_events (provider, notification_id, subscription_key, event_type, "
-            "subtype, "
-            "event_time, outcome, status_before, status_after, detail) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        """Queue a history row; it is written with the rest of the transaction's, before the commit."""
+        if self._depth == 0:
+            raise RuntimeError("record_event must run inside Repository.transaction()")
+        self._pending_events.append(
             (
                 provider,
                 notification_id,
@@ -299,3 +356,21 @@ class Repository:
                 Jsonb(decision.detail),
             ),
         )
+
+
+def _stored(row: dict[str, Any] | None) -> StoredSubscription | None:
+    if row is None or row.get("id") is None:
+        return None
+    return StoredSubscription(
+        id=row["id"],
+        current=Current(
+            kind=cast(Kind, row["kind"]),
+            status=cast(Status, row["status"]),
+            expires_at=row["expires_at"],
+            auto_renew=row["auto_renew"],
+            product_id=row["product_id"],
+            last_event_at=row["last_event_at"],
+        ),
+        account_id=row["account_id"],
+        couple_id=row["couple_id"],
+    )

@@ -53,12 +53,14 @@ class NotificationService:
         """
         prepared = self.prepare(message)
         repo = self.repository
-        if repo.is_processed(prepared.provider, prepared.notification_id):
+        # Only worth a round trip when the strategy would call the Play API for a duplicate; the
+        # claim inside the transaction is what guarantees "once".
+        if prepared.provider == "google" and repo.is_processed(prepared.provider, prepared.notification_id):
             return "duplicate"
         with repo.transaction():
-            if not repo.claim(prepared.provider, prepared.notification_id):
+            claimed, stored = repo.claim(prepared.provider, prepared.notification_id, prepared.key)
+            if not claimed:
                 return "duplicate"
-            stored = repo.lock(prepared.provider, prepared.key) if prepared.key else None
             current = stored.current if stored else None
             if current is not None and prepared.event_time < current.last_event_at:
                 stale = Decision(

@@ -54,6 +54,10 @@ def _register() -> None:
 
     app.add_typer(backfill_cli.app, name="backfill")
 
+    from ops.cli import notifications as notifications_cli
+
+    app.add_typer(notifications_cli.app, name="notifications")
+
 
 _register()
 

@@ -19,6 +19,8 @@ from ops.notifications.dlq import DeadLetterQueue
 from ops.notifications.fake_play import FakePlay, subscription_purchase
 from ops.notifications.local import LocalOptions, SigningIdentity, build
 from ops.notifications.pipeline import LocalPipeline, ensure_queues
+from ops.notifications.replay import AppStoreCredentials, AppStoreServerClient, replay
+from tests.fixtures.notifications.consumer.fake_appstore import FakeAppStore
 
 pytestmark = pytest.mark.stack
 
@@ -157,3 +159,48 @@ def test_google_failure_dead_letters_then_redrive_applies_it(env: Env) -> None:
     wait_for(lambda: env.status(token) == "active")
     assert env.fake_play.acknowledged == [("subscriptions", "premium_monthly", token)]
     assert env.dlq.list_messages() == []
+
+
+def test_replay_apple_feeds_missed_notifications_through_the_same_path(env: Env, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ca = env.identity.apple_ca
+    t0 = signing.now_ms() - 120_000
+    missed = []
+    for offset, (kind, subtype) in enumerate(
+        [("SUBSCRIBED", "INITIAL_BUY"), ("DID_RENEW", None), ("EXPIRED", "VOLUNTARY")]
+    ):
+        signed = t0 + offset * 1000
+        transaction = signing.apple_transaction_info(
+            original_transaction_id=OTID, signed_date=signed, purchase_date=signed, appAccountToken=ACCOUNT
+        )
+        payload = signing.apple_subscription_notification(
+            ca, kind, subtype, original_transaction_id=OTID, signed_date=signed, transaction=transaction
+        )
+        missed.append(ca.sign(payload))
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_path = tmp_path / "key.p8"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    credentials = AppStoreCredentials.from_files(
+        issuer_id="issuer", key_id="KEY1234567", key_path=key_path, bundle_id=signing.DEFAULT_BUNDLE_ID
+    )
+    now = datetime.now(UTC)
+    with FakeAppStore(
+        missed, key.public_key(), key_id="KEY1234567", issuer_id="issuer", bundle_id=signing.DEFAULT_BUNDLE_ID
+    ) as store:
+        client = AppStoreServerClient(credentials, base_url=store.url)
+        result = replay(client.notification_history(now - timedelta(hours=1), now), env.pipeline.front.url)
+        # A second replay of the same window changes nothing: the notifications are already applied.
+        again = replay(client.notification_history(now - timedelta(hours=1), now), env.pipeline.front.url)
+    assert (result.fetched, result.accepted, result.ok) == (3, 3, True)
+    assert (again.fetched, again.accepted) == (3, 3)
+    wait_for(lambda: env.status(OTID) == "expired")
+    env.pipeline.poller.wait_until_drained()
+    assert env.row("SELECT count(*) FROM notification_events") == (3,)

@@ -1,0 +1,342 @@
+"""`ops notifications`: run the pipeline locally, inspect and re-drive the DLQ, replay from Apple."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ops.exceptions import ConfigError
+from ops.results import PhaseResult, StepStatus, render
+from ops.settings import Settings
+
+app = typer.Typer(help="Operate the subscription notification pipeline.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Inspect and re-drive the notifications dead-letter queue.", no_args_is_help=True)
+send_app = typer.Typer(help="Send a signed test notification to a running `serve`.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(send_app, name="send")
+console = Console()
+
+DEFAULT_STATE = Path(".sandbox") / "notifications"
+StateOption = typer.Option(
+    DEFAULT_STATE, "--state", help="Folder for the local signing material and settings."
+)
+JsonOption = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
+IdsOption = typer.Option([], "--id", help="Only these message/notification ids (repeatable).")
+KeyFileOption = typer.Option(
+    Path("AuthKey.p8"), envvar="APP_STORE_CONNECT_PRIVATE_KEY_PATH", help="The .p8 private key."
+)
+
+
+def _parse_time(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"{option} {value!r} is not an ISO-8601 date or time, e.g. 2026-11-20T00:00:00Z"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def serve(  # noqa: PLR0917 - one parameter per CLI option
+    port: int = typer.Option(8080, help="Port of the local HTTP front on 127.0.0.1 (0: any free)."),
+    batch_size: int = typer.Option(10, help="Event source mapping batch size (1-10 for FIFO)."),
+    visibility_timeout: int = typer.Option(30, help="Queue visibility timeout in seconds."),
+    max_receive_count: int = typer.Option(5, help="Receives before SQS moves a message to the DLQ."),
+    database_url: str = typer.Option(
+        "", envvar="PROD_DATABASE_URL", help="PostgreSQL for the consumer (default: the sandbox's prod)."
+    ),
+    state: Path = StateOption,
+) -> None:
+    """Receiver behind a local HTTP front + SQS poller + consumer, on the local stack, until Ctrl-C.
+
+    Uses test signing material (saved in --state for `ops notifications send`) and a local fake
+    Play Developer API; the queues get a RedrivePolicy to the FIFO DLQ.
+    """
+    from lambdas.consumer.repository import apply_migrations
+    from ops.notifications.fake_play import FakePlay
+    from ops.notifications.local import LocalOptions, SigningIdentity, build
+    from ops.notifications.pipeline import ensure_queues
+
+    if not database_url:
+        raise ConfigError(
+            'no database: start the local stack (`ops sandbox up`, then `eval "$(ops sandbox env)"`)'
+        )
+    settings = Settings.from_env()
+    queues = ensure_queues(
+        settings.notifications_queue,
+        settings.notifications_dlq,
+        visibility_timeout=visibility_timeout,
+        max_receive_count=max_receive_count,
+    )
+    apply_migrations(database_url)
+    options = LocalOptions(
+        database_url=database_url,
+        queues=queues,
+        state_dir=state.resolve(),
+        batch_size=batch_size,
+        visibility_timeout=visibility_timeout,
+        port=port,
+    )
+    with FakePlay() as fake_play:
+        pipeline, _consumer = build(options, SigningIdentity.create(), fake_play)
+        with pipeline:
+            (options.state_dir / "serve.json").write_text(
+                json.dumps({"url": pipeline.front.url, "play_api": fake_play.api_root}), encoding="utf-8"
+            )
+            console.print(
+                f"receiver: [bold]{pipeline.front.url}[/]/notifications/apple | /notifications/google"
+            )
+            console.print(
+                f"queue: {queues.queue_url}\nDLQ:   {queues.dlq_url}\nfake Play API: {fake_play.api_root}"
+            )
+            console.print(
+                "Send one: [bold]ops notifications send apple SUBSCRIBED --subtype INITIAL_BUY[/]; "
+                "Ctrl-C stops."
+            )
+            last = None
+            try:
+                while True:
+                    time.sleep(1)
+                    stats = pipeline.poller.stats
+                    now = (stats.received, stats.succeeded, stats.failed)
+                    if now != last:
+                        console.print(
+                            f"batches {stats.batches}  received {stats.received}  applied {stats.succeeded}  "
+                            f"failed {stats.failed}  function errors {stats.handler_errors}"
+                        )
+                        last = now
+            except KeyboardInterrupt:
+                console.print("stopping")
+
+
+def _serve_url(state: Path) -> str:
+    try:
+        return str(json.loads((state / "serve.json").read_text(encoding="utf-8"))["url"])
+    except (OSError, ValueError, KeyError):
+        raise ConfigError(f"no running `ops notifications serve` found in {state}; start it first") from None
+
+
+@send_app.command("apple")
+def send_apple(  # noqa: PLR0917 - one parameter per CLI option
+    notification_type: str = typer.Argument(
+        ..., help="notificationType, e.g. SUBSCRIBED, DID_RENEW, REFUND."
+    ),
+    subtype: str = typer.Option("", help="subtype, e.g. INITIAL_BUY, GRACE_PERIOD, AUTO_RENEW_DISABLED."),
+    original_transaction_id: str = typer.Option("2000000123456789", help="The subscription's identity."),
+    account: str = typer.Option(
+        "7d4e8f1a-0000-4000-8000-000000000001", help="appAccountToken (user external id)."
+    ),
+    product_id: str = typer.Option("com.example.couplediary.premium.monthly", help="Product id."),
+    state: Path = StateOption,
+) -> None:
+    """Sign an App Store Server Notification V2 with the local test CA and POST it to `serve`."""
+    import requests
+
+    from ops.notifications import signing
+    from ops.notifications.local import SigningIdentity
+
+    identity = SigningIdentity.load(state.resolve())
+    signed = signing.now_ms()
+    transaction = signing.apple_transaction_info(
+        original_transaction_id=original_transaction_id,
+        product_id=product_id,
+        signed_date=signed,
+        purchase_date=signed,
+        appAccountToken=account,
+    )
+    payload = signing.apple_subscription_notification(
+        identity.apple_ca,
+        notification_type,
+        subtype or None,
+        original_transaction_id=original_transaction_id,
+        signed_date=signed,
+        transaction=transaction,
+    )
+    response = requests.post(
+        f"{_serve_url(state.resolve())}/notifications/apple",
+        data=signing.apple_request_body(identity.apple_ca.sign(payload)),
+        timeout=10,
+    )
+    console.print(f"{response.status_code} {response.text} (notificationUUID {payload['notificationUUID']})")
+    if response.status_code != 200:
+        raise typer.Exit(1)
+
+
+@send_app.command("google")
+def send_google(
+    code: int = typer.Argument(..., help="Subscription notificationType code, e.g. 4 PURCHASED, 2 RENEWED."),
+    token: str = typer.Option("opaque-purchase-token-subscription-0001", help="purchaseToken."),
+    state: Path = StateOption,
+) -> None:
+    """Sign a Pub/Sub push of a Google RTDN with the local test key and POST it to `serve`.
+
+    The consumer reads the subscription's state from serve's fake Play API, which knows no purchase
+    until one is set there, so it records the notification as not-found.
+    """
+    import requests
+
+    from ops.notifications import signing
+    from ops.notifications.local import SigningIdentity
+
+    identity = SigningIdentity.load(state.resolve())
+    notification = signing.google_subscription_notification(purchase_token=token, notification_type=code)
+    response = requests.post(
+        f"{_serve_url(state.resolve())}/notifications/google",
+        data=json.dumps(signing.pubsub_push_body(notification)),
+        headers={"Authorization": f"Bearer {identity.google.oidc_token()}"},
+        timeout=10,
+    )
+    console.print(f"{response.status_code} {response.text}")
+    if response.status_code != 200:
+        raise typer.Exit(1)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    limit: int = typer.Option(100, help="At most this many messages."), as_json: bool = JsonOption
+) -> None:
+    """Messages in the DLQ: id, group, provider, notification id and type, receive count."""
+    from ops.notifications.dlq import DeadLetterQueue
+
+    settings = Settings.from_env()
+    messages = DeadLetterQueue.from_names(
+        settings.notifications_queue, settings.notifications_dlq
+    ).list_messages(limit)
+    if as_json:
+        console.print_json(json.dumps([m.summary() for m in messages]))
+        return
+    table = Table(title=f"{settings.notifications_dlq}: {len(messages)} message(s)")
+    for column in (
+        "message_id",
+        "group_id",
+        "provider",
+        "notification_id",
+        "type",
+        "receive_count",
+        "sent_at",
+    ):
+        table.add_column(column)
+    for m in messages:
+        table.add_row(*(str(v) for v in m.summary().values()))
+    console.print(table)
+
+
+@dlq_app.command("show")
+def dlq_show(message_id: str = typer.Argument(..., help="SQS message id or notification id.")) -> None:
+    """One DLQ message with its full body."""
+    from ops.notifications.dlq import DeadLetterQueue
+
+    settings = Settings.from_env()
+    message = DeadLetterQueue.from_names(settings.notifications_queue, settings.notifications_dlq).show(
+        message_id
+    )
+    console.print_json(json.dumps({**message.summary(), "body": _json_or_text(message.body)}))
+
+
+def _json_or_text(body: str) -> object:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    message_ids: list[str] = IdsOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would move; change nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Move DLQ messages back to the main queue (group order kept); the consumer applies each once."""
+    from ops.notifications.dlq import DeadLetterQueue
+
+    settings = Settings.from_env()
+    dlq = DeadLetterQueue.from_names(settings.notifications_queue, settings.notifications_dlq)
+    if not dry_run and not yes:
+        planned = dlq.redrive(message_ids or None, dry_run=True)
+        typer.confirm(
+            f"Move {len(planned.moved)} message(s) from {settings.notifications_dlq} "
+            f"to {settings.notifications_queue}?",
+            abort=True,
+        )
+    outcome = dlq.redrive(message_ids or None, dry_run=dry_run)
+    result = PhaseResult(phase="dlq redrive", dry_run=dry_run, evidence={"moved": outcome.moved})
+    status = StepStatus.PLANNED if dry_run else StepStatus.OK
+    for message_id in outcome.moved:
+        result.add(message_id, status, f"to {settings.notifications_queue}")
+    for message_id in outcome.kept:
+        result.add(message_id, StepStatus.SKIPPED, "not selected; stays in the DLQ")
+    render(result, console, as_json)
+
+
+@app.command("replay-apple")
+def replay_apple(  # noqa: PLR0917 - one parameter per CLI option
+    since: str = typer.Option(..., "--since", help="Start of the window, ISO-8601 (at most 180 days ago)."),
+    until: str = typer.Option("", "--until", help="End of the window (default: now)."),
+    receiver_url: str = typer.Option(
+        "",
+        "--receiver-url",
+        envvar="NOTIFICATIONS_RECEIVER_URL",
+        help="Receiver base URL (API Gateway or serve).",
+    ),
+    environment: str = typer.Option("Production", help="Production or Sandbox App Store Server API."),
+    api_url: str = typer.Option("", help="Override the App Store Server API base URL (tests)."),
+    key_id: str = typer.Option("", envvar="APP_STORE_CONNECT_KEY_ID", help="In-app purchase key id."),
+    issuer_id: str = typer.Option(
+        "", envvar="APP_STORE_CONNECT_ISSUER_ID", help="App Store Connect issuer id."
+    ),
+    key_file: Path = KeyFileOption,
+    bundle_id: str = typer.Option("", envvar="APPLE_BUNDLE_ID", help="The app's bundle id."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Fetch and count; send nothing."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Fetch notifications since --since from Apple's Notification History and send each through the
+    receiver (verified, enqueued, applied once)."""
+    from ops.notifications.replay import (
+        PRODUCTION_URL,
+        SANDBOX_URL,
+        AppStoreCredentials,
+        AppStoreServerClient,
+    )
+    from ops.notifications.replay import replay as run_replay
+
+    if environment not in ("Production", "Sandbox"):
+        raise ConfigError(f"--environment must be Production or Sandbox, got {environment!r}")
+    if not receiver_url and not dry_run:
+        raise ConfigError("--receiver-url (or NOTIFICATIONS_RECEIVER_URL) is required unless --dry-run")
+    start = _parse_time(since, "--since")
+    end = _parse_time(until, "--until") if until else datetime.now(UTC)
+    credentials = AppStoreCredentials.from_files(
+        issuer_id=issuer_id, key_id=key_id, key_path=key_file, bundle_id=bundle_id
+    )
+    base = api_url or (PRODUCTION_URL if environment == "Production" else SANDBOX_URL)
+    client = AppStoreServerClient(credentials, base_url=base)
+    with console.status("replaying ...") as status:
+        outcome = run_replay(
+            client.notification_history(start, end),
+            receiver_url,
+            dry_run=dry_run,
+            progress=lambda n: status.update(f"replaying ... {n} notification(s)"),
+        )
+    result = PhaseResult(phase="replay-apple", dry_run=dry_run, evidence=vars(outcome))
+    result.add("fetch history", StepStatus.OK, f"{outcome.fetched} notification(s) from {base}")
+    if dry_run:
+        result.add("send to receiver", StepStatus.PLANNED, f"{outcome.fetched} to {receiver_url or '-'}")
+    else:
+        refused = ", ".join(f"{n} x HTTP {code}" for code, n in sorted(outcome.refused.items()))
+        result.add(
+            "send to receiver",
+            StepStatus.OK if outcome.ok else StepStatus.FAILED,
+            f"{outcome.accepted} accepted"
+            + (f"; refused {refused} (see the receiver logs)" if refused else ""),
+        )
+    render(result, console, as_json)
+    if not result.ok:
+        raise typer.Exit(1)
