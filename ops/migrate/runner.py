@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops.control import ControlTable
-from ops.exceptions import OpsError
+from ops.exceptions import ConfigError, OpsError
 from ops.migrate import adapters, gates, snapshots
 from ops.migrate.config import MigrateConfig
 from ops.migrate.ledger import Ledger
@@ -104,6 +104,10 @@ class Cutover:
         result.gate = entry
         if not entry.ok:
             result.add("entry gate", StepStatus.FAILED, "; ".join(c.name for c in entry.failed))
+            if dry_run and entry.checks[0].ok:
+                # The plan is still worth reading: it is what will run once the gate passes.
+                for line in self._plan(phase, position, opts):
+                    result.add(line, StepStatus.PLANNED)
             if not dry_run:
                 self.ledger.event(
                     phase, "refused", "refused", self.operator, detail="entry gate", evidence=entry.to_dict()
@@ -290,7 +294,7 @@ class Cutover:
         if destructive:
             if self.io.yes:
                 if self.io.confirm_name != name:
-                    raise OpsError(
+                    raise ConfigError(
                         f"--yes on '{phase}' also needs --confirm-name {name} (the resource this step ends); "
                         f"got {self.io.confirm_name!r}"
                     )
