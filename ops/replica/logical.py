@@ -9,9 +9,9 @@ applied, so the target is at most that stale. WAL positions alone (confirmed_flu
 pg_current_wal_lsn) are bytes, and turn into time only while changes flow, so they are reported
 as detail, not as the lag.
 
-"Counts equal" compares exact `count(*)` of every table: source first, then a heartbeat, then
-the target once the heartbeat has arrived, retried a few times so steady traffic does not
-produce a spurious difference. An exact count reads the whole table; on a very large replica run
+"Counts equal" compares exact `count(*)` of every table, taken on both sides at the same moment
+(after the heartbeat showed the subscriber is caught up), retried a few times so steady traffic
+does not produce a spurious difference. An exact count reads the whole table; on a very large replica run
 `status` sparingly (`ops replica wait` polls at a modest interval).
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -54,7 +55,7 @@ class LogicalReplicaDriver:
         publisher_conninfo: str | None = None,
         prepare_schema: bool = True,
         heartbeat_wait: float = 2.0,
-        count_attempts: int = 3,
+        count_attempts: int = 5,
     ) -> None:
         if not _IDENTIFIER.match(name):
             raise ReplicaError(
@@ -190,21 +191,27 @@ class LogicalReplicaDriver:
     def _counts_and_lag(
         self, substates: dict[str, str]
     ) -> tuple[dict[str, int], dict[str, int], float | None]:
+        """Heartbeat lag, then both sides counted at the same moment (two threads): under
+        traffic the sides can then differ only by what is in flight, and a few attempts catch a
+        moment when nothing is."""
+        lag = self._heartbeat_lag()
+        ready = [t for t in self.tables if substates.get(t) == "r"]
         counts_source: dict[str, int] = {}
         counts_target: dict[str, int] = {}
-        lag: float | None = None
-        for attempt in range(self.count_attempts):
-            with self._connect(self.source_url, "source") as src:
-                counts_source = self._count(src)
-            lag = self._heartbeat_lag()
-            with self._connect(self.target_url, "target") as dst:
-                counts_target = self._count(dst)
-            ready = [t for t in self.tables if substates.get(t) == "r"]
-            if all(counts_source.get(t) == counts_target.get(t) for t in ready):
-                break
-            if attempt + 1 < self.count_attempts:
-                time.sleep(0.5)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="replica-count") as pool:
+            for attempt in range(self.count_attempts):
+                source = pool.submit(self._count_at, self.source_url, "source")
+                target = pool.submit(self._count_at, self.target_url, "target")
+                counts_source, counts_target = source.result(), target.result()
+                if all(counts_source.get(t) == counts_target.get(t) for t in ready):
+                    break
+                if attempt + 1 < self.count_attempts:
+                    time.sleep(0.2)
         return counts_source, counts_target, lag
+
+    def _count_at(self, url: str, role: str) -> dict[str, int]:
+        with self._connect(url, role) as conn:
+            return self._count(conn)
 
     def _heartbeat_lag(self) -> float | None:
         table = sql.Identifier(self.heartbeat_table)

@@ -317,7 +317,10 @@ class Verifier:
         if state.done:
             progress.advance(bar)
             return
-        pending: list[_Candidate] = []
+        pending = [
+            _Candidate(Difference(EXTRA, {}, (p["pk"], p["sk"]), reason="item has no row in PostgreSQL"), 0.0)
+            for p in state.pending
+        ]
         for items, last in self.items.scan(index, total, state.last_key):
             owned = [i for i in items if self.parser.owns(*item_key(i))]
             state.add("items_scanned", len(owned))

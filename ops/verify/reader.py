@@ -22,6 +22,7 @@ from ops.mapping import TableMapping, configure_connection
 
 _INTEGER_SQL = ("smallint", "integer", "bigint")
 SAMPLE_BUCKETS = 10_000
+EXACT_COUNT_BELOW = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,16 @@ class RowReader:
         return out
 
     def estimate(self, segments: Sequence[Segment]) -> int:
-        """Rows the run will compare (for progress): exact within the plan, scaled by the sample."""
+        """Rows the run will compare, for progress: the planner's estimate for a large table (an
+        exact count would read it all once more), an exact count for a small one."""
         with self.connect() as conn:
-            row = conn.execute(sql.SQL("SELECT count(*) AS n FROM {t}").format(t=self._table)).fetchone()
-        total = int(row["n"]) if row else 0
+            row = conn.execute(
+                "SELECT reltuples::bigint AS n FROM pg_class WHERE oid = to_regclass(%s)", (self.tm.table,)
+            ).fetchone()
+            total = int(row["n"]) if row and row["n"] is not None else -1
+            if total < EXACT_COUNT_BELOW:
+                row = conn.execute(sql.SQL("SELECT count(*) AS n FROM {t}").format(t=self._table)).fetchone()
+                total = int(row["n"]) if row else 0
         if self.sample_threshold is not None:
             total = total * self.sample_threshold // SAMPLE_BUCKETS
         return total

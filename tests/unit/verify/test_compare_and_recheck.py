@@ -85,7 +85,8 @@ class FakeReader:
         return len(self.rows)
 
     def pages(self, segment: Segment, after: Any) -> Iterator[list[dict[str, Any]]]:
-        yield list(self.rows.values())
+        if self.rows:
+            yield list(self.rows.values())
 
     def fetch(self, keys: Any) -> dict[tuple[Any, ...], dict[str, Any]]:
         self.fetches += 1
@@ -281,3 +282,31 @@ def test_fast_attribute_diff_agrees_with_the_mappings_diff(change: dict[str, Any
     assert differing_attributes(expected, actual) == sorted(TM.diff(expected, actual))
     without = {k: v for k, v in expected.items() if k != "body"}
     assert differing_attributes(expected, without) == sorted(TM.diff(expected, without)) == ["body"]
+
+
+def test_extra_pending_at_a_crash_is_rechecked_on_resume() -> None:
+    row = _row()
+    ident = _ident(row)
+    stray = {**TM.encode(row), "_ver": {"N": "5"}}
+    items = FakeItems([{ident: stray}])
+    v, _ = _verifier(FakeReader([]), items, extras=True, run_id="r1")
+    control: FakeControl = v.control  # type: ignore[assignment]
+    control.put(
+        "VERIFY#answers",
+        "RUN#r1",
+        {
+            "run_id": "r1",
+            "state": "running",
+            "fingerprint": v.fingerprint(),
+            "plan": [{"index": 0, "lower": None, "upper": None}],
+            "started_at": "x",
+        },
+    )
+    control.put(
+        "VERIFY#answers",
+        "RUN#r1#SCAN#0000",
+        {"pending": [{"pk": ident[0], "sk": ident[1]}], "last_key": None},
+    )
+    result = v.run()
+    assert result.extra == 1
+    assert [(s["pk"], s["sk"]) for s in result.samples] == [ident]
