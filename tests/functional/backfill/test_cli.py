@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ops.backfill.controls import LiveControls
 from ops.cli.main import app
-from tests.functional.backfill.conftest import Env, seed
+from tests.functional.backfill.support import Env, seed
 
 runner = CliRunner()
 

@@ -19,7 +19,7 @@ from ops.backfill.retry import retry_failed
 from ops.backfill.status import backfill_gate, backfill_summary, segment_states
 from ops.backfill.writer import WriteStopped
 from ops.control import ControlTable
-from tests.functional.backfill.conftest import Env, seed
+from tests.functional.backfill.support import Env, seed
 
 TOO_PRECISE = "1234567890123456789012345678901234567890.5"  # 41 significant digits: DynamoDB holds 38
 

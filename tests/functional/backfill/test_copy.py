@@ -7,7 +7,7 @@ from typing import Any
 from ops import aws
 from ops.backfill.engine import run_backfill
 from ops.backfill.status import backfill_gate, backfill_summary
-from tests.functional.backfill.conftest import Env, seed
+from tests.functional.backfill.support import Env, seed
 
 
 def test_full_copy_equals_source_item_by_item(env: Env) -> None:

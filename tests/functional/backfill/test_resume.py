@@ -15,7 +15,7 @@ import pytest
 from ops.backfill.checkpoint import COMPLETE, LeaseHeld, SegmentState
 from ops.backfill.engine import run_backfill
 from ops.backfill.status import segment_states
-from tests.functional.backfill.conftest import Env, seed
+from tests.functional.backfill.support import Env, seed
 
 ROWS = 1500
 
