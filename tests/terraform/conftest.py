@@ -16,7 +16,10 @@ from tests.terraform import tooling
 def terraform_bin() -> str:
     terraform = shutil.which("terraform")
     if terraform is None:
-        tooling.unavailable("terraform is not on PATH", "install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install)")
+        tooling.unavailable(
+            "terraform is not on PATH",
+            "install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install)",
+        )
     assert terraform is not None
     return terraform
 

@@ -61,7 +61,12 @@ def _type(body: dict[str, Any]) -> str:
 
 
 def tables(module: Path) -> str:
-    lines = ["## Inputs", "", "| Name | Description | Type | Default | Required |", "|------|-------------|------|---------|:--------:|"]
+    lines = [
+        "## Inputs",
+        "",
+        "| Name | Description | Type | Default | Required |",
+        "|------|-------------|------|---------|:--------:|",
+    ]
     variables = sorted(_blocks(module / "variables.tf", "variable"))
     for name, body in variables:
         required = "yes" if "default" not in body else "no"
@@ -86,17 +91,24 @@ def documented_roots() -> list[Path]:
 
 
 def stale_readmes() -> list[Path]:
-    return [m / "README.md" for m in documented_roots() if render((m / "README.md").read_text(), m) != (m / "README.md").read_text()]
+    return [
+        m / "README.md"
+        for m in documented_roots()
+        if render((m / "README.md").read_text(), m) != (m / "README.md").read_text()
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="only report READMEs whose tables are out of date")
+    parser.add_argument(
+        "--check", action="store_true", help="only report READMEs whose tables are out of date"
+    )
     args = parser.parse_args(argv)
     if args.check:
         stale = stale_readmes()
         for path in stale:
-            print(f"out of date: {path.relative_to(TERRAFORM_DIR.parent)} (run: python -m tests.terraform.terraform_docs)")
+            where = path.relative_to(TERRAFORM_DIR.parent)
+            print(f"out of date: {where} (run: python -m tests.terraform.terraform_docs)")
         return 1 if stale else 0
     for module in documented_roots():
         readme = module / "README.md"

@@ -23,7 +23,10 @@ MIN_REASON_LENGTH = 20
 
 
 def policy_ids() -> list[str]:
-    ids = [yaml.safe_load(p.read_text())["metadata"]["id"] for p in sorted(tooling.CHECKOV_POLICIES.glob("*.yaml"))]
+    ids = [
+        yaml.safe_load(p.read_text())["metadata"]["id"]
+        for p in sorted(tooling.CHECKOV_POLICIES.glob("*.yaml"))
+    ]
     assert ids, f"no repository policies in {tooling.CHECKOV_POLICIES}"
     return ids
 
@@ -39,8 +42,17 @@ class CheckovReport:
 
 def _command(checkov: Path, directory: Path, *extra: str) -> list[str]:
     return [
-        str(checkov), "--directory", str(directory), "--framework", "terraform", "--skip-download",
-        "--output", "json", "--external-checks-dir", str(tooling.CHECKOV_POLICIES), *extra,
+        str(checkov),
+        "--directory",
+        str(directory),
+        "--framework",
+        "terraform",
+        "--skip-download",
+        "--output",
+        "json",
+        "--external-checks-dir",
+        str(tooling.CHECKOV_POLICIES),
+        *extra,
     ]
 
 
@@ -49,7 +61,9 @@ def _report(proc: subprocess.Popen[str]) -> CheckovReport:
     try:
         data = json.loads(stdout)
     except json.JSONDecodeError:
-        pytest.fail(f"checkov printed no JSON report (exit {proc.returncode}):\n{stdout[-2000:]}\n{stderr[-2000:]}")
+        pytest.fail(
+            f"checkov printed no JSON report (exit {proc.returncode}):\n{stdout[-2000:]}\n{stderr[-2000:]}"
+        )
     reports = data if isinstance(data, list) else [data]
     terraform = [r for r in reports if r.get("check_type") == "terraform"]
     assert terraform, f"checkov ran no terraform checks: {stdout[-2000:]}"
@@ -67,13 +81,19 @@ def _report(proc: subprocess.Popen[str]) -> CheckovReport:
 def checkov_reports(checkov_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, CheckovReport]:
     # A clean copy: a developer's local .terraform folders must not be scanned.
     copy = tmp_path_factory.mktemp("checkov") / "terraform"
-    shutil.copytree(tooling.TERRAFORM_DIR, copy, ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl"))
+    shutil.copytree(
+        tooling.TERRAFORM_DIR, copy, ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl")
+    )
     only_policies = ",".join(policy_ids())
     procs = {
-        "repo": subprocess.Popen(_command(checkov_bin, copy), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        "repo": subprocess.Popen(
+            _command(checkov_bin, copy), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ),
         "violations": subprocess.Popen(
             _command(checkov_bin, VIOLATIONS, "--check", only_policies),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         ),
     }
     return {name: _report(proc) for name, proc in procs.items()}
@@ -81,7 +101,8 @@ def checkov_reports(checkov_bin: Path, tmp_path_factory: pytest.TempPathFactory)
 
 def _where(check: dict[str, Any]) -> str:
     lines = check.get("file_line_range") or ["?", "?"]
-    return f"{check['check_id']} {check['resource']} {check['file_path']}:{lines[0]}-{lines[1]}: {check['check_name']}"
+    where = f"{check['file_path']}:{lines[0]}-{lines[1]}"
+    return f"{check['check_id']} {check['resource']} {where}: {check['check_name']}"
 
 
 def test_no_failed_checks(checkov_reports: dict[str, CheckovReport]) -> None:

@@ -17,9 +17,14 @@ TESTED_ROOTS = [tooling.rel(root) for root in tooling.roots() if (root / "tests"
 def test_fmt(terraform_bin: str) -> None:
     proc = subprocess.run(
         [terraform_bin, "fmt", "-check", "-recursive", "-diff", "-no-color", str(tooling.TERRAFORM_DIR)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    assert proc.returncode == 0, f"run `terraform fmt -recursive terraform` to fix:\n{proc.stdout}{proc.stderr}"
+    assert proc.returncode == 0, (
+        f"run `terraform fmt -recursive terraform` to fix:\n{proc.stdout}{proc.stderr}"
+    )
 
 
 @pytest.mark.parametrize("root", ROOTS)
@@ -41,12 +46,16 @@ def test_terraform_test(terraform_bench: tooling.TerraformBench, root: str) -> N
 
 def test_every_module_and_env_has_terraform_tests() -> None:
     untested = sorted(set(ROOTS) - set(TESTED_ROOTS))
-    assert not untested, f"add a tests/*.tftest.hcl with mock_provider \"aws\" to: {', '.join(untested)}"
+    assert not untested, f'add a tests/*.tftest.hcl with mock_provider "aws" to: {", ".join(untested)}'
 
 
 @pytest.mark.parametrize("module", [tooling.rel(m) for m in tooling.modules()])
 def test_module_layout(module: str) -> None:
     """terraform-aws-modules layout: main/variables/outputs/versions and a README."""
     path = tooling.TERRAFORM_DIR / module
-    missing = [f for f in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md") if not (path / f).is_file()]
+    missing = [
+        f
+        for f in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
+        if not (path / f).is_file()
+    ]
     assert not missing, f"{module} lacks {', '.join(missing)}"

@@ -20,7 +20,8 @@ def test_every_module_readme_is_current() -> None:
 @pytest.mark.terraform
 def test_tables_follow_the_variables(tmp_path: Path) -> None:
     (tmp_path / "variables.tf").write_text(
-        'variable "queue_name" {\n  description = "Name | of the queue."\n  type = string\n  default = "q.fifo"\n}\n'
+        'variable "queue_name" {\n  description = "Name | of the queue."\n'
+        '  type = string\n  default = "q.fifo"\n}\n'
         'variable "tables" {\n  description = "Tables."\n  type = list(object({ name = string }))\n}\n'
     )
     (tmp_path / "outputs.tf").write_text('output "queue_url" {\n  description = "URL."\n  value = "x"\n}\n')

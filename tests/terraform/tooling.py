@@ -55,8 +55,8 @@ def envs() -> list[Path]:
 
 
 def roots() -> list[Path]:
-    """Every directory terraform is initialised in: modules and environments."""
-    return modules() + envs()
+    """Every directory terraform is initialised in; environments first, as the contract test needs them."""
+    return envs() + modules()
 
 
 def rel(root: Path) -> str:
@@ -73,11 +73,33 @@ def find_plugin_dir() -> Path | None:
             return candidate
     found = subprocess.run(
         [
-            "find", "/", "-maxdepth", "7",
-            "(", "-path", "/proc", "-o", "-path", "/sys", "-o", "-path", "/dev", ")", "-prune",
-            "-o", "-type", "d", "-path", f"*/{AWS_PROVIDER_PATH.as_posix()}", "-print", "-quit",
+            "find",
+            "/",
+            "-maxdepth",
+            "7",
+            "(",
+            "-path",
+            "/proc",
+            "-o",
+            "-path",
+            "/sys",
+            "-o",
+            "-path",
+            "/dev",
+            ")",
+            "-prune",
+            "-o",
+            "-type",
+            "d",
+            "-path",
+            f"*/{AWS_PROVIDER_PATH.as_posix()}",
+            "-print",
+            "-quit",
         ],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     ).stdout.strip()
     return Path(found).parents[2] if found else None
 
@@ -159,8 +181,16 @@ class TerraformBench:
         cwd = self.path(root)
         runs = RootRuns()
         runs.init = run(
-            [self.terraform, "init", "-backend=false", f"-plugin-dir={self.plugin_dir}", "-input=false", "-no-color"],
-            cwd, self.env,
+            [
+                self.terraform,
+                "init",
+                "-backend=false",
+                f"-plugin-dir={self.plugin_dir}",
+                "-input=false",
+                "-no-color",
+            ],
+            cwd,
+            self.env,
         )
         if not runs.init.ok:
             return runs
@@ -182,10 +212,10 @@ class TerraformBench:
 
 
 def checkov_pin() -> str:
-    for line in CHECKOV_REQUIREMENTS.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line.lower().startswith("checkov=="):
-            return line.split("==", 1)[1]
+    for raw in CHECKOV_REQUIREMENTS.read_text().splitlines():
+        requirement = raw.split("#", 1)[0].strip()
+        if requirement.lower().startswith("checkov=="):
+            return requirement.split("==", 1)[1]
     raise AssertionError(f"{CHECKOV_REQUIREMENTS} must pin checkov with checkov==<version>")
 
 
@@ -213,11 +243,14 @@ def ensure_checkov_venv() -> Path:
                 unavailable(
                     f"could not build the checkov venv ({' '.join(step)} exited {proc.returncode}: "
                     f"{proc.stderr.strip()[-400:]})",
-                    f"python3 -m venv .venv-checkov && .venv-checkov/bin/pip install -r {CHECKOV_REQUIREMENTS.relative_to(REPO)}",
+                    "python3 -m venv .venv-checkov && .venv-checkov/bin/pip install -r "
+                    f"{CHECKOV_REQUIREMENTS.relative_to(REPO)}",
                 )
     return checkov
 
 
 def _installed_checkov(checkov: Path) -> str | None:
-    proc = subprocess.run([str(checkov), "--version"], capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [str(checkov), "--version"], capture_output=True, text=True, timeout=120, check=False
+    )
     return proc.stdout.strip() if proc.returncode == 0 else None

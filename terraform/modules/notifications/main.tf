@@ -6,19 +6,23 @@ locals {
   consumer_in_vpc            = length(var.consumer_subnet_ids) > 0
   queue_visibility_timeout_s = var.consumer_timeout * 6
 
-  # The names are the ones lambdas/<fn>/config.py declares in ENV_VARS (checked by a contract test);
-  # null values are left out so the function's own default applies.
+  # The names are the ones lambdas/<fn>/config.py declares in ENV_VARS (checked by a contract test).
   receiver_environment = {
     NOTIFICATIONS_QUEUE_URL     = aws_sqs_queue.this.url
     APPLE_BUNDLE_ID             = var.apple_bundle_id
-    APPLE_APP_APPLE_ID          = var.apple_app_apple_id
     APPLE_ENVIRONMENT           = var.apple_environment
-    APPLE_ONLINE_CHECKS         = var.apple_online_checks == null ? null : tostring(var.apple_online_checks)
     GOOGLE_PACKAGE_NAME         = var.google_package_name
     GOOGLE_PUBSUB_AUDIENCE      = var.google_pubsub_audience
     GOOGLE_PUSH_SERVICE_ACCOUNT = var.google_push_service_account
-    MAX_BODY_BYTES              = var.max_body_bytes == null ? null : tostring(var.max_body_bytes)
     LOG_LEVEL                   = var.log_level
+  }
+
+  # Left out when not given, so the function's own default applies. Only variables decide which
+  # are set, so the set of names is known at plan time.
+  receiver_optional_environment = {
+    APPLE_APP_APPLE_ID  = var.apple_app_apple_id
+    APPLE_ONLINE_CHECKS = var.apple_online_checks == null ? null : tostring(var.apple_online_checks)
+    MAX_BODY_BYTES      = var.max_body_bytes == null ? null : tostring(var.max_body_bytes)
   }
 
   consumer_environment = {
@@ -227,7 +231,10 @@ resource "aws_lambda_function" "receiver" {
   kms_key_arn                    = var.kms_key_arn
 
   environment {
-    variables = { for k, v in local.receiver_environment : k => v if v != null }
+    variables = merge(
+      local.receiver_environment,
+      { for k, v in local.receiver_optional_environment : k => v if v != null },
+    )
   }
 
   tracing_config {
