@@ -263,6 +263,10 @@ class TableMapping:
             TTL_ATTRIBUTE: {"N": str(int(ttl_epoch))},
         }
 
+    @staticmethod
+    def is_tombstone(item: AbcMapping[str, Any] | None) -> bool:
+        return is_tombstone(item)
+
     def normalized(self) -> dict[str, Any]:
         return {
             "table": self.table,

@@ -27,10 +27,14 @@ TYPES = [
     "date",
     "uuid",
     "jsonb",
+    "json",
     "bytea",
     "text[]",
     "bigint[]",
     "numeric[]",
+    "uuid[]",
+    "bool[]",
+    "date[]",
 ]
 
 
@@ -98,6 +102,10 @@ STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "text[]": st.lists(st.none() | st.text(max_size=10), max_size=5),
     "bigint[]": st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=5),
     "numeric[]": st.lists(decimals, max_size=5),
+    "json": json_values,
+    "uuid[]": st.lists(st.none() | st.uuids(), max_size=4),
+    "bool[]": st.lists(st.booleans(), max_size=4),
+    "date[]": st.lists(st.dates(), max_size=4),
 }
 
 

@@ -200,6 +200,7 @@ def test_tombstone_is_versioned_and_recognised() -> None:
     }
     assert is_tombstone(stone)
     assert is_tombstone(ANSWERS.canonical(stone))
+    assert ANSWERS.is_tombstone(stone)
     assert not is_tombstone(ANSWERS.encode(answer()))
     assert ANSWERS.tombstone(ANSWERS.key(answer()), 9, 1)["pk"] == {"S": "COUPLE#7"}
 
@@ -293,3 +294,24 @@ def test_item_near_the_limit_with_multibyte_text_is_measured_exactly() -> None:
     assert 408_000 < ANSWERS.item_size(item) <= 400 * 1024
     with pytest.raises(RowError, match="400 KB"):
         ANSWERS.encode(answer(body=body + "가" * 1000))
+
+
+def test_bytea_is_binary_and_empty_bytes_are_kept() -> None:
+    tm = load_mapping().table("users")
+    row = {
+        "id": 1,
+        "couple_id": None,
+        "external_id": "8c3f5e1a-0b7e-4a8e-9a53-1c1f2f1d3e4b",
+        "display_name": "민지",
+        "email": None,
+        "avatar": memoryview(b""),
+        "is_active": False,
+        "created_at": datetime(2024, 1, 1, tzinfo=UTC),
+        "updated_at": datetime(2024, 1, 1, tzinfo=UTC),
+        "version": 1,
+    }
+    item = tm.encode(row)
+    assert item["avatar"] == {"B": b""}
+    assert item["isActive"] == {"BOOL": False}
+    assert "coupleId" not in item
+    assert tm.decode({**item, "avatar": {"B": b"\x00\xff"}})["avatar"] == b"\x00\xff"
