@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -55,8 +54,8 @@ def _cutover(yes: bool, confirm_name: str | None = None, **config: Any) -> Cutov
     interaction = Interaction(
         yes=yes,
         confirm_name=confirm_name,
-        confirm=lambda q: click.confirm(q, default=False, err=True),
-        ask=lambda q: str(click.prompt(q, default="", show_default=False, err=True)),
+        confirm=lambda q: typer.confirm(q, default=False, err=True),
+        ask=lambda q: str(typer.prompt(q, default="", show_default=False, err=True)),
     )
     return Cutover(cfg, interaction=interaction)
 
