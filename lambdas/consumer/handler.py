@@ -71,7 +71,7 @@ class Consumer:
         processor.raise_on_entire_batch_failure = False
         started = time.perf_counter()
         if self.batch_transaction:
-            with self.service.repository.transaction():
+            with self.service.repository.batch():
                 response = self._process(event, processor, context)
         else:
             response = self._process(event, processor, context)

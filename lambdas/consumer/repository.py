@@ -7,7 +7,7 @@ so a notification's effect, its history entry and its processed-id row commit to
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -78,6 +78,8 @@ class Repository:
         self._conn: psycopg.Connection[dict[str, Any]] | None = None
         self._has_users: bool | None = None
         self._depth = 0
+        self._pipeline: psycopg.Pipeline | None = None
+        self._savepoints = 0
         self._pending_events: list[tuple[Any, ...]] = []
         self._touched_owners: set[tuple[str | None, int | None]] = set()
 
@@ -107,7 +109,9 @@ class Repository:
         events_mark = len(self._pending_events)
         owners_before = set(self._touched_owners)
         try:
-            with self.conn.transaction():
+            with (
+                self._savepoint() if self._pipeline is not None and not outermost else self.conn.transaction()
+            ):
                 try:
                     yield
                 except BaseException:
@@ -121,6 +125,40 @@ class Repository:
             if outermost:
                 self._pending_events.clear()
                 self._touched_owners.clear()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for a whole SQS batch, in pipeline mode.
+
+        Each message runs in a savepoint whose SAVEPOINT and RELEASE travel with the message's own
+        statements instead of costing a round trip each; a sync at the end of every message makes
+        its errors surface in that message, never in the next one.
+        """
+        with self.conn.pipeline() as pipeline:
+            self._pipeline = pipeline
+            try:
+                with self.transaction():
+                    yield
+            finally:
+                self._pipeline = None
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        assert self._pipeline is not None
+        self._savepoints += 1
+        name = f"message_{self._savepoints}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+            self.conn.execute(f"RELEASE SAVEPOINT {name}")
+            self._pipeline.sync()
+        except BaseException:
+            with suppress(psycopg.Error):
+                # Drains a pipeline that an error aborted; it may re-raise that error.
+                self._pipeline.sync()
+            self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self._pipeline.sync()
+            raise
 
     def _flush(self) -> None:
         for account_id, couple_id in sorted(self._touched_owners, key=str):

@@ -1,0 +1,32 @@
+"""The repository's batch transaction: pipelined savepoints isolate a failing message."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from lambdas.consumer.repository import Repository, apply_migrations
+from tests.functional.consumer.conftest import Db
+
+
+def test_a_database_error_fails_only_its_own_savepoint_and_surfaces_in_that_message(db: Db) -> None:
+    repository = Repository(db.url)
+    with repository.batch():
+        with repository.transaction():
+            assert repository.claim("apple", "first", None)[0]
+        with pytest.raises(psycopg.errors.DivisionByZero), repository.transaction():
+            assert repository.claim("apple", "second", None)[0]
+            repository.conn.execute("SELECT 1 / 0")
+        with repository.transaction():
+            assert repository.claim("apple", "third", None)[0]
+            # The rolled-back claim is gone: the retry of "second" is not a duplicate.
+            assert repository.claim("apple", "second", None)[0]
+    rows = db.all("SELECT notification_id FROM notification_processed ORDER BY notification_id")
+    assert [r["notification_id"] for r in rows] == ["first", "second", "third"]
+    repository.close()
+
+
+def test_migrations_apply_once(db: Db) -> None:
+    assert apply_migrations(db.url) == []
+    versions = db.all("SELECT version FROM notification_schema_migrations")
+    assert [v["version"] for v in versions] == ["0001_notifications"]
