@@ -1,0 +1,87 @@
+"""The consumer's configuration: every variable in ENV_VARS, validated at once with clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lambdas.consumer.config import ENV_VARS, ConsumerConfig
+from lambdas.shared.exceptions import ConfigurationError
+
+LOCAL = {
+    "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/diary",
+    "GOOGLE_PACKAGE_NAME": "com.example.couplediary",
+    "GOOGLE_PLAY_CREDENTIALS_FILE": "/nonexistent/sa.json",
+    "APPLE_LIFETIME_PRODUCT_IDS": "com.example.lifetime, com.example.lifetime2 ,",
+}
+
+
+def test_env_vars_match_the_contract() -> None:
+    assert ENV_VARS == (
+        "DATABASE_SECRET_ARN",
+        "DATABASE_URL",
+        "GOOGLE_PACKAGE_NAME",
+        "GOOGLE_PLAY_CREDENTIALS_SECRET_ARN",
+        "GOOGLE_PLAY_CREDENTIALS_FILE",
+        "GOOGLE_PLAY_API_ROOT",
+        "APPLE_LIFETIME_PRODUCT_IDS",
+        "GOOGLE_LIFETIME_PRODUCT_IDS",
+        "IDEMPOTENCY_DAYS",
+        "LOG_LEVEL",
+    )
+
+
+def test_local_configuration_with_defaults() -> None:
+    config = ConsumerConfig.from_env(LOCAL)
+    assert config.database_url == LOCAL["DATABASE_URL"]
+    assert config.apple_lifetime_product_ids == frozenset({"com.example.lifetime", "com.example.lifetime2"})
+    assert config.google_lifetime_product_ids == frozenset()
+    assert (config.idempotency_days, config.log_level, config.google_play_api_root) == (7, "INFO", None)
+
+
+def test_secrets_come_from_secrets_manager_on_aws(tmp_path: Path) -> None:
+    secrets = {
+        "arn:db": "postgresql://app@db.internal:5432/diary",
+        "arn:play": json.dumps({"type": "service_account", "client_email": "x@y"}),
+    }
+    env = {
+        "DATABASE_SECRET_ARN": "arn:db",
+        "GOOGLE_PACKAGE_NAME": "com.example.couplediary",
+        "GOOGLE_PLAY_CREDENTIALS_SECRET_ARN": "arn:play",
+    }
+    config = ConsumerConfig.from_env(env, read_secret=secrets.__getitem__)
+    assert config.database_url == secrets["arn:db"]
+    assert config.google_credentials(read_secret=secrets.__getitem__)["client_email"] == "x@y"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    env = {
+        "GOOGLE_PLAY_API_ROOT": "http://play.example.com/",
+        "IDEMPOTENCY_DAYS": "3",
+        "LOG_LEVEL": "chatty",
+    }
+    with pytest.raises(ConfigurationError) as info:
+        ConsumerConfig.from_env(env)
+    message = str(info.value)
+    for expected in (
+        "DATABASE_SECRET_ARN (or DATABASE_URL locally) is required",
+        "GOOGLE_PLAY_CREDENTIALS_SECRET_ARN",
+        "GOOGLE_PACKAGE_NAME is required",
+        "GOOGLE_PLAY_API_ROOT must be https",
+        "IDEMPOTENCY_DAYS must be an integer >= 7",
+        "LOG_LEVEL must be one of",
+    ):
+        assert expected in message
+
+
+def test_unreadable_or_wrong_credentials_are_explained(tmp_path: Path) -> None:
+    config = ConsumerConfig.from_env(LOCAL)
+    with pytest.raises(ConfigurationError, match="cannot be loaded"):
+        config.google_credentials()
+    not_a_key = tmp_path / "sa.json"
+    not_a_key.write_text(json.dumps({"type": "authorized_user"}))
+    config = ConsumerConfig.from_env({**LOCAL, "GOOGLE_PLAY_CREDENTIALS_FILE": str(not_a_key)})
+    with pytest.raises(ConfigurationError, match="not a service-account"):
+        config.google_credentials()
