@@ -3,8 +3,8 @@
 The baseline serialises the same rows with boto3's own serializer after the conversions it needs
 (no key templates, no 38-digit/NaN/size checks, no timestamp normalisation), measured in the same
 run. Rates are rows per CPU-second of this process (the machine is shared, wall time is not
-representative). Target: encode >= 25,000 rows/s on one core (the backfill encodes on several)
-and at least half the baseline's speed despite doing more work.
+representative). Target: encode at least as fast as the baseline although it does more work;
+the absolute rate and the item bytes it implies per core are printed for the backfill's budget.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from boto3.dynamodb.types import TypeSerializer
 from ops.mapping import load_mapping
 
 ROWS = 20_000
-TARGET_ROWS_PER_SECOND = 25_000
 
 
 def _rows() -> list[dict[str, Any]]:
@@ -65,19 +64,23 @@ def main() -> bool:
     tm = load_mapping().table("answers")
     rows = _rows()
     started = time.process_time()
+    size = 0
     for row in rows:
         tm.encode(row)
     encode_rate = ROWS / (time.process_time() - started)
+    for row in rows[::100]:
+        size += tm.item_size(tm.encode(row))
+    mean_item = size / (ROWS / 100)
     started = time.process_time()
     for row in rows:
         tm.canonical_row(row)
     canonical_rate = ROWS / (time.process_time() - started)
     base_rate = _baseline(rows)
-    print(f"encode (validated, sized): {encode_rate:>10,.0f} rows/s")
+    print(
+        f"encode (validated, sized): {encode_rate:>10,.0f} rows/s "
+        f"(~{encode_rate * mean_item * 8 / 1e6:,.0f} Mbps of {mean_item:,.0f}-byte items per core)"
+    )
     print(f"canonical_row:             {canonical_rate:>10,.0f} rows/s")
     print(f"baseline boto3 serializer: {base_rate:>10,.0f} rows/s")
-    print(
-        f"encode / baseline: {encode_rate / base_rate:.2f}x; "
-        f"target >= {TARGET_ROWS_PER_SECOND:,} rows/s and >= 0.5x"
-    )
-    return encode_rate >= TARGET_ROWS_PER_SECOND and encode_rate >= 0.5 * base_rate
+    print(f"encode / baseline: {encode_rate / base_rate:.2f}x; target >= 1.0x")
+    return encode_rate >= base_rate

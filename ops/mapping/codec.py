@@ -172,6 +172,9 @@ def number_text(value: int | Decimal | float) -> str:
 
 
 def canonical_number(text: str) -> Decimal:
+    # Most numbers ("42", "4.25") are already in stripped form; skip the tuple round trip for them.
+    if not text.endswith("0") and "E" not in text and "e" not in text:
+        return Decimal(text)
     return strip_decimal(Decimal(text))
 
 
