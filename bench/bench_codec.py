@@ -10,6 +10,7 @@ the absolute rate and the item bytes it implies per core are printed for the bac
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,8 @@ from boto3.dynamodb.types import TypeSerializer
 
 from ops.mapping import load_mapping
 
-ROWS = 20_000
+ROWS = 10_000
+ROUNDS = 3
 
 
 def _rows() -> list[dict[str, Any]]:
@@ -60,27 +62,31 @@ def _baseline(rows: list[dict[str, Any]]) -> float:
     return len(rows) / (time.process_time() - started)
 
 
+def _rate(fn: Callable[[dict[str, Any]], Any], rows: list[dict[str, Any]]) -> float:
+    started = time.process_time()
+    for row in rows:
+        fn(row)
+    return len(rows) / (time.process_time() - started)
+
+
 def main() -> bool:
     tm = load_mapping().table("answers")
     rows = _rows()
-    started = time.process_time()
-    size = 0
-    for row in rows:
-        tm.encode(row)
-    encode_rate = ROWS / (time.process_time() - started)
-    for row in rows[::100]:
-        size += tm.item_size(tm.encode(row))
-    mean_item = size / (ROWS / 100)
-    started = time.process_time()
-    for row in rows:
-        tm.canonical_row(row)
-    canonical_rate = ROWS / (time.process_time() - started)
-    base_rate = _baseline(rows)
+    encode_rates, canonical_rates, base_rates = [], [], []
+    # Interleaved rounds, best of each: the machine is shared and its load moves during a run.
+    for _ in range(ROUNDS):
+        encode_rates.append(_rate(tm.encode, rows))
+        canonical_rates.append(_rate(tm.canonical_row, rows))
+        base_rates.append(_baseline(rows))
+    encode_rate, canonical_rate, base_rate = max(encode_rates), max(canonical_rates), max(base_rates)
+    mean_item = sum(tm.item_size(tm.encode(r)) for r in rows[::100]) / len(rows[::100])
     print(
         f"encode (validated, sized): {encode_rate:>10,.0f} rows/s "
         f"(~{encode_rate * mean_item * 8 / 1e6:,.0f} Mbps of {mean_item:,.0f}-byte items per core)"
     )
     print(f"canonical_row:             {canonical_rate:>10,.0f} rows/s")
-    print(f"baseline boto3 serializer: {base_rate:>10,.0f} rows/s")
+    print(
+        f"baseline boto3 serializer: {base_rate:>10,.0f} rows/s  (best of {ROUNDS} interleaved rounds each)"
+    )
     print(f"encode / baseline: {encode_rate / base_rate:.2f}x; target >= 1.0x")
     return encode_rate >= base_rate
