@@ -204,3 +204,75 @@ def test_replay_apple_feeds_missed_notifications_through_the_same_path(env: Env,
     wait_for(lambda: env.status(OTID) == "expired")
     env.pipeline.poller.wait_until_drained()
     assert env.row("SELECT count(*) FROM notification_events") == (3,)
+
+
+def test_ops_notifications_serve_send_and_dlq_commands(
+    prod_db: str, unique_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from ops.cli.main import app
+
+    monkeypatch.setenv("OPS_NOTIFICATIONS_QUEUE", f"{unique_name}.fifo")
+    monkeypatch.setenv("OPS_NOTIFICATIONS_DLQ", f"{unique_name}-dlq.fifo")
+    monkeypatch.setenv("PROD_DATABASE_URL", prod_db)
+    state = tmp_path / "state"
+    serve = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "ops"),
+            "notifications",
+            "serve",
+            "--port",
+            "0",
+            "--state",
+            str(state),
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: (state / "serve.json").exists() or serve.poll() is not None, timeout=60)
+        assert serve.poll() is None, serve.stdout.read() if serve.stdout else ""
+        runner = CliRunner()
+        sent = runner.invoke(
+            app,
+            [
+                "notifications",
+                "send",
+                "apple",
+                "SUBSCRIBED",
+                "--subtype",
+                "INITIAL_BUY",
+                "--state",
+                str(state),
+            ],
+        )
+        assert sent.exit_code == 0, sent.output
+        assert sent.output.startswith("200")
+
+        def applied() -> bool:
+            with psycopg.connect(prod_db) as conn:
+                row = conn.execute("SELECT status FROM notification_subscriptions").fetchone()
+            return row == ("active",)
+
+        wait_for(applied, timeout=30)
+        listed = runner.invoke(app, ["notifications", "dlq", "list", "--json"])
+        assert listed.exit_code == 0, listed.output
+        assert json.loads(listed.output) == []
+        redriven = runner.invoke(app, ["notifications", "dlq", "redrive", "--dry-run", "--json"])
+        assert redriven.exit_code == 0, redriven.output
+        assert json.loads(redriven.output)["dry_run"] is True
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait(timeout=10)
