@@ -138,6 +138,7 @@ def main() -> bool:
     met = speedup >= TARGET_SPEEDUP and correct
     print(
         f"speed-up {speedup:.2f}x (target >= {TARGET_SPEEDUP}x); each applied "
-        f"{batched['events']:.0f} of {unique} unique notifications once: {'yes' if correct else 'NO'} -> {'met' if met else 'MISSED'}"
+        f"{batched['events']:.0f} of {unique} unique notifications once: {'yes' if correct else 'NO'} "
+        f"-> {'met' if met else 'MISSED'}"
     )
     return met
