@@ -82,7 +82,8 @@ class LogicalReplicaDriver:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Create (or re-enable) the publication and subscription; idempotent."""
+        """Create (or re-enable) the publication and subscription; idempotent. Everything that can
+        refuse is checked before anything is created on either side."""
         with self._connect(self.source_url, "source") as src:
             level = src.execute("SHOW wal_level").fetchone()
             if not level or level[0] != "logical":
@@ -93,13 +94,22 @@ class LogicalReplicaDriver:
             missing = self._missing_tables(src)
             if missing:
                 raise ReplicaError(f"tables missing on the source: {', '.join(missing)}; check the mapping")
-            self._ensure_heartbeat(src, seed=True)
-            self._ensure_publication(src)
         self._ensure_target_schema()
         with self._connect(self.target_url, "target") as dst:
-            self._ensure_heartbeat(dst, seed=False)
             sub = self._subscription(dst)
-            name = sql.Identifier(self.replication_name)
+            if sub is None:
+                occupied = [t for t in self.tables if self._has_rows(dst, t)]
+                if occupied:
+                    raise ReplicaError(
+                        f"tables already hold rows on the target: {', '.join(occupied)}; the initial copy "
+                        "would fail on duplicate keys. Empty them on v2 (TRUNCATE) or start from a fresh v2"
+                    )
+        with self._connect(self.source_url, "source") as src:
+            self._ensure_heartbeat(src, seed=True)
+            self._ensure_publication(src)
+        name = sql.Identifier(self.replication_name)
+        with self._connect(self.target_url, "target") as dst:
+            self._ensure_heartbeat(dst, seed=False)
             if sub is None:
                 dst.execute(
                     sql.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}").format(
@@ -110,6 +120,11 @@ class LogicalReplicaDriver:
             if not sub["enabled"]:
                 dst.execute(sql.SQL("ALTER SUBSCRIPTION {} ENABLE").format(name))
             dst.execute(sql.SQL("ALTER SUBSCRIPTION {} REFRESH PUBLICATION").format(name))
+
+    @staticmethod
+    def _has_rows(conn: psycopg.Connection[Any], table: str) -> bool:
+        query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
+        return conn.execute(query).fetchone() == (True,)
 
     def stop(self) -> None:
         """Pause applying changes (the slot on the source keeps them); `resume` continues."""
