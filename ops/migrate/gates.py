@@ -86,6 +86,20 @@ def preflight_gate(cfg: MigrateConfig, control: ControlTable) -> GateResult:
         )
     )
     checks.append(_pg_check("V2 replica", s.v2_database_url, "V2_DATABASE_URL", [], ()))
+    if cfg.v2_rds_instance:
+        instance = cfg.v2_rds_instance
+
+        def rds() -> Check:
+            found = adapters.rds_instance_exists(instance)
+            return Check(
+                "V2 RDS instance",
+                found,
+                instance if found else f"{instance} not found",
+                "exists (its final snapshot is taken at cleanup)",
+                "set OPS_V2_RDS_INSTANCE from `terraform output` (module rds_postgres)",
+            )
+
+        checks.append(_probe("V2 RDS instance", "exists", "grant rds:DescribeDBInstances", rds))
 
     def target() -> Check:
         info = adapters.describe_target(s.target_table)
