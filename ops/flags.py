@@ -169,9 +169,20 @@ class FlagStore:
         return read_mode(self.ssm, self.parameter)
 
     def set(
-        self, target: Mode | str, *, reason: str, who: str | None = None, dry_run: bool = False
+        self,
+        target: Mode | str,
+        *,
+        reason: str,
+        who: str | None = None,
+        dry_run: bool = False,
+        gate: Callable[[Mode, Mode], None] | None = None,
+        evidence: dict[str, Any] | None = None,
     ) -> FlagChange:
-        """Move to a neighbour mode; refuses jumps. Returns what changed (or would, with dry_run)."""
+        """Move to a neighbour mode; refuses jumps. Returns what changed (or would, with dry_run).
+
+        `gate(current, target)` runs after the neighbour check and before anything is written; it
+        raises (e.g. GateFailed) to refuse. `evidence` is stored with the history record.
+        """
         target = target if isinstance(target, Mode) else Mode.parse(target)
         if not reason.strip():
             raise ConfigError("a flag change needs a reason (--reason); it is recorded in the history")
@@ -181,11 +192,13 @@ class FlagStore:
         change = FlagChange(
             self.dataset, current.value, target.value, actor, at, reason, target != current, dry_run
         )
-        if target == current or dry_run:
-            if target != current:
-                check_transition(current, target)
+        if target == current:
             return change
         check_transition(current, target)
+        if gate is not None:
+            gate(current, target)
+        if dry_run:
+            return change
         try:
             self.control.put(
                 self.pk,
@@ -226,9 +239,17 @@ class FlagStore:
                 "who": actor,
                 "at": at,
                 "reason": reason,
+                **({"evidence": evidence} if evidence else {}),
             },
         )
         return change
+
+    def rollback(self, *, reason: str, who: str | None = None, dry_run: bool = False) -> FlagChange:
+        """Move back one step (e.g. reads back to PostgreSQL); refused in `postgres`."""
+        current = self.get()
+        if current is Mode.POSTGRES:
+            raise IllegalTransition(f"{self.dataset} is already in 'postgres'; there is nothing to roll back")
+        return self.set(ORDER[current.step - 1], reason=reason, who=who, dry_run=dry_run)
 
     def history(self) -> list[FlagChange]:
         return [

@@ -68,6 +68,22 @@ def set_(  # noqa: PLR0917 - Typer options are parameters
 
 
 @app.command()
+def rollback(
+    reason: str = typer.Option(..., "--reason", help="Why; recorded in the flag history."),
+    dataset: str | None = DatasetOption,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the step back; change nothing."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Move the flag back one step (e.g. reads back to PostgreSQL) in one command."""
+    store = FlagStore(dataset)
+    plan = store.rollback(reason=reason, dry_run=True)
+    if not dry_run and not yes:
+        typer.confirm(f"Roll {store.dataset} back from {plan.from_mode} to {plan.to_mode}?", abort=True)
+    _render_change(plan if dry_run else store.rollback(reason=reason), as_json)
+
+
+@app.command()
 def history(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> None:
     """Every recorded change of the flag: who, when, from, to, why."""
     changes = FlagStore(dataset).history()

@@ -110,3 +110,33 @@ def test_cli_get_set_history(control: ControlTable, dataset: str) -> None:
     hist = runner.invoke(app, ["flags", "history", "--json", "--dataset", dataset])
     records = json.loads(hist.output)
     assert [(r["from_mode"], r["to_mode"], r["who"]) for r in records] == [("postgres", "dual_write", "bob")]
+
+
+def test_gate_refusal_changes_nothing_and_evidence_is_recorded(control: ControlTable, dataset: str) -> None:
+    from ops.exceptions import GateFailed
+
+    store = FlagStore(dataset, control=control)
+
+    def refuse(current: Mode, target: Mode) -> None:
+        raise GateFailed(f"gate for {current}->{target} refused")
+
+    with pytest.raises(GateFailed):
+        store.set(Mode.DUAL_WRITE, reason="try", gate=refuse)
+    assert store.get() is Mode.POSTGRES
+    store.set(Mode.DUAL_WRITE, reason="ok", gate=lambda a, b: None, evidence={"outbox_pending": 0})
+    assert control.query(f"FLAG#{dataset}", "CHANGE#")[0]["evidence"] == {"outbox_pending": 0}
+
+
+def test_rollback_moves_back_exactly_one_step(control: ControlTable, dataset: str) -> None:
+    store = FlagStore(dataset, control=control)
+    with pytest.raises(IllegalTransition, match="nothing to roll back"):
+        store.rollback(reason="none")
+    for target in ("dual_write", "dual_write_shadow", "dual_write_read_dynamodb"):
+        store.set(target, reason="forward")
+    runner = CliRunner()
+    out = runner.invoke(
+        app, ["flags", "rollback", "--reason", "latency", "--yes", "--dataset", dataset, "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["to_mode"] == "dual_write_shadow"
+    assert store.get() is Mode.DUAL_WRITE_SHADOW
