@@ -17,6 +17,8 @@ app = typer.Typer(
     help="Fill the sample schema and drive live traffic through the dual-write layer.", no_args_is_help=True
 )
 console = Console()
+# Progress goes to stderr so that --json output on stdout stays one clean document.
+progress_console = Console(stderr=True)
 
 DatabaseOption = typer.Option(None, "--database-url", help="PostgreSQL to use (default: $PROD_DATABASE_URL).")
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
@@ -38,7 +40,7 @@ def _progress() -> Progress:
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
-        console=console,
+        console=progress_console,
         transient=False,
     )
 
@@ -100,7 +102,9 @@ def traffic(  # noqa: PLR0917 - Typer options are parameters
         ensure_target_table(settings.target_table)
     except Exception as exc:
         # An unreachable DynamoDB is a scenario worth driving traffic through (the outbox holds it).
-        console.print(f"[yellow]warning:[/] cannot reach DynamoDB table {settings.target_table}: {exc}")
+        progress_console.print(
+            f"[yellow]warning:[/] cannot reach DynamoDB table {settings.target_table}: {exc}"
+        )
     pool = make_pool(_database(database_url), max_size=max(4, (workers or int(rps // 25) + 1) + 2))
     modes = FixedMode(mode) if mode else FlagReader(settings.dataset)
     repo = Repository("answers", pool, target_table=settings.target_table, modes=modes)

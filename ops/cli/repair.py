@@ -13,6 +13,8 @@ from ops.settings import Settings
 
 app = typer.Typer(help="Repair dual-write leftovers.", no_args_is_help=True)
 console = Console()
+# Progress goes to stderr so that --json output on stdout stays one clean document.
+progress_console = Console(stderr=True)
 
 
 @app.command()
@@ -56,7 +58,7 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=console,
+            console=progress_console,
         ) as progress:
             task = progress.add_task("outbox", total=pending)
             result = drain_outbox(

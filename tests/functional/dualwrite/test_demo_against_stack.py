@@ -102,9 +102,11 @@ def test_traffic_in_dual_write_leaves_both_sides_equal(prod_db: str, target: str
         pool.close()
 
 
-def test_cli_traffic_and_repair(prod_db: str, target: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    seed_database(prod_db, 1000)
+def test_cli_seed_traffic_and_repair(prod_db: str, target: str, monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
+    seeded = runner.invoke(app, ["demo", "seed", "--rows", "1000", "--database-url", prod_db, "--json"])
+    assert seeded.exit_code == 0, seeded.output
+    assert json.loads(seeded.stdout)["answers"] == 1000
     out = runner.invoke(
         app,
         [
@@ -124,7 +126,7 @@ def test_cli_traffic_and_repair(prod_db: str, target: str, monkeypatch: pytest.M
         ],
     )
     assert out.exit_code == 0, out.output
-    report = json.loads(out.output[out.output.index("{") :])
+    report = json.loads(out.stdout)
     assert report["mode"] == "dual_write_shadow"
     assert report["errors"] == {}
     assert report["dual_write"].get("ShadowCompared", 0) > 0
@@ -152,7 +154,7 @@ def test_cli_traffic_and_repair(prod_db: str, target: str, monkeypatch: pytest.M
         ],
     )
     assert down.exit_code == 0, down.output
-    outage = json.loads(down.output[down.output.index("{") :])
+    outage = json.loads(down.stdout)
     assert outage["errors"] == {}
     assert outage["dual_write"]["DynamoWriteFailures"] == outage["outbox_pending"] > 0
     monkeypatch.undo()
@@ -166,5 +168,5 @@ def test_cli_traffic_and_repair(prod_db: str, target: str, monkeypatch: pytest.M
     assert json.loads(dry.output)["pending"] == pending
     done = runner.invoke(app, ["repair", "outbox", "--database-url", prod_db, "--table", target, "--json"])
     assert done.exit_code == 0, done.output
-    summary = json.loads(done.output[done.output.index("{") :])
+    summary = json.loads(done.stdout)
     assert summary["remaining"] == 0 and summary["drained"] == pending
