@@ -195,6 +195,8 @@ def status_from(
         validation = _VALIDATION.get(raw, "pending")
         if int(s.get("ValidationFailedRecords") or 0) > 0:
             validation = "mismatched"
+        # DMS does not count the target table; rows loaded plus CDC inserts minus deletes is
+        # what it has applied there, reported as target_rows (source_rows stays unknown).
         applied = int(s.get("FullLoadRows") or 0) + int(s.get("Inserts") or 0) - int(s.get("Deletes") or 0)
         detail = f"{state}; validation: {raw}"
         if s.get("ValidationFailedRecords"):

@@ -94,3 +94,20 @@ def test_wait_timeout_says_what_is_missing() -> None:
             sleep=sleep,
             console=Console(file=io.StringIO()),
         )
+
+
+def test_make_driver_explains_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops.exceptions import ConfigError
+    from ops.replica import make_driver
+
+    monkeypatch.delenv("OPS_DMS_TASK_ARN", raising=False)
+    monkeypatch.delenv("PROD_DATABASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="choose one of: logical, dms"):
+        make_driver("pglogical")
+    with pytest.raises(ConfigError, match="--task-arn"):
+        make_driver("dms")
+    with pytest.raises(ConfigError, match="PROD_DATABASE_URL and V2_DATABASE_URL"):
+        make_driver("logical")
+    driver = make_driver("logical", source_url="postgresql://a/x", target_url="postgresql://b/y")
+    assert driver.name == "logical"
+    assert driver.tables == ("couples", "users", "questions", "answers")  # type: ignore[attr-defined]
