@@ -136,6 +136,14 @@ class Verifier:
         return run_id, started, plan
 
     def run(self) -> VerifyResult:
+        try:
+            return self._run()
+        finally:
+            close = getattr(self.reader, "close", None)
+            if close:
+                close()
+
+    def _run(self) -> VerifyResult:
         run_id, started, plan = self._open_run()
         workers = self.options.workers or self.options.segments
         scan_total, scan_indexes = self._scan_plan()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import string
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,11 +52,31 @@ class RowReader:
         self._columns = sql.SQL(", ").join(sql.Identifier(c) for c in tm.columns)
         self._keys = sql.SQL(", ").join(sql.Identifier(c) for c in tm.key_columns)
         self._table = sql.Identifier(tm.table)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[psycopg.Connection[Any]] = []
 
-    def connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
-        configure_connection(conn)
-        return conn
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection[Any]]:
+        """This thread's connection (opened once, reused by every page, lookup and re-check)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
+            configure_connection(conn)
+            self._local.conn = conn
+            with self._lock:
+                self._opened.append(conn)
+        try:
+            yield conn
+        except psycopg.OperationalError:
+            conn.close()  # a broken connection is replaced on the next use
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()
 
     @property
     def integer_key(self) -> bool:
