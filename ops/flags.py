@@ -199,6 +199,7 @@ class FlagStore:
             gate(current, target)
         if dry_run:
             return change
+        self.control.ensure()
         try:
             self.control.put(
                 self.pk,
@@ -252,10 +253,13 @@ class FlagStore:
         return self.set(ORDER[current.step - 1], reason=reason, who=who, dry_run=dry_run)
 
     def history(self) -> list[FlagChange]:
-        return [
-            FlagChange(self.dataset, i["from"], i["to"], i["who"], i["at"], i["reason"])
-            for i in self.control.query(self.pk, "CHANGE#")
-        ]
+        try:
+            records = self.control.query(self.pk, "CHANGE#")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return []
+            raise
+        return [FlagChange(self.dataset, i["from"], i["to"], i["who"], i["at"], i["reason"]) for i in records]
 
 
 def read_mode(ssm: Any, parameter: str) -> Mode:

@@ -105,7 +105,7 @@ def traffic(  # noqa: PLR0917 - Typer options are parameters
         progress_console.print(
             f"[yellow]warning:[/] cannot reach DynamoDB table {settings.target_table}: {exc}"
         )
-    pool = make_pool(_database(database_url), max_size=max(4, (workers or int(rps // 25) + 1) + 2))
+    pool = make_pool(_database(database_url), max_size=max(6, (workers or int(rps // 5) + 2) + 2))
     modes = FixedMode(mode) if mode else FlagReader(settings.dataset)
     repo = Repository("answers", pool, target_table=settings.target_table, modes=modes)
     try:

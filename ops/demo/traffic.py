@@ -149,7 +149,8 @@ def run_traffic(
             f"unknown operation(s) {', '.join(sorted(unknown))} in the mix; use {', '.join(DEFAULT_MIX)}"
         )
     run = _TrafficRun(repo, rps=rps, duration=duration, mix=mix, seed=seed, progress=progress)
-    count = workers or max(2, min(32, int(rps // 25) + 1))
+    # Enough workers that a slow request (DynamoDB Local, a busy machine) does not stall the schedule.
+    count = workers or max(4, min(32, int(rps // 5) + 2))
     threads = [threading.Thread(target=run.worker, args=(i,), name=f"traffic-{i}") for i in range(count)]
     for t in threads:
         t.start()

@@ -140,3 +140,12 @@ def test_rollback_moves_back_exactly_one_step(control: ControlTable, dataset: st
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["to_mode"] == "dual_write_shadow"
     assert store.get() is Mode.DUAL_WRITE_SHADOW
+
+
+def test_first_change_creates_the_control_table(stack: Any, unique_name: str, dataset: str) -> None:
+    control = ControlTable(unique_name)
+    store = FlagStore(dataset, control=control)
+    assert store.history() == []
+    store.set(Mode.DUAL_WRITE, reason="first ever change")
+    assert [h.to_mode for h in store.history()] == ["dual_write"]
+    aws.client("dynamodb").delete_table(TableName=unique_name)
