@@ -137,42 +137,45 @@ resource "aws_instance" "this" {
 # Dashboard and alarms on the backfill metrics
 ################################################################################
 
+locals {
+  # Metrics carry per-run and per-worker dimensions; Metrics Insights sums them across workers.
+  metric_schema = join(", ", concat([jsonencode(var.metrics_namespace)], var.metric_dimensions))
+  metric_query = merge(
+    { for key, name in var.metric_names : key => "SELECT SUM(${name}) FROM SCHEMA(${local.metric_schema})" },
+    # A rate is averaged per worker (summing samples would multiply it by the publish frequency).
+    { write_mbps = "SELECT AVG(${var.metric_names.write_mbps}) FROM SCHEMA(${local.metric_schema}) GROUP BY Worker" },
+  )
+
+  dashboard_widgets = [
+    { title = "Rows per minute", keys = ["rows_read", "rows_written", "rows_present", "rows_failed"] },
+    { title = "Write throughput per worker (Mbps)", keys = ["write_mbps"] },
+    { title = "Throttle events", keys = ["throttle"] },
+  ]
+}
+
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = "${var.name}-backfill"
   dashboard_body = jsonencode({
-    widgets = [
-      {
-        type = "metric", x = 0, y = 0, width = 12, height = 6
+    widgets = concat(
+      [for i, widget in local.dashboard_widgets : {
+        type   = "metric"
+        x      = (i % 2) * 12
+        y      = floor(i / 2) * 6
+        width  = 12
+        height = 6
         properties = {
-          title   = "Rows written / failed per minute"
+          title   = widget.title
           region  = local.region
-          stat    = "Sum"
           period  = 60
-          metrics = [[var.metrics_namespace, var.metric_names.rows_written], [var.metrics_namespace, var.metric_names.rows_failed]]
+          metrics = [for key in widget.keys : [{ expression = local.metric_query[key], label = var.metric_names[key], id = key }]]
         }
-      },
-      {
-        type = "metric", x = 12, y = 0, width = 12, height = 6
-        properties = {
-          title   = "Bytes written per minute"
-          region  = local.region
-          stat    = "Sum"
-          period  = 60
-          metrics = [[var.metrics_namespace, var.metric_names.bytes_written]]
-        }
-      },
-      {
-        type = "metric", x = 0, y = 6, width = 12, height = 6
-        properties = {
-          title   = "Throttled writes"
-          region  = local.region
-          stat    = "Sum"
-          period  = 60
-          metrics = [[var.metrics_namespace, var.metric_names.write_throttle]]
-        }
-      },
-      {
-        type = "metric", x = 12, y = 6, width = 12, height = 6
+      }],
+      [{
+        type   = "metric"
+        x      = 12
+        y      = 6
+        width  = 12
+        height = 6
         properties = {
           title   = "Worker CPU"
           region  = local.region
@@ -180,18 +183,14 @@ resource "aws_cloudwatch_dashboard" "this" {
           period  = 60
           metrics = [for i in aws_instance.this : ["AWS/EC2", "CPUUtilization", "InstanceId", i.id]]
         }
-      },
-    ]
+      }],
+    )
   })
 }
 
 resource "aws_cloudwatch_metric_alarm" "rows_failed" {
   alarm_name          = "${var.name}-backfill-rows-failed"
   alarm_description   = "Rows are landing in the backfill failure log; inspect them with `ops backfill failures` and re-drive with --retry-failed."
-  namespace           = var.metrics_namespace
-  metric_name         = var.metric_names.rows_failed
-  statistic           = "Sum"
-  period              = 300
   evaluation_periods  = 1
   threshold           = var.failed_rows_threshold
   comparison_operator = "GreaterThanOrEqualToThreshold"
@@ -199,22 +198,32 @@ resource "aws_cloudwatch_metric_alarm" "rows_failed" {
   alarm_actions       = var.alarm_actions
   ok_actions          = var.alarm_actions
 
+  metric_query {
+    id          = "failed"
+    expression  = local.metric_query["rows_failed"]
+    period      = 300
+    return_data = true
+  }
+
   tags = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "write_throttle" {
-  alarm_name          = "${var.name}-backfill-write-throttled"
+resource "aws_cloudwatch_metric_alarm" "throttle" {
+  alarm_name          = "${var.name}-backfill-throttled"
   alarm_description   = "The backfill is throttled for 15 minutes; lower its rate (`ops backfill rate`) or raise the table's write limits."
-  namespace           = var.metrics_namespace
-  metric_name         = var.metric_names.write_throttle
-  statistic           = "Sum"
-  period              = 300
   evaluation_periods  = 3
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = var.alarm_actions
   ok_actions          = var.alarm_actions
+
+  metric_query {
+    id          = "throttled"
+    expression  = local.metric_query["throttle"]
+    period      = 300
+    return_data = true
+  }
 
   tags = var.tags
 }

@@ -20,5 +20,5 @@ output "dashboard_name" {
 
 output "alarm_arns" {
   description = "ARNs of the backfill alarms."
-  value       = [aws_cloudwatch_metric_alarm.rows_failed.arn, aws_cloudwatch_metric_alarm.write_throttle.arn]
+  value       = [aws_cloudwatch_metric_alarm.rows_failed.arn, aws_cloudwatch_metric_alarm.throttle.arn]
 }

@@ -94,14 +94,22 @@ variable "metrics_namespace" {
 }
 
 variable "metric_names" {
-  description = "Names of the metrics the backfill publishes."
+  description = "Names of the metrics the backfill publishes (ops/backfill/metrics.py)."
   type = object({
-    rows_written   = optional(string, "RowsWritten")
-    rows_failed    = optional(string, "RowsFailed")
-    bytes_written  = optional(string, "BytesWritten")
-    write_throttle = optional(string, "WriteThrottled")
+    rows_read    = optional(string, "RowsRead")
+    rows_written = optional(string, "RowsWritten")
+    rows_present = optional(string, "RowsAlreadyPresent")
+    rows_failed  = optional(string, "RowsFailed")
+    throttle     = optional(string, "ThrottleEvents")
+    write_mbps   = optional(string, "WriteMbps")
   })
   default = {}
+}
+
+variable "metric_dimensions" {
+  description = "Dimensions the backfill publishes its metrics with; the alarms and dashboard sum over them."
+  type        = list(string)
+  default     = ["RunId", "Worker"]
 }
 
 variable "failed_rows_threshold" {

@@ -51,7 +51,7 @@ run "workers" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.rows_failed.namespace == "PlatformOps/Migration"
+    condition     = one(aws_cloudwatch_metric_alarm.rows_failed.metric_query).expression == "SELECT SUM(RowsFailed) FROM SCHEMA(\"PlatformOps/Migration\", RunId, Worker)"
     error_message = "Alarms watch the backfill's metrics namespace."
   }
 }
