@@ -51,6 +51,8 @@ def run(  # noqa: PLR0917 - Typer options are parameters
     with keys and field diffs; store the result as gate evidence. Exit 1 when differences remain."""
     if dry_run and not repair:
         raise OpsError("--dry-run applies to --repair (a verification alone changes nothing)")
+    if repair and not dry_run:
+        _refuse_repair_once_dynamodb_is_the_source(dataset)
     if repair and not dry_run and not yes:
         typer.confirm("Repair DynamoDB items that differ from PostgreSQL?", abort=True)
     options = VerifyOptions(
@@ -72,6 +74,20 @@ def run(  # noqa: PLR0917 - Typer options are parameters
     render_result(result, console, as_json)
     if not result.clean:
         raise typer.Exit(1)
+
+
+def _refuse_repair_once_dynamodb_is_the_source(dataset: str | None) -> None:
+    """Repair copies PostgreSQL over DynamoDB: right while PostgreSQL is written first, wrong once
+    the flag says `dynamodb` (PostgreSQL no longer receives writes, its rows are older)."""
+    from ops.flags import FlagStore, Mode
+
+    store = FlagStore(dataset)
+    if store.get() is Mode.DYNAMODB:
+        raise OpsError(
+            f"{store.dataset} is in mode 'dynamodb': PostgreSQL is no longer written, so repairing from it "
+            "would undo newer writes. Roll back to dual_write_read_dynamodb first (`ops migrate rollback`) "
+            "or verify without --repair"
+        )
 
 
 @app.command()

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ops.cli.main import app
+from ops.flags import FlagStore
 from tests.functional.verify.conftest import World
 
 pytestmark = pytest.mark.stack
@@ -47,6 +48,13 @@ def test_verify_run_status_report_cycle(world: World, monkeypatch: pytest.Monkey
 
     dry = runner.invoke(app, ["verify", "run", "--dry-run"])
     assert dry.exit_code != 0 and "--dry-run applies to --repair" in str(dry.exception or dry.output)
+
+    flags = FlagStore(dataset)
+    for mode in ("dual_write", "dual_write_shadow", "dual_write_read_dynamodb", "dynamodb"):
+        flags.set(mode, reason="test")
+    refused_repair = runner.invoke(app, ["verify", "run", "--table", "answers", "--repair", "--yes"])
+    assert refused_repair.exit_code != 0
+    assert "mode 'dynamodb'" in str(refused_repair.exception)
 
 
 def test_replica_status_without_subscription_fails_the_gate(
