@@ -277,7 +277,9 @@ class Connection:
         return proto
 
     async def send(self, request: bytes) -> Response:
-        proto = await self._ensure()
+        proto = self._protocol
+        if proto is None or proto.closed or proto.must_close:
+            proto = await self._ensure()
         assert proto.transport is not None
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Response] = loop.create_future()

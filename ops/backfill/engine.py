@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import json
+import operator
 import time
 from collections import deque
 from collections.abc import Callable
@@ -237,6 +239,8 @@ class _SegmentRun:
         self.started = time.monotonic()
         self.active = False
         self.leased = False
+        self.save_lock = asyncio.Lock()
+        self.final_saved = False
 
     def acknowledge(self) -> None:
         """Fold finished pages at the head into the committed state, in key order."""
@@ -478,7 +482,7 @@ class BackfillEngine:
                 for run in todo:
                     if run.dirty:
                         with contextlib.suppress(LeaseHeld):
-                            await asyncio.to_thread(self.store.save, run.state, self.owner)
+                            await self._save(run)
             if self.on_progress is not None:
                 self.on_progress(self)
 
@@ -497,9 +501,22 @@ class BackfillEngine:
                 if not run.leased or run.state.state == COMPLETE:
                     continue
                 if run.dirty or now - run.saved_at > LEASE_RENEW_SECONDS:
-                    run.dirty = False
-                    run.saved_at = now
-                    await asyncio.to_thread(self.store.save, run.state, self.owner)
+                    await self._save(run)
+
+    async def _save(self, run: _SegmentRun) -> None:
+        """Store a snapshot of the segment's committed state; one save per segment at a time.
+
+        Serialized per segment because the final save releases the lease: a concurrent periodic
+        save would then find the lease gone and stop the run.
+        """
+        async with run.save_lock:
+            if run.final_saved:
+                return
+            snapshot = copy.deepcopy(run.state)
+            run.dirty = False
+            run.saved_at = time.monotonic()
+            await asyncio.to_thread(self.store.save, snapshot, self.owner)
+            run.final_saved = snapshot.state == COMPLETE
 
     async def _segment(self, run: _SegmentRun, queue: Interleaver, slots: asyncio.Semaphore) -> None:
         o = self.options
@@ -511,7 +528,8 @@ class BackfillEngine:
             start_after = run.state.last_key if run.state.last_key is not None else run.segment.lower
             reader = SegmentReader(o.source_url or "", self.tm, start_after, run.segment.upper, o.page_rows)
             columns = self.tm.columns
-            key_positions = [columns.index(c) for c in self.tm.key_columns]
+            # A C-level getter: a scalar for one key column, a tuple for several.
+            key_of = operator.itemgetter(*(columns.index(c) for c in self.tm.key_columns))
             encode = self.tm.encode
             body_of = self.writer.client.put_item_body if self.writer else None
             assert body_of is not None
@@ -526,15 +544,14 @@ class BackfillEngine:
                 for start in range(0, len(rows), ENCODE_CHUNK):
                     items = []
                     for row in rows[start : start + ENCODE_CHUNK]:
-                        key = tuple(row[i] for i in key_positions)
                         try:
-                            item = encode(dict(zip(columns, row, strict=True)))
+                            item = encode(dict(zip(columns, row, strict=False)))
                         except RowError as exc:
                             await self._failed(
-                                run, page, key, column=exc.column, reason=exc.reason, kind="encode"
+                                run, page, key_of(row), column=exc.column, reason=exc.reason, kind="encode"
                             )
                             continue
-                        items.append((body_of(item), page, key))
+                        items.append((body_of(item), page, key_of(row)))
                     page.remaining += len(items)
                     queue.put_many(run.lane, items)
                     await asyncio.sleep(0)
@@ -546,16 +563,15 @@ class BackfillEngine:
             await run.drained.wait()
             run.state.state = COMPLETE
             run.state.finished_at = time.time()
-            run.dirty = False
             run.active = False
             if not o.dry_run:
-                await asyncio.to_thread(self.store.save, run.state, self.owner)
+                await self._save(run)
 
     async def _failed(
         self,
         run: _SegmentRun,
         page: _Page,
-        key: tuple[Any, ...],
+        key: Any,
         *,
         column: str | None,
         reason: str,
@@ -564,7 +580,8 @@ class BackfillEngine:
         page.counters.rows_failed += 1
         run.live.rows_failed += 1
         self.live.rows_failed += 1
-        key_dict = dict(zip(self.tm.key_columns, key, strict=True))
+        values = key if len(self.tm.key_columns) > 1 else (key,)
+        key_dict = dict(zip(self.tm.key_columns, values, strict=True))
         if len(self.failure_samples) < 20:
             self.failure_samples.append(f"{self.tm.table} {key_dict}: {column or 'item'}: {reason}")
         if not self.options.dry_run:
@@ -576,6 +593,7 @@ class BackfillEngine:
         dry_run = self.options.dry_run
         connection = client.connect()
         live = self.live
+        written, present = Outcome.WRITTEN, Outcome.PRESENT
         try:
             while True:
                 entry = await queue.get()
@@ -585,14 +603,15 @@ class BackfillEngine:
                 run = page.run
                 result = DRY_RUN_RESULT if dry_run else await writer.put(connection, body)
                 outcome = result.outcome
-                if outcome is Outcome.WRITTEN:
+                if outcome is written:
+                    size = len(body)
                     page.counters.rows_written += 1
-                    page.counters.bytes_written += len(body)
+                    page.counters.bytes_written += size
                     run.live.rows_written += 1
-                    run.live.bytes_written += len(body)
+                    run.live.bytes_written += size
                     live.rows_written += 1
-                    live.bytes_written += len(body)
-                elif outcome is Outcome.PRESENT:
+                    live.bytes_written += size
+                elif outcome is present:
                     page.counters.rows_present += 1
                     run.live.rows_present += 1
                     live.rows_present += 1

@@ -52,6 +52,13 @@ class Throttle:
         self._ceiling = None
         self._next = self._clock()
 
+    def free(self) -> bool:
+        """True (and counted) when a request may go now without waiting: unlimited and not paused."""
+        if self.current is None and self._resumed.is_set():
+            self._count(self._clock())
+            return True
+        return False
+
     async def acquire(self) -> None:
         """Wait for the next slot: while paused, and as long as the current rate requires."""
         if not self._resumed.is_set():

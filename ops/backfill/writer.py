@@ -81,7 +81,8 @@ class PutWriter:
         last = ""
         refreshed = False
         for attempt in range(self.max_attempts):
-            await self.throttle.acquire()
+            if not self.throttle.free():
+                await self.throttle.acquire()
             try:
                 response: Response = await connection.send(self.client.request(body))
             except (OSError, TimeoutError, ConnectionError) as exc:
