@@ -61,7 +61,7 @@ resource "aws_sns_topic_policy" "alarms" {
 }
 
 # DMS reads endpoint credentials as {host, port, username, password}; RDS's managed master secret
-# has no host, so the operator fills this one from it (`ops replicate preflight` checks it).
+# has no host, so the operator fills this one from it (host, port, username, password).
 resource "aws_secretsmanager_secret" "dms_target" {
   #checkov:skip=CKV2_AWS_57:It mirrors the RDS-managed master secret, which RDS rotates; it is refreshed from that secret, not rotated on its own.
   name        = "${local.name}/dms-target"

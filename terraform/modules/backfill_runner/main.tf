@@ -190,7 +190,7 @@ resource "aws_cloudwatch_dashboard" "this" {
 
 resource "aws_cloudwatch_metric_alarm" "rows_failed" {
   alarm_name          = "${var.name}-backfill-rows-failed"
-  alarm_description   = "Rows are landing in the backfill failure log; inspect them with `ops backfill failures` and re-drive with --retry-failed."
+  alarm_description   = "Rows are landing in the backfill failure log; inspect them with `ops backfill failures` and re-drive them with `ops backfill retry-failed`."
   evaluation_periods  = 1
   threshold           = var.failed_rows_threshold
   comparison_operator = "GreaterThanOrEqualToThreshold"
@@ -210,7 +210,7 @@ resource "aws_cloudwatch_metric_alarm" "rows_failed" {
 
 resource "aws_cloudwatch_metric_alarm" "throttle" {
   alarm_name          = "${var.name}-backfill-throttled"
-  alarm_description   = "The backfill is throttled for 15 minutes; lower its rate (`ops backfill rate`) or raise the table's write limits."
+  alarm_description   = "The backfill is throttled for 15 minutes; lower its rate (`ops backfill set-rate`) or raise the table's write limits."
   evaluation_periods  = 3
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"

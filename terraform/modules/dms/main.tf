@@ -210,7 +210,7 @@ resource "aws_dms_replication_task" "this" {
   target_endpoint_arn       = aws_dms_endpoint.target.endpoint_arn
   table_mappings            = local.table_mappings
   replication_task_settings = local.task_settings
-  # Started by the ops CLI (`ops replicate start`) once its preflight gate passes.
+  # Started by the ops CLI (`ops replica start`).
   start_replication_task = false
 
   tags = var.tags
