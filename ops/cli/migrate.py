@@ -274,23 +274,49 @@ def _render_status(report: dict[str, Any]) -> None:
             row["phase"],
             row["state"] or "-",
             row["operator"] or "-",
-            row["started_at"] or "-",
-            row["ended_at"] or "-",
+            _when(row["started_at"]),
+            _when(row["ended_at"]),
             gate,
             row["gate_age"] or "-",
         )
     console.print(table)
-    running = Table(title="running now")
-    running.add_column("part")
-    running.add_column("state")
-    for name, value in report["running"].items():
-        running.add_row(name, value)
-    console.print(running)
+    _render_refusals(report["phases"])
+    if report["running"]:
+        running = Table(title="running now")
+        running.add_column("part")
+        running.add_column("state")
+        for name, value in report["running"].items():
+            running.add_row(name, value)
+        console.print(running)
+    else:
+        console.print("running now: nothing (no replica, backfill or verification started yet)")
     console.print(f"[bold]next:[/] {report['next'] or 'nothing: the migration is complete'}")
     if report.get("history") is not None:
-        hist = Table(title="history")
-        for column in ("at", "phase", "action", "state", "operator", "detail"):
-            hist.add_column(column)
-        for e in report["history"]:
-            hist.add_row(e["at"], e["phase"], e["action"], e["state"], e["operator"], e["detail"][:80])
-        console.print(hist)
+        _render_history(report["history"])
+
+
+def _render_refusals(phases: list[dict[str, Any]]) -> None:
+    """The failed checks of each refused gate, with their fix, under the phase table."""
+    for row in phases:
+        if row["gate_ok"] is not False or row["state"] == "rolled_back":
+            continue
+        for check in row["gate"]["checks"]:
+            if not check["ok"]:
+                console.print(
+                    f"[red]{row['phase']}: {check['name']}[/] measured {check['measured']}, "
+                    f"required {check['threshold']}; fix: {check['fix']}"
+                )
+
+
+def _render_history(events: list[dict[str, Any]]) -> None:
+    hist = Table(title="history")
+    for column in ("at", "phase", "action", "state", "operator", "detail"):
+        hist.add_column(column)
+    for e in events:
+        hist.add_row(_when(e["at"]), e["phase"], e["action"], e["state"], e["operator"], e["detail"][:80])
+    console.print(hist)
+
+
+def _when(iso: str | None) -> str:
+    """ISO time as `YYYY-MM-DD HH:MM:SS` (UTC), or `-`."""
+    return iso[:19].replace("T", " ") if iso else "-"

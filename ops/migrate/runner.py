@@ -367,7 +367,8 @@ class Cutover:
             if opts.progress:
                 opts.progress.stop()
         result.add("backfill", StepStatus.OK, _summary(outcome))
-        result.evidence["backfill"] = _plain(outcome)
+        # Counters only: per-segment detail stays in the backfill's own checkpoints.
+        result.evidence["backfill"] = _scalars(outcome)
         return adapters.backfill_gate(self.cfg, self.control, opts.accept_failures)
 
     def _do_verify(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
@@ -564,9 +565,13 @@ def _plain(obj: Any) -> Any:
     return obj if isinstance(obj, dict | list | str | int | float) or obj is None else str(obj)
 
 
-def _summary(obj: Any) -> str:
+def _scalars(obj: Any) -> dict[str, Any]:
     data = _plain(obj)
-    if isinstance(data, dict):
-        keep = {k: v for k, v in data.items() if isinstance(v, int | float | str | bool)}
-        return ", ".join(f"{k}={v}" for k, v in list(keep.items())[:8])
-    return str(data)[:200]
+    if not isinstance(data, dict):
+        return {"result": str(data)[:500]}
+    return {k: v for k, v in data.items() if isinstance(v, int | float | str | bool) or v is None}
+
+
+def _summary(obj: Any) -> str:
+    keep = {k: v for k, v in _scalars(obj).items() if v is not None}
+    return ", ".join(f"{k}={v}" for k, v in list(keep.items())[:8])
