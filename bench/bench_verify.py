@@ -9,12 +9,13 @@ returns them) and must decide "same or different" for each pair, in this process
   with boto3's TypeDeserializer and compare `json.dumps(..., sort_keys=True, default=str)`.
 
 Two item sets: "identical" (DynamoDB returned exactly what was written) and "normalised" (every
-number re-spelled, e.g. 1.50 -> 1.5000, so only a canonical comparison sees them equal; the
-baseline's json.dumps of Decimals handles that only by luck of str(Decimal), and it does here
-not, which it reports as mismatches: counted, shown, not excused).
+number re-spelled, e.g. 1.5 -> 1.50 and 7 -> 7.0, so only a canonical comparison sees them equal;
+the baseline's json.dumps keeps each Decimal's spelling and calls every such item different: its
+false differences are counted and shown, not excused).
 
-Target: ours >= 1.5x the baseline's rows/s on identical items, and >= 0.75x on normalised ones (where
-the baseline is wrong on every item and ours canonicalises every number: correctness, then speed).
+Target: ours >= 1.5x the baseline's rows/s on identical items and >= 0.75x on normalised ones (there
+the baseline is wrong on every item and ours canonicalises every number: correctness, then speed),
+with no false differences from ours.
 Size: BENCH_VERIFY_ROWS (default 20000).
 """
 
