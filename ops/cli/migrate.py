@@ -39,7 +39,9 @@ ConfirmName = typer.Option(
     help="With --yes on a destructive step: the resource name the operator would type (the dataset).",
 )
 Tables = typer.Option(
-    None, "--table", help="PostgreSQL table to snapshot and drop (repeatable; default: every mapped table)."
+    None,
+    "--table",
+    help="PostgreSQL table to snapshot and drop (repeatable; default: the dataset's own table).",
 )
 SnapshotDir = typer.Option(
     None,
@@ -94,8 +96,11 @@ def status(
     history: bool = typer.Option(False, "--history", help="Also show every recorded event, oldest first."),
     as_json: bool = Json,
 ) -> None:
-    """Where the migration stands: phase and mode, each gate's evidence and age, what runs now, and
-    the next allowed command."""
+    """Where the migration stands, and the next allowed command.
+
+    Phase and mode (stored, as the app reads it, as the ledger expects), each gate with its
+    evidence and age, what runs now (replica, backfill, verification), the operator lock.
+    """
     try:
         report = migration_status(MigrateConfig.from_env(), history=history)
     except OpsError as exc:
@@ -109,20 +114,27 @@ def status(
 
 @app.command()
 def preflight(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
-    """Check connectivity and permissions to both databases and every AWS resource, PITR on the
-    target table, the alarms, and that the app can read the flag."""
+    """Phase 1: check access to everything the cutover touches.
+
+    Both databases (with the dual-write privileges), the target table (with PITR), the control
+    table, the flag (through the app's reader) and the CloudWatch alarms. Read-only.
+    """
     _phase(Phase.PREFLIGHT, dry_run, yes, as_json)
 
 
 @app.command("dual-write")
 def dual_write(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
-    """Turn dual writes on (mode dual_write, then dual_write_shadow) once the outbox drains."""
+    """Phase 2: turn dual writes on (mode dual_write, then dual_write_shadow).
+
+    Each flag change is read back through the app's reader; shadow reads start once the outbox
+    is empty or draining.
+    """
     _phase(Phase.DUAL_WRITE, dry_run, yes, as_json)
 
 
 @app.command()
 def replicate(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json, wait: float = Wait) -> None:
-    """Start the V2 replica (DMS or logical replication) and check `replica ready`."""
+    """Phase 3: start the V2 replica (DMS or logical replication) and check `replica ready`."""
     _phase(Phase.REPLICATE, dry_run, yes, as_json, options=PhaseOptions(wait_seconds=wait))
 
 
@@ -140,8 +152,10 @@ def backfill(  # noqa: PLR0917 - one parameter per CLI option
         help="Pass the gate with failed rows outstanding (recorded in the ledger).",
     ),
 ) -> None:
-    """Run (or resume) the backfill V2 -> DynamoDB; the gate needs every segment complete and no
-    failed rows outstanding."""
+    """Phase 4: run (or resume) the backfill V2 -> DynamoDB.
+
+    The gate needs every segment complete and no failed rows outstanding.
+    """
     extra = {
         k: v for k, v in {"segments": segments, "workers": workers, "rate": rate}.items() if v is not None
     }
@@ -168,8 +182,10 @@ def verify(
         None, "--recheck-delay", help="Seconds before differences are re-checked (live writes settle)."
     ),
 ) -> None:
-    """Compare V2 PostgreSQL with DynamoDB (every row, differences re-checked); the gate needs a
-    clean result younger than 24 h."""
+    """Phase 5: compare V2 PostgreSQL with DynamoDB, every row, differences re-checked.
+
+    The gate needs a clean result younger than 24 h.
+    """
     extra = {k: v for k, v in {"segments": segments, "recheck_delay": recheck_delay}.items() if v is not None}
     _phase(
         Phase.VERIFY,
@@ -182,8 +198,11 @@ def verify(
 
 @app.command("switch-reads")
 def switch_reads(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
-    """Read from DynamoDB (mode dual_write_read_dynamodb) once verification is fresh and clean, the
-    shadow reads agree and the alarms are OK; checks the app sees the change."""
+    """Phase 6: read from DynamoDB (mode dual_write_read_dynamodb).
+
+    Only once the verification is fresh and clean, shadow reads agree and the alarms are OK;
+    then checks the app's reader sees the change.
+    """
     _phase(Phase.SWITCH_READS, dry_run, yes, as_json)
 
 
@@ -197,7 +216,10 @@ def soak(
     ),
     wait: float = Wait,
 ) -> None:
-    """Check the soak: long enough since reads switched, no rollback in that window, error alarms quiet."""
+    """Phase 7: check the soak (14 days by default since reads switched).
+
+    Also: no rollback in that window, error alarms quiet.
+    """
     seconds = soak_days * DAY if soak_days is not None else None
     _phase(Phase.SOAK, dry_run, yes, as_json, options=PhaseOptions(wait_seconds=wait), soak_seconds=seconds)
 
@@ -211,8 +233,11 @@ def stop_pg_writes(  # noqa: PLR0917 - one parameter per CLI option
     table: list[str] | None = Tables,
     snapshot_dir: Path | None = SnapshotDir,
 ) -> None:
-    """Snapshot the PostgreSQL tables, then stop writing PostgreSQL (mode dynamodb). Cannot be
-    rolled back by a command."""
+    """Phase 8: snapshot the PostgreSQL tables, then stop writing PostgreSQL (mode dynamodb).
+
+    Asks for the dataset name to be typed (or --yes --confirm-name NAME). Cannot be rolled back
+    by a command.
+    """
     _phase(
         Phase.STOP_PG_WRITES,
         dry_run,
@@ -233,8 +258,10 @@ def cleanup(  # noqa: PLR0917 - one parameter per CLI option
     table: list[str] | None = Tables,
     snapshot_dir: Path | None = SnapshotDir,
 ) -> None:
-    """Final snapshots, then delete the V2 replica and drop the PostgreSQL tables. --dry-run lists
-    exactly what would be deleted."""
+    """Phase 9: final snapshots, then delete the V2 replica and drop the PostgreSQL tables.
+
+    --dry-run lists exactly what would be deleted. Asks for the dataset name to be typed.
+    """
     _phase(
         Phase.CLEANUP,
         dry_run,
@@ -248,8 +275,11 @@ def cleanup(  # noqa: PLR0917 - one parameter per CLI option
 
 @app.command()
 def rollback(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
-    """One step back from wherever the migration is. From reading DynamoDB (switch-reads or soak)
-    back to reading PostgreSQL is this one command; refused, with the reason, after stop-pg-writes."""
+    """One step back from wherever the migration is.
+
+    From reading DynamoDB (switch-reads or soak) back to reading PostgreSQL is this one command.
+    Refused, with the reason, after stop-pg-writes.
+    """
     _execute(as_json, lambda: _cutover(yes).rollback(dry_run))
 
 
