@@ -47,10 +47,19 @@ def migration_files() -> list[tuple[str, str]]:
     )
 
 
-def apply_migrations(conninfo: str) -> list[str]:
-    """Apply the consumer's pending migrations at `conninfo`; returns the versions applied now."""
+def apply_migrations(conninfo: str, *, dry_run: bool = False) -> list[str]:
+    """Apply the consumer's pending migrations at `conninfo`; returns the versions applied now
+    (with `dry_run`, the versions that would be applied; nothing changes)."""
     applied: list[str] = []
     with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
+        if dry_run:
+            present = conn.execute("SELECT to_regclass('notification_schema_migrations')").fetchone()
+            done = (
+                {row[0] for row in conn.execute("SELECT version FROM notification_schema_migrations")}
+                if present and present[0]
+                else set()
+            )
+            return [version for version, _sql in migration_files() if version not in done]
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
         conn.execute(_BOOKKEEPING)
         done = {row[0] for row in conn.execute("SELECT version FROM notification_schema_migrations")}
@@ -86,7 +95,13 @@ class Repository:
     @property
     def conn(self) -> psycopg.Connection[dict[str, Any]]:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = psycopg.connect(self._conninfo, autocommit=True, row_factory=dict_row)
+            # No server-side prepared statements: one state-machine run failed with "prepared
+            # statement _pg3_N does not exist" after errors in pipeline mode (psycopg's cache and
+            # the server disagreed); without them that cannot happen, and the consumer also works
+            # behind RDS Proxy / transaction-pooling PgBouncer.
+            self._conn = psycopg.connect(
+                self._conninfo, autocommit=True, row_factory=dict_row, prepare_threshold=None
+            )
             self._has_users = None
         return self._conn
 

@@ -44,6 +44,28 @@ def _parse_time(value: str, option: str) -> datetime:
 
 
 @app.command()
+def migrate(
+    database_url: str = typer.Option(
+        "", envvar="NOTIFICATIONS_DATABASE_URL", help="PostgreSQL URL of the consumer's database."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List pending migrations; change nothing."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Apply the consumer's SQL migrations (subscriptions, entitlements, events, processed ids)."""
+    from lambdas.consumer.repository import apply_migrations
+
+    if not database_url:
+        raise ConfigError("--database-url (or NOTIFICATIONS_DATABASE_URL) is required")
+    versions = apply_migrations(database_url, dry_run=dry_run)
+    result = PhaseResult(phase="notifications migrate", dry_run=dry_run, evidence={"versions": versions})
+    for version in versions:
+        result.add(version, StepStatus.PLANNED if dry_run else StepStatus.OK)
+    if not versions:
+        result.add("schema", StepStatus.SKIPPED, "already up to date")
+    render(result, console, as_json)
+
+
+@app.command()
 def serve(  # noqa: PLR0917 - one parameter per CLI option
     port: int = typer.Option(8080, help="Port of the local HTTP front on 127.0.0.1 (0: any free)."),
     batch_size: int = typer.Option(10, help="Event source mapping batch size (1-10 for FIFO)."),

@@ -146,7 +146,7 @@ def test_random_orderings_and_duplicates_converge_to_the_in_order_state(consumer
     run_state_machine_as_test(
         NotificationMachine,
         settings=settings(
-            max_examples=25,
+            max_examples=20,
             stateful_step_count=8,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

@@ -26,7 +26,30 @@ def test_a_database_error_fails_only_its_own_savepoint_and_surfaces_in_that_mess
     repository.close()
 
 
-def test_migrations_apply_once(db: Db) -> None:
-    assert apply_migrations(db.url) == []
+def test_migrations_apply_once_and_dry_run_changes_nothing(prod_db: str) -> None:
+    assert apply_migrations(prod_db, dry_run=True) == ["0001_notifications"]
+    assert apply_migrations(prod_db) == ["0001_notifications"]
+    assert apply_migrations(prod_db, dry_run=True) == []
+    db = Db(prod_db)
     versions = db.all("SELECT version FROM notification_schema_migrations")
+    db.conn.close()
     assert [v["version"] for v in versions] == ["0001_notifications"]
+
+
+def test_statements_repeated_across_failed_savepoints_keep_working(db: Db) -> None:
+    """Many messages through one pipelined batch, every third failing inside its savepoint: the
+    others commit, and statements repeated across failed savepoints keep working."""
+    repository = Repository(db.url)
+    with repository.batch():
+        for index in range(12):
+            failing = index % 3 == 1
+            try:
+                with repository.transaction():
+                    repository.claim("apple", f"n-{index}", "2000000000000001")
+                    if failing:
+                        repository.conn.execute("SELECT 1 / 0")
+            except psycopg.errors.DivisionByZero:
+                assert failing
+    rows = db.all("SELECT count(*) AS n FROM notification_processed")
+    assert rows == [{"n": 8}]
+    repository.close()
