@@ -9,6 +9,8 @@ production_connection_type = "peering"
 production_vpc_cidr        = "10.0.0.0/16"
 production_vpc_id          = "vpc-0prod0application0"
 
+ops_wheelhouse_s3_uri = "s3://platform-ops-artifacts-prod/wheelhouse"
+
 source_secret_arn    = "arn:aws:secretsmanager:us-east-1:222222222222:secret:prod/app-db/dms-source"
 rds_instance_class   = "db.r6g.2xlarge"
 rds_multi_az         = true

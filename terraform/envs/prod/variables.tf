@@ -162,6 +162,11 @@ variable "ops_package" {
   default     = "platform-ops"
 }
 
+variable "ops_wheelhouse_s3_uri" {
+  description = "s3://bucket/prefix with the wheels of the ops package and its dependencies (built with `pip wheel -w`)."
+  type        = string
+}
+
 variable "max_write_request_units" {
   description = "On-demand write cap of the target table; null means none."
   type        = number

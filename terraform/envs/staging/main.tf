@@ -141,20 +141,21 @@ module "migration_flag" {
 module "backfill_runner" {
   source = "../../modules/backfill_runner"
 
-  name                = local.name
-  worker_count        = var.backfill_worker_count
-  instance_type       = var.backfill_instance_type
-  subnet_ids          = module.network.private_subnet_ids
-  security_group_ids  = [module.network.runner_security_group_id]
-  ops_package         = var.ops_package
-  ops_environment     = local.ops_environment
-  dynamodb_table_arns = [module.dynamodb.table_arn]
-  control_table_arn   = module.dynamodb.control_table_arn
-  secret_arns         = [module.rds_postgres.master_user_secret_arn]
-  parameter_arns      = values(module.migration_flag.parameter_arns)
-  kms_key_arn         = aws_kms_key.this.arn
-  metrics_namespace   = var.metrics_namespace
-  alarm_actions       = [aws_sns_topic.alarms.arn]
+  name                  = local.name
+  worker_count          = var.backfill_worker_count
+  instance_type         = var.backfill_instance_type
+  subnet_ids            = module.network.private_subnet_ids
+  security_group_ids    = [module.network.runner_security_group_id]
+  ops_package           = var.ops_package
+  ops_wheelhouse_s3_uri = var.ops_wheelhouse_s3_uri
+  ops_environment       = local.ops_environment
+  dynamodb_table_arns   = [module.dynamodb.table_arn]
+  control_table_arn     = module.dynamodb.control_table_arn
+  secret_arns           = [module.rds_postgres.master_user_secret_arn]
+  parameter_arns        = values(module.migration_flag.parameter_arns)
+  kms_key_arn           = aws_kms_key.this.arn
+  metrics_namespace     = var.metrics_namespace
+  alarm_actions         = [aws_sns_topic.alarms.arn]
 }
 
 ################################################################################

@@ -9,6 +9,8 @@ production_connection_type = "peering"
 production_vpc_cidr        = "10.1.0.0/16"
 production_vpc_id          = "vpc-0staging0production"
 
+ops_wheelhouse_s3_uri = "s3://platform-ops-artifacts-staging/wheelhouse"
+
 source_secret_arn    = "arn:aws:secretsmanager:us-east-1:111111111111:secret:staging/app-db/dms-source"
 rds_instance_class   = "db.r6g.large"
 rds_multi_az         = false

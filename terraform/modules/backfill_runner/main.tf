@@ -9,6 +9,9 @@ data "aws_ssm_parameter" "al2023_arm64" {
 locals {
   ami_id = var.ami_id != null ? var.ami_id : nonsensitive(data.aws_ssm_parameter.al2023_arm64[0].value)
   region = data.aws_region.current.name
+
+  wheelhouse_bucket = regex("^s3://([^/]+)", var.ops_wheelhouse_s3_uri)[0]
+  wheelhouse_prefix = trimprefix(trimprefix(var.ops_wheelhouse_s3_uri, "s3://${local.wheelhouse_bucket}"), "/")
 }
 
 ################################################################################
@@ -51,9 +54,22 @@ resource "aws_iam_role_policy" "backfill" {
           Effect = "Allow"
           Action = [
             "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-            "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable",
+            "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable",
           ]
           Resource = [var.control_table_arn]
+        },
+        {
+          Sid      = "Wheelhouse"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject"]
+          Resource = ["arn:aws:s3:::${local.wheelhouse_bucket}/${local.wheelhouse_prefix}*"]
+        },
+        {
+          Sid       = "ListWheelhouse"
+          Effect    = "Allow"
+          Action    = ["s3:ListBucket"]
+          Resource  = ["arn:aws:s3:::${local.wheelhouse_bucket}"]
+          Condition = { StringLike = { "s3:prefix" = ["${local.wheelhouse_prefix}*"] } }
         },
         {
           Sid      = "Metrics"
@@ -111,6 +127,7 @@ resource "aws_instance" "this" {
 
   user_data = templatefile("${path.module}/user_data.sh.tftpl", {
     ops_package  = var.ops_package
+    wheelhouse   = var.ops_wheelhouse_s3_uri
     environment  = var.ops_environment
     worker_index = count.index
     worker_count = var.worker_count

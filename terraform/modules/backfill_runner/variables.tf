@@ -48,9 +48,19 @@ variable "security_group_ids" {
 }
 
 variable "ops_package" {
-  description = "pip requirement that installs the ops CLI on a worker (a version pin or a wheel URL)."
+  description = "pip requirement that installs the ops CLI on a worker, for example platform-ops==0.1.0."
   type        = string
   default     = "platform-ops"
+}
+
+variable "ops_wheelhouse_s3_uri" {
+  description = "s3://bucket/prefix holding the wheels of the ops package and its dependencies (`pip wheel -w`); the private subnets have no internet route, so workers install from it offline."
+  type        = string
+
+  validation {
+    condition     = can(regex("^s3://[a-z0-9.-]+(/.*)?$", var.ops_wheelhouse_s3_uri))
+    error_message = "ops_wheelhouse_s3_uri must look like s3://bucket/prefix."
+  }
 }
 
 variable "ops_environment" {

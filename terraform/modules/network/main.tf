@@ -57,6 +57,16 @@ resource "aws_vpc_endpoint" "dynamodb" {
   tags = merge(var.tags, { Name = "${var.name}-dynamodb" })
 }
 
+# Package repositories (Amazon Linux 2023) and the ops wheelhouse are in S3: no NAT needed.
+resource "aws_vpc_endpoint" "s3" {
+  vpc_id            = aws_vpc.this.id
+  service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = [aws_route_table.private.id]
+
+  tags = merge(var.tags, { Name = "${var.name}-s3" })
+}
+
 resource "aws_vpc_endpoint" "interface" {
   for_each = var.create_interface_endpoints ? toset(var.interface_endpoint_services) : toset([])
 
@@ -116,6 +126,15 @@ resource "aws_vpc_security_group_egress_rule" "runner_dynamodb" {
   from_port         = 443
   to_port           = 443
   prefix_list_id    = aws_vpc_endpoint.dynamodb.prefix_list_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "runner_s3" {
+  security_group_id = aws_security_group.runner.id
+  description       = "HTTPS to S3 (package repositories, ops wheelhouse) through the gateway endpoint"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = aws_vpc_endpoint.s3.prefix_list_id
 }
 
 resource "aws_vpc_security_group_egress_rule" "runner_rds" {

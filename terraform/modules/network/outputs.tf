@@ -23,6 +23,11 @@ output "dynamodb_endpoint_id" {
   value       = aws_vpc_endpoint.dynamodb.id
 }
 
+output "s3_endpoint_id" {
+  description = "ID of the S3 gateway endpoint."
+  value       = aws_vpc_endpoint.s3.id
+}
+
 output "interface_endpoint_ids" {
   description = "IDs of the interface endpoints, by service."
   value       = { for service, endpoint in aws_vpc_endpoint.interface : service => endpoint.id }

@@ -11,15 +11,16 @@ mock_provider "aws" {
 }
 
 variables {
-  name                = "couple-diary"
-  worker_count        = 3
-  subnet_ids          = ["subnet-0a", "subnet-0b"]
-  security_group_ids  = ["sg-0runner"]
-  dynamodb_table_arns = ["arn:aws:dynamodb:us-east-1:123456789012:table/couple-diary"]
-  control_table_arn   = "arn:aws:dynamodb:us-east-1:123456789012:table/platform-ops-control"
-  secret_arns         = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-AbCdEf"]
-  kms_key_arn         = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-  ops_environment     = { OPS_TARGET_TABLE = "couple-diary" }
+  name                  = "couple-diary"
+  worker_count          = 3
+  subnet_ids            = ["subnet-0a", "subnet-0b"]
+  security_group_ids    = ["sg-0runner"]
+  dynamodb_table_arns   = ["arn:aws:dynamodb:us-east-1:123456789012:table/couple-diary"]
+  control_table_arn     = "arn:aws:dynamodb:us-east-1:123456789012:table/platform-ops-control"
+  secret_arns           = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-AbCdEf"]
+  kms_key_arn           = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  ops_environment       = { OPS_TARGET_TABLE = "couple-diary" }
+  ops_wheelhouse_s3_uri = "s3://platform-ops-artifacts/wheelhouse/0.1.0"
 }
 
 run "workers" {
@@ -46,6 +47,11 @@ run "workers" {
   }
 
   assert {
+    condition     = strcontains(aws_instance.this[0].user_data, "aws s3 sync 's3://platform-ops-artifacts/wheelhouse/0.1.0'") && strcontains(jsondecode(aws_iam_role_policy.backfill.policy).Statement[2].Resource[0], "arn:aws:s3:::platform-ops-artifacts/wheelhouse/0.1.0*")
+    error_message = "Workers install from the wheelhouse in S3 and may read only that prefix."
+  }
+
+  assert {
     condition     = toset(jsondecode(aws_iam_role_policy.backfill.policy).Statement[0].Resource) == toset(var.dynamodb_table_arns)
     error_message = "Table access is scoped to the given tables."
   }
@@ -60,8 +66,9 @@ run "rejects_bad_worker_count" {
   command = plan
 
   variables {
-    worker_count = 1.5
+    worker_count          = 1.5
+    ops_wheelhouse_s3_uri = "https://example.com/wheels"
   }
 
-  expect_failures = [var.worker_count]
+  expect_failures = [var.worker_count, var.ops_wheelhouse_s3_uri]
 }

@@ -33,6 +33,11 @@ run "private_vpc_with_endpoints_and_peering" {
   }
 
   assert {
+    condition     = aws_vpc_endpoint.s3.vpc_endpoint_type == "Gateway" && aws_vpc_security_group_egress_rule.runner_s3.from_port == 443
+    error_message = "The runner installs packages from S3 through a gateway endpoint (there is no NAT)."
+  }
+
+  assert {
     condition     = alltrue([for s in ["ssm", "logs", "secretsmanager", "sqs", "sts"] : contains(keys(aws_vpc_endpoint.interface), s)])
     error_message = "The runner's interface endpoints (SSM, CloudWatch Logs, Secrets Manager, SQS, STS) must exist."
   }
