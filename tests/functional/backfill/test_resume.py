@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -66,13 +67,17 @@ def _committed_reads(env: Env) -> int:
     return sum(s.counters.rows_read for s in _segments(env).values())
 
 
+def _reads_reached(env: Env, threshold: int) -> bool:
+    return _committed_reads(env) >= threshold
+
+
 def test_killed_at_several_points_resumes_without_loss_or_rereads(env: Env) -> None:
     seed(env.source_url, ROWS)
     snapshots: list[dict[int, SegmentState]] = []
     for threshold in (300, 700):
         proc = _start_cli(env, rate=250)
         try:
-            _wait_for(lambda t=threshold: _committed_reads(env) >= t, proc)
+            _wait_for(functools.partial(_reads_reached, env, threshold), proc)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()

@@ -101,11 +101,11 @@ def test_parses_content_length_and_chunked_responses_split_anywhere() -> None:
 
 
 def _put_all(
-    url: str, items: list[dict[str, dict[str, str]]], writer_args: dict[str, float] | None = None
+    url: str, items: list[dict[str, dict[str, str]]], base_delay: float = 0.05
 ) -> tuple[list[Outcome], PutWriter, Throttle]:
     client = DynamoHttpClient(url, "us-east-1", "tbl")
     throttle = Throttle()
-    writer = PutWriter(client, throttle, **(writer_args or {}))
+    writer = PutWriter(client, throttle, base_delay=base_delay)
 
     async def go() -> list[Outcome]:
         connection = client.connect()
@@ -155,7 +155,7 @@ def test_throttling_is_retried_with_backoff_and_slows_the_rate(
     fake_dynamodb: Callable[..., str], dummy_credentials: None
 ) -> None:
     url = fake_dynamodb("--latency-ms", "0", "--throttle-every", "3")
-    outcomes, writer, throttle = _put_all(url, [_item(i) for i in range(12)], {"base_delay": 0.001})
+    outcomes, writer, throttle = _put_all(url, [_item(i) for i in range(12)], base_delay=0.001)
     assert outcomes == [Outcome.WRITTEN] * 12
     assert writer.retries >= 5
     assert throttle.throttle_events >= 5
