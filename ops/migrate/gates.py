@@ -198,16 +198,19 @@ def _safe_tables() -> list[str]:
 # ------------------------------------------------------------------ dual-write
 
 
-def outbox_check(cfg: MigrateConfig) -> Check:
-    name = "outbox empty or draining"
-    threshold = f"0 rows, or none older than {cfg.outbox_max_age_seconds:.0f} s"
+def outbox_check(cfg: MigrateConfig, *, empty: bool = False) -> Check:
+    """Outbox rows are PostgreSQL writes DynamoDB has not confirmed. While PostgreSQL is still
+    written, draining is enough; before it stops being written it must be empty, or those writes
+    would exist only in PostgreSQL."""
+    name = "outbox empty" if empty else "outbox empty or draining"
+    threshold = "0 rows" if empty else f"0 rows, or none older than {cfg.outbox_max_age_seconds:.0f} s"
     fix = "ops repair outbox (drains it into DynamoDB); check the app logs for DynamoDB write failures"
 
     def measure() -> Check:
         url = adapters.require_url(cfg.settings.prod_database_url, "PROD_DATABASE_URL")
         stats = adapters.outbox_stats(url)
         age = stats.oldest_age_seconds
-        ok = stats.rows == 0 or (age is not None and age <= cfg.outbox_max_age_seconds)
+        ok = stats.rows == 0 or (not empty and age is not None and age <= cfg.outbox_max_age_seconds)
         measured = f"{stats.rows} rows" + (f", oldest {age:.0f} s" if age is not None else "")
         return Check(name, ok, measured, threshold, fix)
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from ops.control import ConditionFailed, ControlTable
 from ops.exceptions import OpsError
 from ops.migrate.phases import ORDER, Phase, PhaseState, Position, index
@@ -29,6 +31,24 @@ from ops.migrate.phases import ORDER, Phase, PhaseState, Position, index
 
 class LedgerBusy(OpsError):
     """Another operator holds the ledger lock."""
+
+
+class LedgerUnavailable(OpsError):
+    """The control table holding the ledger cannot be read."""
+
+
+@contextmanager
+def _readable(table: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            raise LedgerUnavailable(
+                f"control table {table} does not exist; create it with `terraform apply` "
+                "(local stack: `ops sandbox provision`) or point OPS_CONTROL_TABLE at it"
+            ) from None
+        raise LedgerUnavailable(f"cannot read the ledger in {table} ({code}); check AWS access") from exc
 
 
 def now_iso() -> str:
@@ -98,7 +118,9 @@ class Ledger:
 
     def records(self) -> dict[Phase, PhaseRecord]:
         out: dict[Phase, PhaseRecord] = {}
-        for item in self.control.query(self.pk, "PHASE#"):
+        with _readable(self.control.name):
+            items = self.control.query(self.pk, "PHASE#")
+        for item in items:
             phase = Phase(item["phase"])
             out[phase] = PhaseRecord(
                 phase=phase,

@@ -201,6 +201,7 @@ class Cutover:
             checks.append(gates.alarms_ok(self.cfg, self.cfg.alarm_prefixes))
         elif phase == Phase.STOP_PG_WRITES:
             checks.append(gates.alarms_ok(self.cfg, self.cfg.error_alarm_prefixes, "error alarms quiet"))
+            checks.append(gates.outbox_check(self.cfg, empty=True))
         return GateResult(f"{phase} (entry)", checks)
 
     def _replica_gate(self) -> GateResult:
@@ -395,7 +396,11 @@ class Cutover:
         result.add("snapshot production tables", StepStatus.OK, f"{snap.location} ({snap.size_bytes} bytes)")
         result.evidence["snapshots"] = [snap.to_dict()]
         reader = self._move_mode(result, "dynamodb", "cutover: stop PostgreSQL writes")
-        return GateResult("stop-pg-writes", [gates.propagation_check(self.cfg, "dynamodb", reader)])
+        # Writes in flight during the switch may still have left outbox rows: drained, or not done.
+        return GateResult(
+            "stop-pg-writes",
+            [gates.propagation_check(self.cfg, "dynamodb", reader), gates.outbox_check(self.cfg, empty=True)],
+        )
 
     def _do_cleanup(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
         s = self.cfg.settings

@@ -108,3 +108,17 @@ def test_cleanup_deletes_nothing_when_a_snapshot_fails(
     }
     assert world.sql(world.prod_url, "SELECT count(*) FROM answers") == [(30,)]
     assert world.ledger.position() == Position(Phase.CLEANUP, PhaseState.FAILED)
+
+
+def test_stop_pg_writes_refuses_while_the_outbox_holds_any_row(world: World) -> None:
+    world.advance(Phase.SOAK)
+    world.sql(
+        world.prod_url,
+        "INSERT INTO outbox (table_name, row_key, op, version) "
+        "VALUES ('answers', '{\"id\": 1}', 'upsert', 1)",
+    )
+    code, doc = world.ops_json("stop-pg-writes", "--yes", "--confirm-name", "answers")
+    assert code == 1
+    check = failed_checks(doc)["outbox empty"]
+    assert check["measured"].startswith("1 rows") and check["threshold"] == "0 rows"
+    assert world.mode() == "dual_write_read_dynamodb"

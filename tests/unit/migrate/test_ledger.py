@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from ops.control import ControlTable
-from ops.migrate.ledger import Ledger, LedgerBusy
+from ops.migrate.ledger import Ledger, LedgerBusy, LedgerUnavailable
 from ops.migrate.phases import Phase, PhaseState, Position
 
 
@@ -79,3 +79,11 @@ def test_an_expired_lock_can_be_taken_over(control: ControlTable) -> None:
     crashed._acquire("alice#x", "backfill", "alice")
     with Ledger(control, "answers").hold(Phase.BACKFILL, "bob"):
         assert Ledger(control, "answers").lock_holder() == {"operator": "bob", "phase": "backfill"}
+
+
+def test_a_missing_control_table_is_an_operator_error(control: ControlTable) -> None:
+    ledger = Ledger(ControlTable("no-such-table", control.client), "answers")
+    with pytest.raises(
+        LedgerUnavailable, match="no-such-table does not exist; create it with `terraform apply`"
+    ):
+        ledger.position()
