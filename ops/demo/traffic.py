@@ -158,6 +158,7 @@ def run_traffic(
         t.join()
     result = run.result
     result.seconds = time.monotonic() - run.started
+    repo.settle()
     repo.metrics.flush()
     result.dual_write = dict(sorted(repo.metrics.totals.items()))
     with repo.pool.connection() as conn:

@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -51,6 +52,9 @@ VERSION_CONDITION = "attribute_not_exists(pk) OR #v < :v"
 DEFAULT_TOMBSTONE_TTL_SECONDS = 14 * 24 * 3600
 _DYNAMODB_MODE_RETRIES = 5
 _SAMPLE_KEEP = 50
+# A shadow difference is read again this long after it was seen; only a lasting one counts.
+DEFAULT_SHADOW_RECHECK_SECONDS = 1.0
+_RECHECK_BACKLOG = 10_000
 _SAMPLE_LOG_FIRST = 10
 _SAMPLE_LOG_EVERY = 100
 
@@ -119,6 +123,7 @@ class Repository:
         metrics: Metrics | None = None,
         tombstone_ttl_seconds: int = DEFAULT_TOMBSTONE_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
+        shadow_recheck_seconds: float = DEFAULT_SHADOW_RECHECK_SECONDS,
     ) -> None:
         settings = Settings.from_env()
         self.tm = table if isinstance(table, TableMapping) else load_mapping().table(table)
@@ -139,8 +144,21 @@ class Repository:
         self.clock = clock
         self.samples: deque[ShadowSample] = deque(maxlen=_SAMPLE_KEEP)
         self._lock = threading.Lock()
+        self.shadow_recheck_seconds = shadow_recheck_seconds
+        self._rechecks: ThreadPoolExecutor | None = None
+        self._recheck_slots = threading.BoundedSemaphore(_RECHECK_BACKLOG)
+        self._recheck_pending: set[Future[None]] = set()
+
+    def settle(self) -> None:
+        """Wait until every pending shadow re-check has been decided (tests, end of a load run)."""
+        with self._lock:
+            pending = list(self._recheck_pending)
+        wait(pending)
 
     def close(self) -> None:
+        self.settle()
+        if self._rechecks is not None:
+            self._rechecks.shutdown(wait=True)
         self.metrics.flush()
         if self._owns_pool:
             self.pool.close()
@@ -281,17 +299,28 @@ class Repository:
         if mode.reads_dynamodb:
             item = self._ddb_get(key)
             return None if item is None else self.tm.decode(item)
-        with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            cur.execute(q.select_by_key(self.tm), q.key_params(self.tm, key))
-            row = cur.fetchone()
+        row = self._pg_get(key)
         if mode.shadow_reads:
             self._shadow(
-                lambda: [] if row is None else [row],
+                [] if row is None else [row],
+                lambda: [] if (r := self._pg_get(key)) is None else [r],
                 lambda: [] if (i := self._ddb_get(key)) is None else [i],
                 key,
             )
         return row
+
+    def _pg_get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            cur.execute(q.select_by_key(self.tm), q.key_params(self.tm, key))
+            row: dict[str, Any] | None = cur.fetchone()
+        return row
+
+    def _pg_query(self, partition: dict[str, Any]) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            cur.execute(q.select_partition(self.tm), [partition[c] for c in self.tm.partition_columns])
+            return cur.fetchall()
 
     def query(self, **partition: Any) -> list[dict[str, Any]]:
         """All rows of one partition (e.g. `query(couple_id=7)`), ordered by the item key columns."""
@@ -301,12 +330,11 @@ class Repository:
         mode = self.modes.mode()
         if mode.reads_dynamodb:
             return self._sorted([self.tm.decode(i) for i in self._ddb_query(partition)])
-        with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            cur.execute(q.select_partition(self.tm), [partition[c] for c in self.tm.partition_columns])
-            rows = cur.fetchall()
+        rows = self._pg_query(partition)
         if mode.shadow_reads:
-            self._shadow(lambda: rows, lambda: self._ddb_query(partition), partition)
+            self._shadow(
+                rows, lambda: self._pg_query(partition), lambda: self._ddb_query(partition), partition
+            )
         return rows
 
     def _sorted(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -337,16 +365,71 @@ class Repository:
 
     def _shadow(
         self,
-        expected_rows: Callable[[], list[dict[str, Any]]],
-        actual_items: Callable[[], list[dict[str, Any]]],
+        rows: list[dict[str, Any]],
+        reread_rows: Callable[[], list[dict[str, Any]]],
+        read_items: Callable[[], list[dict[str, Any]]],
         where: dict[str, Any],
     ) -> None:
-        """Compare PostgreSQL's answer with DynamoDB's; count and sample; never raise."""
+        """Compare PostgreSQL's answer with DynamoDB's; count and sample lasting differences; never raise.
+
+        The two reads are a few milliseconds apart, so a write in flight between them (PostgreSQL
+        committed, DynamoDB not yet written, or the other way round for the reads) shows up as a
+        difference that is gone a moment later. Like the verifier, a difference is read again on both
+        sides after `shadow_recheck_seconds`, off the request path, and only one that lasts counts
+        as a mismatch; the others count as `ShadowTransient`.
+        """
+        diffs = self._shadow_diff(lambda: rows, read_items, where)
+        if diffs is None:
+            return
+        self.metrics.add("ShadowCompared")
+        if not diffs:
+            return
+        if self.shadow_recheck_seconds <= 0:
+            self._record_mismatch(where, diffs)
+            return
+        if not self._recheck_slots.acquire(blocking=False):
+            # Too many re-checks waiting: count it, never block the application's read.
+            self.metrics.add("ShadowRecheckDropped")
+            return
+        self.metrics.add("ShadowSuspects")
+        due = time.monotonic() + self.shadow_recheck_seconds
+        with self._lock:
+            if self._rechecks is None:
+                self._rechecks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="shadow-recheck")
+            future = self._rechecks.submit(self._recheck, reread_rows, read_items, where, due)
+            self._recheck_pending.add(future)
+        future.add_done_callback(self._recheck_done)
+
+    def _recheck_done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._recheck_pending.discard(future)
+        self._recheck_slots.release()
+
+    def _recheck(
+        self,
+        reread_rows: Callable[[], list[dict[str, Any]]],
+        read_items: Callable[[], list[dict[str, Any]]],
+        where: dict[str, Any],
+        due: float,
+    ) -> None:
+        time.sleep(max(0.0, due - time.monotonic()))
+        diffs = self._shadow_diff(reread_rows, read_items, where)
+        if diffs:
+            self._record_mismatch(where, diffs)
+        elif diffs is not None:
+            self.metrics.add("ShadowTransient")
+
+    def _shadow_diff(
+        self,
+        read_rows: Callable[[], list[dict[str, Any]]],
+        read_items: Callable[[], list[dict[str, Any]]],
+        where: dict[str, Any],
+    ) -> dict[tuple[str, str], Any] | None:
+        """Field differences by item key; None when the comparison itself failed (counted)."""
         try:
-            expected = {self._item_id(i): i for i in (self.tm.encode(r) for r in expected_rows())}
-            actual = {self._item_id(i): i for i in actual_items()}
-            self.metrics.add("ShadowCompared")
-            diffs = {
+            expected = {self._item_id(i): i for i in (self.tm.encode(r) for r in read_rows())}
+            actual = {self._item_id(i): i for i in read_items()}
+            return {
                 k: self.tm.diff(expected.get(k), actual.get(k))
                 for k in expected.keys() | actual.keys()
                 if k not in expected or k not in actual or self.tm.diff(expected[k], actual[k])
@@ -354,9 +437,9 @@ class Repository:
         except Exception as exc:
             self.metrics.add("ShadowErrors")
             log.warning("shadow read of %s %s could not be compared: %s", self.tm.table, where, exc)
-            return
-        if not diffs:
-            return
+            return None
+
+    def _record_mismatch(self, where: dict[str, Any], diffs: dict[tuple[str, str], Any]) -> None:
         self.metrics.add("ShadowMismatches")
         mismatches = self.metrics.count("ShadowMismatches")
         sample = ShadowSample(self.tm.table, dict(where), {"/".join(k): v for k, v in diffs.items()})

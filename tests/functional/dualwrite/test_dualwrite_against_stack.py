@@ -170,7 +170,12 @@ def test_shadow_mode_compares_counts_and_samples_without_changing_the_answer(
         "Test/DualWrite", dimensions={"Table": "answers"}, cloudwatch=cloudwatch, interval_seconds=3600
     )
     r = Repository(
-        ANSWERS, clean, target_table=target, modes=FixedMode(Mode.DUAL_WRITE_SHADOW), metrics=metrics
+        ANSWERS,
+        clean,
+        target_table=target,
+        modes=FixedMode(Mode.DUAL_WRITE_SHADOW),
+        metrics=metrics,
+        shadow_recheck_seconds=0.2,
     )
     k1, k2 = key(2, 1), key(2, 2)
     r.create(new_answer(k1))
@@ -181,15 +186,43 @@ def test_shadow_mode_compares_counts_and_samples_without_changing_the_answer(
     assert metrics.count("ShadowMismatches") == 0
     tamper(target, k1, "drifted")
     assert r.get(k1)["body"] == "첫 답변 ✨"  # type: ignore[index]
+    r.settle()
     assert metrics.count("ShadowMismatches") == 1
     assert r.samples[-1].diff["COUPLE#2/ANSWER#1#3"]["body"] == ("첫 답변 ✨", "drifted")
     aws.client("dynamodb").delete_item(TableName=target, Key=ANSWERS.key(k2))
     assert len(r.query(couple_id=2)) == 2
+    r.settle()
     assert metrics.count("ShadowMismatches") == 2
+    assert metrics.count("ShadowSuspects") == 2
     metrics.flush()
     assert metrics.flush_failures == 0
     names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="Test/DualWrite")["Metrics"]}
     assert {"ShadowMismatches", "ShadowCompared", "DynamoWrites", "PostgresWrites"} <= names
+
+
+def test_shadow_difference_gone_by_the_recheck_is_transient_not_a_mismatch(
+    clean: ConnectionPool, target: str
+) -> None:
+    # A write in flight between the PostgreSQL read and the DynamoDB read looks like a difference
+    # for a moment; the re-check reads both sides again and only a lasting difference counts.
+    r = Repository(
+        ANSWERS,
+        clean,
+        target_table=target,
+        modes=FixedMode(Mode.DUAL_WRITE_SHADOW),
+        shadow_recheck_seconds=1.0,
+    )
+    k = key(3, 1)
+    r.create(new_answer(k))
+    good = aws.client("dynamodb").get_item(TableName=target, Key=ANSWERS.key(k))["Item"]
+    tamper(target, k, "in flight")
+    r.get(k)
+    aws.client("dynamodb").put_item(TableName=target, Item=good)
+    r.settle()
+    assert r.metrics.count("ShadowSuspects") == 1
+    assert r.metrics.count("ShadowTransient") == 1
+    assert r.metrics.count("ShadowMismatches") == 0
+    r.close()
 
 
 def test_shadow_mode_survives_dynamodb_errors(clean: ConnectionPool, target: str) -> None:
