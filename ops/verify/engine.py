@@ -1,9 +1,11 @@
 """The verification run: rows against items by segment, extras by Scan, re-check, repair.
 
-A difference is only counted after it survived a re-check: the row and the item are read again
-after `recheck_delay` seconds; if they agree now, the difference was a write in flight (counted as
-`transient`). If the row's version moved between the reads it is still being written, so it is
-re-checked again, up to `recheck_rounds` times; what is left then is counted.
+A difference is only counted after it survived `recheck_rounds` re-checks, each
+`recheck_delay` seconds after the previous read: the row and the item (or, for an extra item,
+the item and the PostgreSQL lookup) are read again, and if they agree at any round the
+difference was a write in flight (counted as `transient`). A dual-write commits PostgreSQL
+first and DynamoDB a moment later (or, after a failure, when the outbox is drained), so the
+rounds must span longer than that moment; a difference that outlives them is real.
 """
 
 from __future__ import annotations
@@ -292,10 +294,7 @@ class Verifier:
             difference = compare_row(self.tm, row, items.get(ident) if ident else None)
             if difference is None:
                 self._transient(state)
-            elif (
-                difference.version != candidate.diff.version
-                and candidate.rounds + 1 < self.options.recheck_rounds
-            ):
+            elif candidate.rounds + 1 < self.options.recheck_rounds:
                 later.append(_Candidate(difference, self.clock(), candidate.rounds + 1))
             else:
                 self._confirm(state, difference, row)
@@ -375,6 +374,13 @@ class Verifier:
             item = items.get(ident)
             if item is None or is_tombstone(item) or ident in present:
                 continue  # deleted, tombstoned or created meanwhile: not an extra
+            if candidate.rounds + 1 < self.options.recheck_rounds:
+                later.append(
+                    _Candidate(
+                        candidate.diff, self.clock(), candidate.rounds + 1, item.get(VERSION_ATTRIBUTE)
+                    )
+                )
+                continue
             state.add("extra")
             if len(state.samples) < self.options.max_samples * 4:
                 state.samples.append(candidate.diff.sample(self.tm.table))

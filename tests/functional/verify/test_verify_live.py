@@ -41,7 +41,11 @@ def test_live_traffic_gives_no_false_mismatches_after_recheck(world: World) -> N
     assert load.error_count == 0, load.error_examples
     writes = sum(load.done[op] for op in ("create", "update", "delete"))
     assert writes > 50
-    assert (during.mismatched, during.missing, during.extra, during.errors) == (0, 0, 0, 0), during.samples
+    assert (during.mismatched, during.missing, during.extra, during.errors) == (0, 0, 0, 0), (
+        during.samples,
+        load.dual_write,
+        load.outbox_pending,
+    )
     print(f"verify under traffic: {during.rows_compared} rows, {during.transient} transient, {writes} writes")
     after = world.verify()
     assert after.clean, after.samples

@@ -200,15 +200,26 @@ def test_difference_that_heals_before_the_recheck_is_transient() -> None:
     assert sleeps == [2.0]  # waited out the delay once
 
 
-def test_lasting_difference_of_a_still_row_is_counted_after_one_recheck() -> None:
+def test_lasting_difference_is_counted_after_every_recheck_round() -> None:
     row = _row()
     wrong = {**TM.encode(row), "body": {"S": "tampered"}}
     reader = FakeReader([row])
     v, sleeps = _verifier(reader, FakeItems([{_ident(row): wrong}]), recheck_rounds=3)
     result = v.run()
     assert (result.mismatched, result.transient) == (1, 0)
-    assert reader.fetches == 1 and sleeps == [2.0]
+    assert reader.fetches == 3 and sleeps == [2.0, 2.0, 2.0]
     assert result.samples[0]["diff"] == {"body": [{"S": "hello"}, {"S": "tampered"}]}
+
+
+def test_difference_healing_at_the_last_round_is_transient() -> None:
+    row = _row()
+    wrong = {**TM.encode(row), "body": {"S": "older"}}
+    items = FakeItems(
+        [{_ident(row): wrong}, {_ident(row): wrong}, {_ident(row): wrong}, {_ident(row): TM.encode(row)}]
+    )
+    v, sleeps = _verifier(FakeReader([row]), items, recheck_rounds=3)
+    result = v.run()
+    assert (result.mismatched, result.transient) == (0, 1) and len(sleeps) == 3
 
 
 def test_row_still_being_written_is_rechecked_up_to_the_limit_then_counted() -> None:
