@@ -34,6 +34,8 @@ from ops.results import Check, GateResult, PhaseResult, StepStatus
 
 log = logging.getLogger(__name__)
 
+_CHANGES_MODE = frozenset({Phase.DUAL_WRITE, Phase.SWITCH_READS, Phase.STOP_PG_WRITES})
+
 MODES: tuple[str, ...] = (
     "postgres",
     "dual_write",
@@ -179,16 +181,11 @@ class Cutover:
         checks = [self._order_check(phase, position)]
         if not checks[0].ok:
             return GateResult(f"{phase} (entry)", checks)
-        resuming = position.phase == phase
-        expected_mode = position.mode
-        if phase == Phase.PREFLIGHT:
-            pass
-        elif phase in (Phase.DUAL_WRITE,) and resuming:
-            pass  # a half-done dual-write may have left the flag at dual_write
-        elif phase in (Phase.SWITCH_READS, Phase.STOP_PG_WRITES) and resuming:
-            pass
-        else:
-            checks.append(gates.flag_matches(self.cfg, expected_mode))
+        # A phase that changes the flag and is being re-run may have moved it part of the way
+        # already; its own action brings it to the target, so only a fresh start checks it.
+        resuming_a_mode_change = position.phase == phase and phase in _CHANGES_MODE
+        if phase != Phase.PREFLIGHT and not resuming_a_mode_change:
+            checks.append(gates.flag_matches(self.cfg, position.mode))
         if phase == Phase.BACKFILL:
             checks.extend(self._replica_gate().checks)
         elif phase == Phase.SWITCH_READS:
