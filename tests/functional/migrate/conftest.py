@@ -217,6 +217,6 @@ def _drop_replication(w: World) -> None:
     except psycopg.Error:
         return
     if subs:
-        from ops.replica import make_driver
+        from ops.replica import LogicalReplicaDriver, mapped_tables
 
-        make_driver("logical", source_url=w.prod_url, target_url=w.v2_url, name=w.replica_name).teardown()
+        LogicalReplicaDriver(w.prod_url, w.v2_url, mapped_tables(), name=w.replica_name).teardown()
