@@ -121,6 +121,11 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def _summary(text: str) -> str:
+    """The first paragraph of a help text, on one line."""
+    return _one_line(text.split("\n\n", 1)[0])
+
+
 def _default(option: Option) -> str:
     if option.required:
         return "required"
@@ -147,7 +152,7 @@ def render(tree: Node | None = None) -> str:
         "",
     ]
     for name, group in root.children.items():
-        lines.append(f"- [`ops {name}`](#ops-{name}) — {_one_line(group.help).split('. ')[0]}")
+        lines.append(f"- [`ops {name}`](#ops-{name}) — {_summary(group.help)}")
     for node in root.walk()[1:]:
         depth = len(node.path)
         title = " ".join(node.path)
@@ -158,8 +163,7 @@ def render(tree: Node | None = None) -> str:
             lines.append("| command | what it does |")
             lines.append("|---|---|")
             for name, child in node.children.items():
-                summary = _one_line(child.help).split(". ")[0]
-                lines.append(f"| `{title} {name}` | {summary} |")
+                lines.append(f"| `{title} {name}` | {_summary(child.help)} |")
             continue
         usage_args = " ".join(f"{o.names[0].upper()}" for o in node.options if o.positional)
         lines += ["```", f"{title} [OPTIONS]{(' ' + usage_args) if usage_args else ''}", "```"]
