@@ -31,6 +31,10 @@ from ops.exceptions import OpsError
 from ops.sandbox.stack import REPO_ROOT, Sandbox
 
 DEFAULT_ROWS = 200_000
+# Demo setting: switch-reads needs no shadow-read mismatch over this trailing window (15 min by default).
+SHADOW_WINDOW_SECONDS = 30
+# The dual-write layer publishes its counters every 10 s.
+METRICS_FLUSH_SECONDS = 10
 FREE_PORTS = {"prod": 0, "v2": 0, "moto": 0, "dynamodb": 0}
 
 
@@ -291,7 +295,7 @@ class Rehearsal:
             **info.env(),
             "OPS_SOAK_SECONDS": str(self.options.soak_seconds),
             "OPS_SNAPSHOT_DIR": str(self.options.root / "snapshots"),
-            "OPS_SHADOW_WINDOW_SECONDS": "60",
+            "OPS_SHADOW_WINDOW_SECONDS": str(SHADOW_WINDOW_SECONDS),
             # DynamoDB Local has no backups API, so PITR cannot be measured; say so explicitly.
             "OPS_PITR_UNSUPPORTED": "accept",
             "COLUMNS": os.environ.get("COLUMNS", "120"),
@@ -328,8 +332,23 @@ class Rehearsal:
         self.cli(
             "verify gate", ["migrate", "verify", "--yes", "--recheck-delay", str(self.options.recheck_delay)]
         )
+        self.wait_shadow_window()
         self.cli("switch-reads", ["migrate", "switch-reads", "--yes"])
         self.cli("soak", ["migrate", "soak", "--yes", "--wait", str(self.options.soak_seconds * 6)])
+
+    def wait_shadow_window(self) -> None:
+        """Shadow reads made while the backfill was still copying really did differ; as the runbook
+        says, wait one full window of reads made after it before asking the gate."""
+        seconds = SHADOW_WINDOW_SECONDS + METRICS_FLUSH_SECONDS
+        self.console.print(
+            f"\n[dim]waiting {seconds} s: one shadow-read window of live traffic after the "
+            "backfill and verification, as the switch-reads runbook says[/]"
+        )
+        started = time.monotonic()
+        time.sleep(seconds)
+        self.report.steps.append(
+            StepRecord("shadow window", "(wait one window)", round(time.monotonic() - started, 1), True)
+        )
 
     def backfill_with_kill(self) -> None:
         """Start the backfill, SIGKILL it part-way, then let the phase resume it from checkpoints."""
@@ -392,6 +411,7 @@ class Rehearsal:
             capture_json=True,
         )
         self.report.verify["after_rollback"] = drill
+        self.wait_shadow_window()
         self.cli("switch-reads again", ["migrate", "switch-reads", "--yes"])
         self.cli("soak again", ["migrate", "soak", "--yes", "--wait", str(self.options.soak_seconds * 6)])
 
@@ -424,7 +444,9 @@ class Rehearsal:
         from ops.demo.notifications_demo import run_notifications_demo
 
         started = time.monotonic()
-        self.report.notifications = run_notifications_demo(self.console)
+        self.report.notifications = run_notifications_demo(
+            self.console, self.options.root / "logs" / "notifications.log"
+        )
         self.report.steps.append(
             StepRecord(
                 "notifications",
