@@ -517,8 +517,19 @@ def item_size(item: dict[str, Wire]) -> int:
 # ---------------------------------------------------------------- JSON text with exact numbers
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
 def json_loads(text: str | bytes) -> Any:
     """jsonb text -> Python with floats as Decimal (the loader every mapped connection uses)."""
+    # json.loads(text, parse_float=Decimal) builds a new decoder per call; reuse one instead.
+    # Bytes (what psycopg passes) are decoded exactly as json.loads decodes them.
+    if isinstance(text, str):
+        if not text.startswith("\ufeff"):
+            return _DECODER.decode(text)
+    elif isinstance(text, bytes | bytearray):
+        return _DECODER.decode(text.decode(json.detect_encoding(text), "surrogatepass"))
+    # The error cases (a BOM, a wrong type) raise exactly what json.loads raises.
     return json.loads(text, parse_float=Decimal)
 
 
