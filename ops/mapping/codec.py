@@ -182,6 +182,8 @@ def canonical_number(text: str) -> Decimal:
 
 
 def _enc_int(value: Any) -> Wire:
+    if type(value) is int and -_INT_FAST_LIMIT < value < _INT_FAST_LIMIT:
+        return {"N": str(value)}
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueProblem(f"expected an integer, got {type(value).__name__}")
     return {"N": number_text(value)}
@@ -203,6 +205,8 @@ def _enc_float(value: Any) -> Wire:
 
 
 def _enc_text(value: Any) -> Wire:
+    if type(value) is str:
+        return {"S": value}
     if not isinstance(value, str):
         raise ValueProblem(f"expected text, got {type(value).__name__}")
     return {"S": value}
@@ -215,6 +219,10 @@ def _enc_bool(value: Any) -> Wire:
 
 
 def format_timestamptz(value: datetime) -> str:
+    offset = value.utcoffset()
+    if offset is not None and not offset:
+        # Already at UTC offset 0 (what a UTC session returns): converting would not change it.
+        return value.replace(tzinfo=None).isoformat(timespec="microseconds") + _TIMESTAMP_SUFFIX
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueProblem(f"timestamptz value {value.isoformat()} has no time zone")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + _TIMESTAMP_SUFFIX
