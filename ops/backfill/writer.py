@@ -53,6 +53,10 @@ class PutResult:
     reason: str = ""
 
 
+_WRITTEN = PutResult(Outcome.WRITTEN)
+_PRESENT = PutResult(Outcome.PRESENT)
+
+
 class WriteStopped(OpsError):
     """DynamoDB keeps failing (or refuses the configuration); the run stops, checkpoints intact."""
 
@@ -91,10 +95,10 @@ class PutWriter:
                 await self._backoff(attempt)
                 continue
             if response.status == 200:
-                return PutResult(Outcome.WRITTEN)
+                return _WRITTEN
             error = response.error_type
             if error == "ConditionalCheckFailedException":
-                return PutResult(Outcome.PRESENT)
+                return _PRESENT
             if error in THROTTLING or error in RETRYABLE or response.status >= 500:
                 last = f"{error}: {response.message}"
                 self.throttle.on_throttled()
