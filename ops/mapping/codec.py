@@ -265,10 +265,22 @@ def _enc_bytea(value: Any) -> Wire:
     raise ValueProblem(f"expected bytes, got {type(value).__name__}")
 
 
-def encode_json(value: Any, depth: int = 1) -> Wire:
+def encode_json(value: Any, depth: int = 1) -> Wire:  # noqa: PLR0911, PLR0912 - one branch per JSON type
     """A jsonb/json document (as loaded with Decimal floats) to nested M/L/S/N/BOOL/NULL."""
     if depth > MAX_NESTING_DEPTH:
         raise ValueProblem(f"JSON nesting deeper than DynamoDB's {MAX_NESTING_DEPTH} levels")
+    # Exact-type fast paths for the common leaves; everything else takes the checks below.
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is int and -_INT_FAST_LIMIT < value < _INT_FAST_LIMIT:
+        return {"N": str(value)}
+    if kind is dict:
+        if "" in value:
+            raise ValueProblem("JSON object with an empty key; DynamoDB map keys cannot be empty")
+        return {"M": {str(k): encode_json(v, depth + 1) for k, v in value.items()}}
+    if kind is list:
+        return {"L": [encode_json(v, depth + 1) for v in value]}
     if value is None:
         return {"NULL": True}
     if isinstance(value, bool):
@@ -317,7 +329,9 @@ def _array_encoder(element: Encoder) -> Encoder:
             raise ValueProblem(f"array nesting deeper than DynamoDB's {MAX_NESTING_DEPTH} levels")
         out: list[Wire] = []
         for v in value:
-            if v is None:
+            if type(v) is str and element is _enc_text:
+                out.append({"S": v})
+            elif v is None:
                 out.append({"NULL": True})
             elif isinstance(v, list):
                 out.append(encode_array(v, depth + 1))
@@ -536,6 +550,9 @@ def json_loads(text: str | bytes) -> Any:
         if not text.startswith("\ufeff"):
             return _DECODER.decode(text)
     elif isinstance(text, bytes | bytearray):
+        # A printable ASCII first byte and a non-zero second byte is UTF-8 to detect_encoding too.
+        if len(text) >= 2 and 0x20 <= text[0] < 0x7F and text[1]:
+            return _DECODER.decode(text.decode("utf-8", "surrogatepass"))
         return _DECODER.decode(text.decode(json.detect_encoding(text), "surrogatepass"))
     # The error cases (a BOM, a wrong type) raise exactly what json.loads raises.
     return json.loads(text, parse_float=Decimal)
