@@ -221,8 +221,9 @@ def _enc_bool(value: Any) -> Wire:
 def format_timestamptz(value: datetime) -> str:
     offset = value.utcoffset()
     if offset is not None and not offset:
-        # Already at UTC offset 0 (what a UTC session returns): converting would not change it.
-        return value.replace(tzinfo=None).isoformat(timespec="microseconds") + _TIMESTAMP_SUFFIX
+        # Already at UTC offset 0 (what a UTC session returns): converting would not change it,
+        # and isoformat() ends in "+00:00", which becomes the suffix.
+        return value.isoformat(timespec="microseconds")[:-6] + _TIMESTAMP_SUFFIX
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueProblem(f"timestamptz value {value.isoformat()} has no time zone")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + _TIMESTAMP_SUFFIX
