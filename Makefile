@@ -7,7 +7,7 @@ OPS := $(BIN)/ops
 STAMP := $(VENV)/.stamp-installed
 DDB_LOCAL := tools/dynamodb-local/node_modules/.package-lock.json
 
-.PHONY: help setup demo test lint pytest bench package lock tools-check clean terraform-docs terraform-test
+.PHONY: help setup demo test lint pytest bench package lock tools-check clean terraform-docs terraform-test docs
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ bench: setup  ## Benchmarks: each prints its numbers next to an in-run baseline
 
 package: setup  ## Build the Lambda zips into build/lambdas/
 	$(BIN)/python scripts/package_lambdas.py
+
+docs: setup  ## Regenerate docs/cli.md from the CLI (a test fails when it is stale)
+	$(BIN)/python scripts/gen_cli_docs.py
 
 terraform-docs: setup  ## Regenerate the Inputs/Outputs tables of the Terraform module READMEs
 	$(BIN)/python -m tests.terraform.terraform_docs

@@ -144,7 +144,9 @@ def backfill(  # noqa: PLR0917 - one parameter per CLI option
     yes: bool = Yes,
     as_json: bool = Json,
     segments: int | None = typer.Option(None, "--segments", help="Key-range segments (backfill default)."),
-    workers: int | None = typer.Option(None, "--workers", help="Parallel writers (backfill default)."),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", help="PutItem requests in flight (backfill default 64)."
+    ),
     rate: float | None = typer.Option(None, "--rate", help="Target items per second (backfill default)."),
     accept_failures: bool = typer.Option(
         False,
@@ -157,7 +159,9 @@ def backfill(  # noqa: PLR0917 - one parameter per CLI option
     The gate needs every segment complete and no failed rows outstanding.
     """
     extra = {
-        k: v for k, v in {"segments": segments, "workers": workers, "rate": rate}.items() if v is not None
+        k: v
+        for k, v in {"segments": segments, "concurrency": concurrency, "rate": rate}.items()
+        if v is not None
     }
     _phase(
         Phase.BACKFILL,

@@ -14,7 +14,7 @@ console = Console()
 
 
 RootOption = typer.Option(
-    RehearsalOptions.root, "--root", help="Folder of the rehearsal's own local stack (on free ports)."
+    Path(".sandbox/demo"), "--root", help="Folder of the rehearsal's own local stack (on free ports)."
 )
 
 

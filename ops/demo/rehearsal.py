@@ -321,9 +321,8 @@ class Rehearsal:
         self.cli("dual-write", ["migrate", "dual-write", "--yes"])
         self.cli("replicate", ["migrate", "replicate", "--yes", "--wait", "600"])
         self.backfill_with_kill()
-        self.report.backfill = self.cli(
-            "backfill status", ["backfill", "status", "--json"], capture_json=True
-        )
+        status = self.cli("backfill status", ["backfill", "status", "--json"], capture_json=True)
+        self.report.backfill = status.get("summary", {})
         self.report.verify = self.cli(
             "verify",
             ["verify", "run", "--recheck-delay", str(self.options.recheck_delay), "--json"],
@@ -458,15 +457,20 @@ class Rehearsal:
 
 
 def _last_json(text: str) -> dict[str, Any]:
-    """The JSON document a `--json` command printed (the last top-level object in its output)."""
-    start = text.find("{")
-    while start != -1:
+    """The JSON document a `--json` command printed, ignoring any other output around it."""
+    decoder = json.JSONDecoder()
+    best: tuple[int, dict[str, Any]] = (0, {})
+    index = text.find("{")
+    while index != -1:
         try:
-            value = json.loads(text[start:])
-            return value if isinstance(value, dict) else {"value": value}
+            value, end = decoder.raw_decode(text, index)
         except json.JSONDecodeError:
-            start = text.find("{", start + 1)
-    return {}
+            index = text.find("{", index + 1)
+            continue
+        if isinstance(value, dict) and end - index > best[0]:
+            best = (end - index, value)
+        index = text.find("{", end)
+    return best[1]
 
 
 def render_report(report: RehearsalReport, console: Console) -> None:

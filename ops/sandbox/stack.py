@@ -81,6 +81,9 @@ class SandboxInfo:
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             **DUMMY_CREDENTIALS,
+            # DynamoDB Local has no backups API: preflight cannot measure point-in-time recovery
+            # here, and only this explicit setting lets it pass without the measurement.
+            "OPS_PITR_UNSUPPORTED": "accept",
         }
 
 

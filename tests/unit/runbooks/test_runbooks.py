@@ -82,7 +82,7 @@ def test_the_checker_catches_drift(tree: Node) -> None:
     assert problems("ops migrate preflight extra", tree) == [
         "'ops migrate preflight' takes no argument 'extra'"
     ]
-    assert problems("ops migrate backfill --workers", tree) == ["--workers needs a value"]
+    assert problems("ops migrate backfill --concurrency", tree) == ["--concurrency needs a value"]
 
 
 @pytest.mark.parametrize("path", runbook_files(), ids=lambda p: p.name)
