@@ -83,7 +83,7 @@ def _child_engine(args: dict[str, Any]) -> dict[str, Any]:
         segments=16,
         concurrency=args.get("concurrency", 96),
         parallel_segments=8,
-        page_rows=1000,
+        page_rows=args.get("page_rows", 1000),
         endpoint=args["endpoint"],
         metrics=True,
     )

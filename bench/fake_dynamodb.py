@@ -18,11 +18,15 @@ import hashlib
 import hmac
 import signal
 import sys
+from typing import Any, cast
 
 import orjson
 
 SECRETS = {"testing": "testing"}
 _TYPE_PREFIX = "com.amazonaws.dynamodb.v20120810#"
+_CONTENT_TYPE = "application/x-amz-json-1.0"
+_EMPTY_OBJECT = b"{}"
+_OK_EMPTY = f"HTTP/1.1 200 OK\r\nContent-Type: {_CONTENT_TYPE}\r\nContent-Length: 2\r\n\r\n{{}}".encode()
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
@@ -30,8 +34,20 @@ def _hmac(key: bytes, msg: str) -> bytes:
 
 
 @functools.lru_cache(maxsize=16)
-def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
-    return _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), region), service), "aws4_request")
+def _signing_pads(secret: str, day: str, region: str, service: str) -> tuple[Any, Any]:
+    """The SigV4 signing key's HMAC-SHA256 inner and outer pads, hashed (copied per request)."""
+    key = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), region), service), "aws4_request")
+    padded = key.ljust(64, b"\0")
+    return hashlib.sha256(bytes(b ^ 0x36 for b in padded)), hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+
+
+@functools.lru_cache(maxsize=64)
+def _auth_fields(credential_part: str) -> tuple[str, str, str, str, str]:
+    """(access key, day, region, service, signed header names) from an Authorization header's
+    part before "Signature=" (the same for every request signed in the same second)."""
+    fields = dict(part.strip().split("=", 1) for part in credential_part.split(",") if "=" in part)
+    access_key, day, region, service, _ = fields["Credential"].split("/")
+    return access_key, day, region, service, fields["SignedHeaders"]
 
 
 def expected_signature(secret: str, method: str, headers: dict[str, str], body: bytes) -> tuple[str, str]:
@@ -39,24 +55,23 @@ def expected_signature(secret: str, method: str, headers: dict[str, str], body: 
     auth = headers.get("authorization", "")
     if not auth.startswith("AWS4-HMAC-SHA256 "):
         return "", ""
-    fields = dict(part.strip().split("=", 1) for part in auth[len("AWS4-HMAC-SHA256 ") :].split(","))
-    access_key, day, region, service, _ = fields["Credential"].split("/")
-    names = fields["SignedHeaders"].split(";")
-    canonical_headers = "".join(f"{n}:{' '.join(headers.get(n, '').split())}\n" for n in names)
-    canonical = "\n".join(
-        [method, "/", "", canonical_headers, fields["SignedHeaders"], hashlib.sha256(body).hexdigest()]
+    access_key, day, region, service, names = _auth_fields(
+        auth[len("AWS4-HMAC-SHA256 ") :].rsplit("Signature=", 1)[0]
     )
+    canonical_headers = "".join(f"{n}:{' '.join(headers.get(n, '').split())}\n" for n in names.split(";"))
+    body_hash = hashlib.sha256(body).hexdigest()
+    canonical = f"{method}\n/\n\n{canonical_headers}\n{names}\n{body_hash}"
     scope = f"{day}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(
-        [
-            "AWS4-HMAC-SHA256",
-            headers.get("x-amz-date", ""),
-            scope,
-            hashlib.sha256(canonical.encode()).hexdigest(),
-        ]
+    to_sign = (
+        f"AWS4-HMAC-SHA256\n{headers.get('x-amz-date', '')}\n{scope}\n"
+        + hashlib.sha256(canonical.encode()).hexdigest()
     )
-    key = _signing_key(secret, day, region, service)
-    return access_key, hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    inner_pad, outer_pad = _signing_pads(secret, day, region, service)
+    inner = inner_pad.copy()
+    inner.update(to_sign.encode())
+    outer = outer_pad.copy()
+    outer.update(inner.digest())
+    return access_key, outer.hexdigest()
 
 
 class Store:
@@ -83,33 +98,36 @@ class FakeDynamoProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are compatible with asyncio.Transport, not subclasses of it.
+        self.transport = cast(asyncio.Transport, transport)
+        self.loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
+        buf = self.buffer
+        buf += data
         while True:
-            end = self.buffer.find(b"\r\n\r\n")
+            end = buf.find(b"\r\n\r\n")
             if end < 0:
                 return
-            lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
-            headers: dict[str, str] = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
+            lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
+            headers = {
+                name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])
+            }
             length = int(headers.get("content-length", "0"))
-            if len(self.buffer) < end + 4 + length:
+            if len(buf) < end + 4 + length:
                 return
-            body = bytes(self.buffer[end + 4 : end + 4 + length])
-            del self.buffer[: end + 4 + length]
+            body = bytes(buf[end + 4 : end + 4 + length])
+            del buf[: end + 4 + length]
             method, path = lines[0].split(" ")[:2]
             status, payload = self.handle(method, path, headers, body)
-            response = (
-                f"HTTP/1.1 {status} {'OK' if status == 200 else 'Bad Request'}\r\n"
-                f"Content-Type: {'application/x-amz-json-1.0'}\r\nContent-Length: {len(payload)}\r\n\r\n"
-            ).encode() + payload
-            loop = asyncio.get_running_loop()
-            loop.call_later(self.store.latency, self._send, response)
+            if payload is _EMPTY_OBJECT:
+                response = _OK_EMPTY
+            else:
+                response = (
+                    f"HTTP/1.1 {status} {'OK' if status == 200 else 'Bad Request'}\r\n"
+                    f"Content-Type: {_CONTENT_TYPE}\r\nContent-Length: {len(payload)}\r\n\r\n"
+                ).encode() + payload
+            self.loop.call_later(self.store.latency, self._send, response)
 
     def _send(self, response: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -159,7 +177,7 @@ class FakeDynamoProtocol(asyncio.Protocol):
             return 400, _error("ConditionalCheckFailedException", "The conditional request failed")
         self.store.keys.add(key)
         stats["written"] += 1
-        return 200, b"{}"
+        return 200, _EMPTY_OBJECT
 
 
 def _error(name: str, message: str) -> bytes:
@@ -185,7 +203,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--throttle-every", type=int, default=0, help="throttle every N-th request")
     parser.add_argument("--reject-pk-prefix", default="", help="ValidationException for these pks")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.port, args.latency_ms / 1000, args.throttle_every, args.reject_pk_prefix))
+    from ops import eventloop  # uvloop, as the backfill uses: about a third less CPU per request here
+
+    eventloop.run(serve(args.port, args.latency_ms / 1000, args.throttle_every, args.reject_pk_prefix))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from ops import aws
+from ops import aws, eventloop
 from ops.backfill.checkpoint import (
     COMPLETE,
     RUNNING,
@@ -40,6 +40,7 @@ from ops.backfill.failures import FailureLog
 from ops.backfill.iterator import DEFAULT_PAGE_ROWS, SegmentReader
 from ops.backfill.metrics import MetricsPublisher
 from ops.backfill.planner import KeyValue, Plan, Segment, owns, plan_segments
+from ops.backfill.pump import PutPump
 from ops.backfill.throttle import Throttle
 from ops.backfill.writer import Outcome, PutResult, PutWriter
 from ops.control import ControlTable
@@ -51,7 +52,6 @@ DEFAULT_SEGMENTS = 16
 DEFAULT_CONCURRENCY = 64
 DEFAULT_PARALLEL_SEGMENTS = 8
 LEASE_RENEW_SECONDS = 10.0
-DRY_RUN_RESULT = PutResult(Outcome.WRITTEN)
 ENCODE_CHUNK = 100
 
 
@@ -165,16 +165,19 @@ def dynamodb_endpoint(explicit: str | None = None) -> str:
 
 
 class Interleaver:
-    """A bounded buffer of items from many segments, handed out round-robin across segments."""
+    """A bounded buffer of items from many segments, handed out round-robin across segments.
+
+    Readers `put_many` (after `wait_for_space`); the pump `take`s, and is woken through
+    `on_items` when items arrive.
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.size = 0
         self._ring: deque[deque[Any]] = deque()
-        self._not_empty = asyncio.Event()
         self._not_full = asyncio.Event()
         self._not_full.set()
-        self.closed = False
+        self.on_items: Callable[[], None] | None = None
 
     async def wait_for_space(self) -> None:
         """Block a reader until the buffer has room; called before reading its next page."""
@@ -189,14 +192,13 @@ class Interleaver:
             self._ring.append(lane)
         lane.extend(items)
         self.size += len(items)
-        self._not_empty.set()
+        if self.on_items is not None:
+            self.on_items()
 
-    async def get(self) -> Any:
-        while not self.size:
-            if self.closed:
-                return None
-            self._not_empty.clear()
-            await self._not_empty.wait()
+    def take(self) -> Any:
+        """The next item (rotating across segments), or None when the buffer is empty."""
+        if not self.size:
+            return None
         ring = self._ring
         lane = ring[0]
         item = lane.popleft()
@@ -208,10 +210,6 @@ class Interleaver:
         if self.size <= self.capacity // 2:
             self._not_full.set()
         return item
-
-    def close(self) -> None:
-        self.closed = True
-        self._not_empty.set()
 
 
 class _Page:
@@ -384,7 +382,7 @@ class BackfillEngine:
                     done = _SegmentRun(segment, states[segment.index])
                     self.runs[segment.index] = done
             self.started = time.monotonic()
-            asyncio.run(self._copy([self.runs[s.index] for s in todo]))
+            eventloop.run(self._copy([self.runs[s.index] for s in todo]))
         finally:
             for index in leased:
                 run = self.runs[index]
@@ -464,12 +462,23 @@ class BackfillEngine:
                     background.append(group.create_task(self._checkpointer()))
                 if self.on_progress is not None:
                     background.append(group.create_task(self._progress()))
-                writers = [group.create_task(self._writer(client, queue)) for _ in range(o.concurrency)]
+                pump = PutPump(
+                    self.writer,
+                    o.concurrency,
+                    queue,
+                    on_result=self._on_result,
+                    on_failed=self._on_failed,
+                    spawn=group.create_task,
+                    dry_run=o.dry_run,
+                )
+                queue.on_items = pump.wake
                 slots = asyncio.Semaphore(o.parallel_segments)
                 segments = [group.create_task(self._segment(run, queue, slots)) for run in todo]
-                await asyncio.gather(*segments)
-                queue.close()
-                await asyncio.gather(*writers)
+                try:
+                    # Every segment waits until all its items are finished, so the pump is idle now.
+                    await asyncio.gather(*segments)
+                finally:
+                    pump.close()
                 for task in background:
                     task.cancel()
         except BaseExceptionGroup as group_error:
@@ -587,41 +596,30 @@ class BackfillEngine:
         if not self.options.dry_run:
             await asyncio.to_thread(self.failures.record, self.tm.table, key_dict, column, reason, kind)
 
-    async def _writer(self, client: DynamoHttpClient, queue: Interleaver) -> None:
-        writer = self.writer
-        assert writer is not None
-        dry_run = self.options.dry_run
-        connection = client.connect()
-        live = self.live
-        written, present = Outcome.WRITTEN, Outcome.PRESENT
-        try:
-            while True:
-                entry = await queue.get()
-                if entry is None:
-                    return
-                body, page, key = entry
-                run = page.run
-                result = DRY_RUN_RESULT if dry_run else await writer.put(connection, body)
-                outcome = result.outcome
-                if outcome is written:
-                    size = len(body)
-                    page.counters.rows_written += 1
-                    page.counters.bytes_written += size
-                    run.live.rows_written += 1
-                    run.live.bytes_written += size
-                    live.rows_written += 1
-                    live.bytes_written += size
-                elif outcome is present:
-                    page.counters.rows_present += 1
-                    run.live.rows_present += 1
-                    live.rows_present += 1
-                else:
-                    await self._failed(run, page, key, column=None, reason=result.reason, kind=result.kind)
-                page.remaining -= 1
-                if not page.remaining:
-                    run.acknowledge()
-        finally:
-            connection.close()
+    def _on_result(self, entry: tuple[bytes, _Page, Any], result: PutResult) -> None:
+        """Count one finished item (the pump calls this from its response handlers)."""
+        body, page, _ = entry
+        run = page.run
+        outcome = result.outcome
+        if outcome is Outcome.WRITTEN:
+            size = len(body)
+            page.counters.rows_written += 1
+            page.counters.bytes_written += size
+            run.live.rows_written += 1
+            run.live.bytes_written += size
+            self.live.rows_written += 1
+            self.live.bytes_written += size
+        elif outcome is Outcome.PRESENT:
+            page.counters.rows_present += 1
+            run.live.rows_present += 1
+            self.live.rows_present += 1
+        page.remaining -= 1
+        if not page.remaining:
+            run.acknowledge()
+
+    async def _on_failed(self, entry: tuple[bytes, _Page, Any], result: PutResult) -> None:
+        _, page, key = entry
+        await self._failed(page.run, page, key, column=None, reason=result.reason, kind=result.kind)
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

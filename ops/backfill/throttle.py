@@ -104,7 +104,10 @@ class Throttle:
             return
         self._last_decrease = now
         self._last_increase = now
-        achieved = self.observed or self.current or MIN_RATE
+        # Before the first full one-second window, the rate so far in this window: without it a
+        # throttle in the first second would drop the rate to MIN_RATE.
+        partial = self._window_count / max(now - self._window_start, 0.1)
+        achieved = self.observed or partial or self.current or MIN_RATE
         base = min(self.current, achieved) if self.current is not None else achieved
         self._ceiling = self._ceiling or base
         self.current = max(MIN_RATE, base / 2)

@@ -53,8 +53,8 @@ class PutResult:
     reason: str = ""
 
 
-_WRITTEN = PutResult(Outcome.WRITTEN)
-_PRESENT = PutResult(Outcome.PRESENT)
+WRITTEN = PutResult(Outcome.WRITTEN)
+PRESENT = PutResult(Outcome.PRESENT)
 
 
 class WriteStopped(OpsError):
@@ -81,24 +81,36 @@ class PutWriter:
         self.retries += 1
         await asyncio.sleep(random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt)))  # noqa: S311
 
-    async def put(self, connection: Connection, body: bytes) -> PutResult:
+    async def put(  # noqa: PLR0912 - one branch per kind of DynamoDB answer
+        self, connection: Connection, body: bytes, first: Response | BaseException | None = None
+    ) -> PutResult:
+        """Put one item, retrying as needed. `first`: the outcome of an attempt already made."""
         last = ""
         refreshed = False
         for attempt in range(self.max_attempts):
-            if not self.throttle.free():
-                await self.throttle.acquire()
-            try:
-                response: Response = await connection.send(self.client.request(body))
-            except (OSError, TimeoutError, ConnectionError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
+            outcome: Response | BaseException
+            if first is not None:
+                outcome, first = first, None
+            else:
+                if not self.throttle.free():
+                    await self.throttle.acquire()
+                try:
+                    outcome = await connection.send(self.client.request(body))
+                except (OSError, TimeoutError, ConnectionError) as exc:
+                    outcome = exc
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, OSError | TimeoutError | ConnectionError):
+                    raise outcome
+                last = f"{type(outcome).__name__}: {outcome}"
                 self.throttle.on_throttled()
                 await self._backoff(attempt)
                 continue
+            response = outcome
             if response.status == 200:
-                return _WRITTEN
+                return WRITTEN
             error = response.error_type
             if error == "ConditionalCheckFailedException":
-                return _PRESENT
+                return PRESENT
             if error in THROTTLING or error in RETRYABLE or response.status >= 500:
                 last = f"{error}: {response.message}"
                 self.throttle.on_throttled()

@@ -219,14 +219,15 @@ def _enc_bool(value: Any) -> Wire:
 
 
 def format_timestamptz(value: datetime) -> str:
+    # isoformat's arguments are passed positionally: keyword parsing doubles the call's cost.
     offset = value.utcoffset()
     if offset is not None and not offset:
         # Already at UTC offset 0 (what a UTC session returns): converting would not change it,
         # and isoformat() ends in "+00:00", which becomes the suffix.
-        return value.isoformat(timespec="microseconds")[:-6] + _TIMESTAMP_SUFFIX
+        return value.isoformat("T", "microseconds")[:-6] + _TIMESTAMP_SUFFIX
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueProblem(f"timestamptz value {value.isoformat()} has no time zone")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + _TIMESTAMP_SUFFIX
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + _TIMESTAMP_SUFFIX
 
 
 def _enc_timestamptz(value: Any) -> Wire:
@@ -240,7 +241,7 @@ def _enc_timestamp(value: Any) -> Wire:
         raise ValueProblem(f"expected a datetime, got {type(value).__name__}")
     if value.tzinfo is not None:
         raise ValueProblem(f"timestamp (without time zone) value {value.isoformat()} carries a time zone")
-    return {"S": value.isoformat(timespec="microseconds")}
+    return {"S": value.isoformat("T", "microseconds")}
 
 
 def _enc_date(value: Any) -> Wire:

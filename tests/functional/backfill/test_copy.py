@@ -53,3 +53,32 @@ def test_second_run_after_restart_counts_already_present(env: Env) -> None:
     again = run_backfill(env.options(restart=True))
     assert again.counters.rows_written == 0
     assert again.counters.rows_present == 120
+
+
+def test_binary_columns_are_copied_exactly(env: Env) -> None:
+    """bytea values travel base64-encoded in the JSON body and arrive as the same bytes."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from ops.mapping import configure_connection, load_mapping
+
+    seed(env.source_url, 10)
+    with psycopg.connect(env.source_url, autocommit=True) as conn:
+        conn.execute("UPDATE users SET avatar = decode(md5(id::text) || '00ff', 'hex') WHERE id % 2 = 0")
+    result = run_backfill(env.options(table="users", run_id="users"))
+    assert (result.counters.rows_written, result.counters.rows_failed) == (80, 0)
+    tm = load_mapping().table("users")
+    with psycopg.connect(env.source_url, row_factory=dict_row) as conn:
+        configure_connection(conn)
+        rows = conn.execute(f"SELECT {', '.join(tm.columns)} FROM users").fetchall()
+    client = aws.client("dynamodb")
+    with_avatar = 0
+    for row in rows:
+        expected = tm.encode(row)
+        key = {"pk": expected["pk"], "sk": expected["sk"]}
+        actual = client.get_item(TableName=env.target_table, Key=key, ConsistentRead=True)["Item"]
+        assert tm.diff(expected, actual) == {}, f"user {row['id']} differs"
+        if row["avatar"] is not None:
+            with_avatar += 1
+            assert actual["avatar"]["B"] == bytes(row["avatar"])
+    assert with_avatar == 40

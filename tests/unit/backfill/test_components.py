@@ -94,6 +94,17 @@ def test_free_running_throttle_limits_after_throttling_then_frees_again() -> Non
     assert throttle.current is None
 
 
+def test_throttling_in_the_first_second_halves_the_rate_reached_so_far() -> None:
+    clock = FakeClock()
+    throttle = Throttle(None, clock=clock)
+    for _ in range(300):  # 300 requests in the first 0.3 s, before a full one-second window
+        clock.now += 0.001
+        assert throttle.free()
+    throttle.on_throttled()
+    assert throttle.observed == 0
+    assert throttle.current == pytest.approx(500, rel=0.01)  # half of 1,000/s, not MIN_RATE
+
+
 def test_acquire_paces_to_the_rate_and_blocks_while_paused() -> None:
     async def go() -> tuple[int, int]:
         throttle = Throttle(200)
@@ -143,10 +154,10 @@ def test_interleaver_alternates_segments_and_reports_fullness() -> None:
         waiter = asyncio.create_task(queue.wait_for_space())
         await asyncio.sleep(0)
         assert not waiter.done()
-        got = [await queue.get() for _ in range(5)]
+        got = [queue.take() for _ in range(5)]
         await asyncio.wait_for(waiter, 1)
-        queue.close()
-        assert await queue.get() is None
+        assert queue.take() is None
+        assert queue.size == 0
         return got
 
     assert asyncio.run(go()) == ["a1", "b1", "a2", "b2", "a3"]
