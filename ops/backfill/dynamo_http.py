@@ -11,7 +11,6 @@ are re-read every minute so temporary credentials rotate. Everything else keeps 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import ssl
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ops.exceptions import OpsError
+from ops.mapping.codec import wire_json
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
 PUT_ITEM_TARGET = "DynamoDB_20120810.PutItem"
@@ -361,12 +361,6 @@ class Connection:
         self._protocol = None
 
 
-def _base64(value: Any) -> str:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"{type(value).__name__} is not a DynamoDB wire value")
-
-
 class DynamoHttpClient:
     """Builds signed PutItem requests for one endpoint and table; connections come from `connect()`."""
 
@@ -403,7 +397,11 @@ class DynamoHttpClient:
         """The JSON body of a conditional PutItem (`attribute_not_exists(pk)`) for a wire item.
 
         Binary values (B, BS) go base64-encoded, as DynamoDB's JSON protocol carries them."""
-        return self._prefix + orjson.dumps(item, default=_base64) + self._suffix
+        return self._prefix + wire_json(item) + self._suffix
+
+    def put_item_body_from_json(self, item_json: bytes) -> bytes:
+        """The same body around an item already in wire JSON (`TableMapping.encode_json`)."""
+        return self._prefix + item_json + self._suffix
 
     def request(self, body: bytes, target: str = PUT_ITEM_TARGET) -> bytes:
         head, signature = self.signer.sign(target, body)

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ops.mapping import codec, parse_mapping
+from ops.mapping import RowError, codec, parse_mapping
 from ops.mapping.model import TableMapping
 
 TYPES = [
@@ -141,6 +141,33 @@ def test_every_type_round_trips_through_the_item(row: dict[str, Any]) -> None:
     back = TM.decode(item)
     for column, value in row.items():
         assert _equal(value, back[column]), (column, value, back[column])
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows())
+def test_encode_json_is_the_items_wire_json(row: dict[str, Any]) -> None:
+    """What the backfill sends is exactly the item `encode` builds, in DynamoDB's JSON form."""
+    item = TM.encode(row)
+    text = TM.encode_json(row)
+    assert text == codec.wire_json(item)
+    assert len(text) >= codec.item_size(item)  # the JSON length bounds DynamoDB's size
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows())
+def test_the_tuple_encoder_gives_exactly_what_encode_json_gives(row: dict[str, Any]) -> None:
+    columns = list(reversed(TM.columns))  # positions need not follow the mapping's order
+    fast = TM.tuple_json_encoder(columns)
+    values = tuple(row[c] for c in columns)
+    try:
+        expected: bytes | str = TM.encode_json(row)
+    except RowError as exc:
+        expected = exc.reason
+    try:
+        got: bytes | str = fast(values)
+    except RowError as exc:
+        got = exc.reason
+    assert got == expected
 
 
 @settings(max_examples=100, deadline=None)

@@ -100,20 +100,22 @@ def test_empty_text_is_allowed_outside_keys() -> None:
     assert ANSWERS.encode(answer(body=""))["body"] == {"S": ""}
 
 
+TEXT_KEY_DOC: dict[str, Any] = {
+    "version": 1,
+    "tables": {
+        "t": {
+            "key_columns": ["id"],
+            "version_column": "v",
+            "pk": "T#{name}",
+            "sk": "X",
+            "columns": {"id": "bigint", "name": "text", "v": "bigint"},
+        }
+    },
+}
+
+
 def test_empty_string_in_a_key_is_a_row_error() -> None:
-    doc = {
-        "version": 1,
-        "tables": {
-            "t": {
-                "key_columns": ["id"],
-                "version_column": "v",
-                "pk": "T#{name}",
-                "sk": "X",
-                "columns": {"id": "bigint", "name": "text", "v": "bigint"},
-            }
-        },
-    }
-    tm = parse_mapping(doc).table("t")
+    tm = parse_mapping(TEXT_KEY_DOC).table("t")
     with pytest.raises(RowError) as err:
         tm.encode({"id": 1, "name": "", "v": 1})
     assert err.value.column == "name"
@@ -174,6 +176,16 @@ def test_item_over_400_kb_is_a_row_error_naming_the_largest_attribute() -> None:
     assert "400 KB" in err.value.reason
     assert "'body'" in err.value.reason
     assert err.value.to_dict()["key"] == {"id": 10}
+    with pytest.raises(RowError) as as_json:
+        ANSWERS.encode_json(answer(body="x" * (400 * 1024)))
+    assert as_json.value.reason == err.value.reason
+    fast = ANSWERS.tuple_json_encoder(ANSWERS.columns)
+    too_big = answer(body="x" * (400 * 1024))
+    with pytest.raises(RowError) as from_tuple:
+        fast(tuple(too_big[c] for c in ANSWERS.columns))
+    assert from_tuple.value.reason == err.value.reason
+    assert from_tuple.value.to_dict()["key"] == {"id": 10}
+    assert len(ANSWERS.encode_json(answer(body="x" * 300_000))) > 300_000
 
 
 def test_item_size_matches_dynamodb_rules() -> None:
@@ -315,3 +327,42 @@ def test_bytea_is_binary_and_empty_bytes_are_kept() -> None:
     assert item["isActive"] == {"BOOL": False}
     assert "coupleId" not in item
     assert tm.decode({**item, "avatar": {"B": b"\x00\xff"}})["avatar"] == b"\x00\xff"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"body": None, "metadata": None, "photo_urls": None},
+        {"couple_id": "7"},  # text where the key wants an int: rendered by the exact path
+        {"score": Decimal("1" * 39)},
+        {"score": Decimal("NaN")},
+        {"mood": True},
+        {"metadata": {"": 1}},
+        {"version": None},
+        {"created_at": datetime(2024, 1, 2, 3, 4, 5)},  # no time zone
+    ],
+)
+def test_tuple_encoder_matches_encode_json_on_good_and_bad_rows(overrides: dict[str, Any]) -> None:
+    row = answer(**overrides)
+    fast = ANSWERS.tuple_json_encoder(ANSWERS.columns)
+    values = tuple(row[c] for c in ANSWERS.columns)
+    try:
+        expected: Any = ANSWERS.encode_json(row)
+    except RowError as exc:
+        expected = exc.to_dict()
+    try:
+        got: Any = fast(values)
+    except RowError as exc:
+        got = exc.to_dict()
+    assert got == expected
+
+
+def test_tuple_encoder_falls_back_for_keys_it_does_not_render_itself() -> None:
+    tm = parse_mapping(TEXT_KEY_DOC).table("t")
+    fast = tm.tuple_json_encoder(["id", "name", "v"])
+    assert fast((1, "café", 1)) == tm.encode_json({"id": 1, "name": "café", "v": 1})
+    with pytest.raises(RowError, match="empty string in a key"):
+        fast((1, "", 1))
+    with pytest.raises(ConfigError, match="not among"):
+        tm.tuple_json_encoder(["id", "v"])
