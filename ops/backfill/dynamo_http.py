@@ -17,7 +17,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
 import orjson
@@ -155,8 +155,9 @@ class SigV4Signer:
         return pairs
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
+    """An HTTP response (a tuple: cheaper to create than a frozen dataclass, once per request)."""
+
     status: int
     body: bytes
 

@@ -50,7 +50,7 @@ from ops.mapping import RowError, TableMapping, load_mapping
 from ops.settings import Settings
 
 DEFAULT_SEGMENTS = 16
-DEFAULT_CONCURRENCY = 128  # requests in flight: the pump makes an idle slot nearly free
+DEFAULT_CONCURRENCY = 256  # requests in flight: hides DynamoDB's latency; an idle slot costs ~nothing
 DEFAULT_PARALLEL_SEGMENTS = 8
 LEASE_RENEW_SECONDS = 10.0
 ENCODE_CHUNK = 100

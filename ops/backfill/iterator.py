@@ -48,6 +48,10 @@ class SegmentReader:
             self.conninfo, autocommit=True, application_name="ops-backfill"
         ) as conn:
             configure_connection(conn)
+            # Exactly "UTC": psycopg then loads timestamptz with datetime.timezone.utc instead of a
+            # ZoneInfo such as Etc/UTC, which halves the cost of loading and formatting them. The
+            # values are the same instants; the codec writes them in UTC either way.
+            await conn.execute("SET TIME ZONE 'UTC'")
             while True:
                 where, params = key_predicate(self.tm, after, self.upper)
                 query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(

@@ -100,7 +100,7 @@ def run(  # noqa: PLR0917 - one parameter per CLI option
     worker: int = typer.Option(0, help="This worker's number, 0..N-1."),
     workers: int = typer.Option(1, help="N: how many workers share the segments."),
     rate: float | None = typer.Option(None, help="Rows per second for this worker (default: unlimited)."),
-    concurrency: int = typer.Option(128, help="PutItem requests in flight."),
+    concurrency: int = typer.Option(256, help="PutItem requests in flight."),
     parallel_segments: int = typer.Option(8, help="Segments read at the same time."),
     page_rows: int = typer.Option(1000, help="Rows per keyset page."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Read and encode every row; write nothing."),

@@ -145,7 +145,7 @@ def backfill(  # noqa: PLR0917 - one parameter per CLI option
     as_json: bool = Json,
     segments: int | None = typer.Option(None, "--segments", help="Key-range segments (backfill default)."),
     concurrency: int | None = typer.Option(
-        None, "--concurrency", help="PutItem requests in flight (backfill default 128)."
+        None, "--concurrency", help="PutItem requests in flight (backfill default 256)."
     ),
     rate: float | None = typer.Option(None, "--rate", help="Target items per second (backfill default)."),
     accept_failures: bool = typer.Option(

@@ -224,6 +224,9 @@ def _enc_bool(value: Any) -> Wire:
 
 def format_timestamptz(value: datetime) -> str:
     # isoformat's arguments are passed positionally: keyword parsing doubles the call's cost.
+    if value.tzinfo is UTC:
+        # What a session in time zone "UTC" returns: the naive form formats a third faster.
+        return value.replace(tzinfo=None).isoformat("T", "microseconds") + _TIMESTAMP_SUFFIX
     offset = value.utcoffset()
     if offset is not None and not offset:
         # Already at UTC offset 0 (what a UTC session returns): converting would not change it,
