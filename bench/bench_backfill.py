@@ -7,9 +7,10 @@ and peak RSS are its own: (a) the engine end to end (PostgreSQL -> codec -> sign
 checkpoints and metrics), (b) boto3 `put_item` from a thread pool over the same rows, encoded by
 the same codec. A third run copies ten times the rows with the engine to show RSS stays flat.
 
-Targets: engine >= 87 Mbps of request payload while copying (bytes over the copy phase the
-engine reports, which excludes its ~1 s of setup against moto: control table, plan, leases; the
-end-to-end rate is printed too); engine CPU per item <= 1/4 of boto3's; peak RSS at 10x rows
+Targets: engine >= 87 Mbps of request payload sustained, judged on the 10x run (about two
+minutes of copying; the 1x run's ~13 s swings with this shared VM's speed) over the copy phase
+the engine reports, which excludes its ~1 s of setup against moto (control table, plan, leases;
+end-to-end rates are printed too); engine CPU per item <= 1/4 of boto3's; peak RSS at 10x rows
 within 1.5x of the 1x run. Sizes: BENCH_BACKFILL_ROWS (default 100000; boto3 copies the first
 BENCH_BOTO3_ROWS of them, default 20000, since at ~350 items/s it would take minutes).
 """
@@ -298,10 +299,12 @@ def main() -> bool:
         f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     engine_mbps = engine["bytes"] * 8 / 1e6 / engine["copy"]
+    sustained_mbps = big["bytes"] * 8 / 1e6 / big["copy"]
     ratio = (engine["cpu"] / engine["items"]) / (boto["cpu"] / boto["items"])
     growth = big["rss_kb"] / engine["rss_kb"]
     checks = {
-        f"engine >= {TARGET_MBPS} Mbps ({engine_mbps:.1f})": engine_mbps >= TARGET_MBPS,
+        f"engine >= {TARGET_MBPS} Mbps sustained ({ROWS * 10:,} rows: {sustained_mbps:.1f}; "
+        f"{ROWS:,} rows: {engine_mbps:.1f})": sustained_mbps >= TARGET_MBPS,
         f"engine CPU/item <= {CPU_RATIO:.2f} x boto3 ({ratio:.3f})": ratio <= CPU_RATIO,
         f"RSS at 10x rows <= {RSS_GROWTH} x ({growth:.2f})": growth <= RSS_GROWTH,
         "every request correctly signed": stats["bad_signature"] == 0,
