@@ -103,8 +103,11 @@ class SegmentState:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> SegmentState:
+        # A lease taken on a segment no checkpoint has been saved for yet creates its item from
+        # the key alone; another worker listing segments at that moment must still read it.
+        index = item["index"] if "index" in item else item["sk"].rsplit("#", 1)[-1]
         return cls(
-            index=int(item["index"]),
+            index=int(index),
             state=str(item.get("state", PENDING)),
             last_key=item.get("last_key"),
             counters=Counters(**{k: int(item.get(k, 0)) for k in asdict(Counters())}),
@@ -213,7 +216,12 @@ class CheckpointStore:
             item = self.control.update(
                 self.pk,
                 segment_sk(index),
-                set_={"lease_owner": owner, "lease_expires": now + ttl, "resumed_from": current.last_key},
+                set_={
+                    "index": index,
+                    "lease_owner": owner,
+                    "lease_expires": now + ttl,
+                    "resumed_from": current.last_key,
+                },
                 add={"sessions": 1},
                 condition=condition,
                 values=values,

@@ -183,3 +183,10 @@ def test_checkpoint_only_moves_over_pages_finished_in_key_order() -> None:
         assert run.state.last_key == [30] and run.drained.is_set()
 
     asyncio.run(go())
+
+
+def test_a_segment_item_created_by_a_lease_alone_still_reads() -> None:
+    """Another worker may list segments between a first lease and that segment's first save."""
+    item = {"pk": "BACKFILL#answers", "sk": "SEG#00005", "lease_owner": "host:1:ab", "sessions": 1}
+    state = SegmentState.from_item(item)
+    assert (state.index, state.state, state.lease_owner, state.sessions) == (5, "pending", "host:1:ab", 1)
