@@ -16,7 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
 from ops.exceptions import ConfigError
@@ -190,9 +189,7 @@ class TableMapping:
     def encode(self, row: AbcMapping[str, Any]) -> dict[str, dict[str, Any]]:
         """The whole DynamoDB item for a row, or RowError(table, key, column, reason)."""
         item = self._item(row)
-        fits, size = _fits_item_limit(item)
-        if not fits:
-            raise self._too_large(row, item, size)
+        self._check_size(row, item, len(codec.wire_json(item)))
         return item
 
     def encode_json(self, row: AbcMapping[str, Any]) -> bytes:
@@ -201,11 +198,16 @@ class TableMapping:
         second serialization; only an item whose text is over the limit is measured exactly."""
         item = self._item(row)
         text = codec.wire_json(item)
-        if len(text) > codec.MAX_ITEM_BYTES:
+        self._check_size(row, item, len(text))
+        return text
+
+    def _check_size(self, row: AbcMapping[str, Any], item: dict[str, dict[str, Any]], bound: int) -> None:
+        """RowError if the item is over 400 KB; `bound` (its wire JSON's length) is checked first,
+        the exact DynamoDB size only when the bound is over the limit."""
+        if bound > codec.MAX_ITEM_BYTES:
             fits, size = codec.fits_item_limit(item)
             if not fits:
                 raise self._too_large(row, item, size)
-        return text
 
     def tuple_json_encoder(self, columns: Sequence[str]) -> Callable[[Sequence[Any]], bytes]:
         """`encode_json` for rows given as tuples in `columns` order (as a cursor returns them).
@@ -382,23 +384,6 @@ class TableMapping:
 
 _INT, _TEXT = 1, 2
 _FAST_KINDS = {"smallint": _INT, "integer": _INT, "bigint": _INT, "text": _TEXT}
-
-
-def _fits_item_limit(item: dict[str, dict[str, Any]]) -> tuple[bool, int]:
-    """codec.fits_item_limit, with the length of the item's JSON as a first, cheaper bound.
-
-    The JSON form of every attribute is at least as long as DynamoDB counts it (names and strings
-    appear in UTF-8 plus quotes, numbers as their digits plus `{"N":""}`, maps and lists with
-    more punctuation than their 3 + 1-per-element bytes). Items orjson cannot write (bytes) and
-    items over the bound take the exact path.
-    """
-    try:
-        bound = len(orjson.dumps(item))
-    except orjson.JSONEncodeError:
-        return codec.fits_item_limit(item)
-    if bound <= codec.MAX_ITEM_BYTES:
-        return True, bound
-    return codec.fits_item_limit(item)
 
 
 def _parse_template(text: str) -> _Template:
