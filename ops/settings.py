@@ -10,6 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ops.exceptions import ConfigError
+
+# Tombstones outlive every way a deleted row could come back: the backfill reading a lagging
+# replica, a verification repair, a late outbox drain. 30 days covers a two-week soak plus the copy
+# and verification with room to spare; the cutover's gates check it against the real timeline.
+DEFAULT_TOMBSTONE_TTL_SECONDS = 30 * 24 * 3600
+
 # Environment variable -> default. The contract test in tests/ compares these names with
 # what Terraform creates and outputs.
 ENV_DEFAULTS: dict[str, str] = {
@@ -31,6 +38,16 @@ def env(name: str) -> str:
     return os.environ[name]
 
 
+def _env_seconds(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return int(float(raw))
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds; set a number or unset it") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     control_table: str
@@ -43,6 +60,7 @@ class Settings:
     region: str
     prod_database_url: str | None
     v2_database_url: str | None
+    tombstone_ttl_seconds: int = DEFAULT_TOMBSTONE_TTL_SECONDS
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -57,6 +75,7 @@ class Settings:
             region=os.environ.get("AWS_REGION") or env("AWS_DEFAULT_REGION"),
             prod_database_url=os.environ.get("PROD_DATABASE_URL"),
             v2_database_url=os.environ.get("V2_DATABASE_URL"),
+            tombstone_ttl_seconds=_env_seconds("OPS_TOMBSTONE_TTL_SECONDS", DEFAULT_TOMBSTONE_TTL_SECONDS),
         )
 
     def flag_parameter(self, dataset: str | None = None) -> str:

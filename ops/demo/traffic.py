@@ -187,7 +187,7 @@ class _TrafficRun:
         self.keys = _Keys(known, rng)
         self.planned = int(rps * duration)
         self.schedule = rng.choices(list(mix), list(mix.values()), k=self.planned)
-        self.result = TrafficResult(planned=self.planned, mode=repo.modes.mode().value)
+        self.result = TrafficResult(planned=self.planned, mode=repo.modes.state(strict=False).mode.value)
         self.lock = threading.Lock()
         self.next_index = 0
         self.started = time.monotonic()

@@ -42,7 +42,9 @@ class Metrics:
         self._clock = clock
         self._lock = threading.Lock()
         self._pending: Counter[str] = Counter()
+        self._gauges: dict[str, tuple[float, str]] = {}
         self.totals: Counter[str] = Counter()
+        self.gauges: dict[str, float] = {}
         self._last_flush = clock()
         self.flush_failures = 0
         self.flushed_requests = 0
@@ -55,6 +57,15 @@ class Metrics:
         if due:
             self.flush()
 
+    def gauge(self, name: str, value: float, unit: str = "None") -> None:
+        """A level rather than a count (e.g. the oldest outbox row's age): the last value is sent."""
+        with self._lock:
+            self.gauges[name] = value
+            self._gauges[name] = (value, unit)
+            due = self._clock() - self._last_flush >= self.interval_seconds
+        if due:
+            self.flush()
+
     def count(self, name: str) -> int:
         with self._lock:
             return self.totals[name]
@@ -62,12 +73,16 @@ class Metrics:
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, Counter()
+            gauges, self._gauges = self._gauges, {}
             self._last_flush = self._clock()
-        if not pending or not self.enabled:
+        if not (pending or gauges) or not self.enabled:
             return
         datums = [
             {"MetricName": name, "Value": float(value), "Unit": "Count", "Dimensions": self.dimensions}
             for name, value in sorted(pending.items())
+        ] + [
+            {"MetricName": name, "Value": float(value), "Unit": unit, "Dimensions": self.dimensions}
+            for name, (value, unit) in sorted(gauges.items())
         ]
         try:
             if self._cloudwatch is None:

@@ -1,16 +1,19 @@
 """Drain the dual-write outbox: re-put the CURRENT PostgreSQL state of every pending key.
 
 Each outbox row names an item key. The worker re-reads the row that now owns that key (joined in
-the same query, under `FOR UPDATE SKIP LOCKED` so several workers can share the work) and puts it
-with the same version condition as the live path; a key whose row is gone gets a tombstone whose
-version is the newest recorded for it. The outbox row is deleted only after DynamoDB accepted
-(or already had something at least as new); failures stay, with `attempts` and `last_error`.
+the same query, under `FOR UPDATE SKIP LOCKED` so several workers — the drainer of every
+application instance, `ops repair outbox`, the cutover — can share the work) and puts it with the
+same version condition as the live path; a key whose row is gone gets a tombstone whose version is
+the newest recorded for it. Versions carry the flag's generation, so a row drained late can never
+replace an item written under a newer flag (e.g. in `dynamodb` mode). The outbox row is deleted
+only after DynamoDB accepted (or already had something at least as new); failures stay, with
+`attempts` and `last_error`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,8 +21,9 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from ops.dualwrite import sql as q
-from ops.dualwrite.repository import DEFAULT_TOMBSTONE_TTL_SECONDS, conditional_put
+from ops.dualwrite.conditional import conditional_put
 from ops.mapping import Mapping, RowError, TableMapping
+from ops.settings import DEFAULT_TOMBSTONE_TTL_SECONDS
 
 Progress = Callable[[int], None]
 
@@ -53,28 +57,48 @@ def pending_outbox(pool: Any, table: str | None = None) -> int:
     return int(found[0]) if found else 0
 
 
+def outbox_backlog(pool: Any, table: str) -> tuple[int, float | None]:
+    """Rows pending for `table` and the age in seconds of the oldest (None when there is none)."""
+    with pool.connection() as conn:
+        found = conn.execute(q.OUTBOX_STATS, (table,)).fetchone()
+    assert found is not None
+    return int(found[0]), float(found[1]) if found[1] is not None else None
+
+
 def drain_outbox(
-    mapping: Mapping,
+    tables: Mapping | Iterable[TableMapping],
     pool: Any,
     ddb: Any,
     target_table: str,
     *,
     batch_size: int = 200,
     workers: int = 8,
+    min_age_seconds: float = 0.0,
     tombstone_ttl_seconds: int = DEFAULT_TOMBSTONE_TTL_SECONDS,
     progress: Progress | None = None,
     clock: Callable[[], float] = time.time,
 ) -> RepairResult:
-    """One pass over every pending outbox row of every mapped table (rows added meanwhile included)."""
+    """One pass over every pending outbox row (at least `min_age_seconds` old) of the given tables —
+    every mapped table when given the Mapping; rows added meanwhile are included."""
+    chosen = list(tables.tables.values()) if isinstance(tables, Mapping) else list(tables)
     result = RepairResult()
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="outbox") as executor:
         drain = _Drain(
-            pool, ddb, target_table, batch_size, executor, tombstone_ttl_seconds, clock, result, progress
+            pool,
+            ddb,
+            target_table,
+            batch_size,
+            min_age_seconds,
+            executor,
+            tombstone_ttl_seconds,
+            clock,
+            result,
+            progress,
         )
-        for tm in mapping.tables.values():
+        for tm in chosen:
             drain.table(tm)
-    result.remaining = pending_outbox(pool)
+    result.remaining = sum(pending_outbox(pool, tm.table) for tm in chosen)
     result.seconds = time.monotonic() - started
     return result
 
@@ -93,6 +117,7 @@ class _Drain:
     ddb: Any
     target_table: str
     batch_size: int
+    min_age_seconds: float
     executor: ThreadPoolExecutor
     ttl_seconds: int
     clock: Callable[[], float]
@@ -104,7 +129,7 @@ class _Drain:
         while True:
             with self.pool.connection() as conn, conn.transaction():
                 cur = conn.cursor(row_factory=dict_row)
-                cur.execute(q.outbox_batch(tm), (tm.table, last_id, self.batch_size))
+                cur.execute(q.outbox_batch(tm), (tm.table, last_id, self.min_age_seconds, self.batch_size))
                 entries = cur.fetchall()
                 if not entries:
                     return
@@ -144,7 +169,7 @@ def _latest_per_key(tm: TableMapping, entries: list[dict[str, Any]], ttl_epoch: 
     """One DynamoDB write per item key: the current row, or a tombstone if the row is gone."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for e in entries:
-        groups.setdefault(repr(sorted(e["outbox_key"].items())), []).append(e)
+        groups.setdefault(repr([e[f"{q.OUTBOX_KEY_PREFIX}{c}"] for c in tm.item_key_columns]), []).append(e)
     work: list[_Work] = []
     for group in groups.values():
         ids = [e["outbox_id"] for e in group]
@@ -154,7 +179,10 @@ def _latest_per_key(tm: TableMapping, entries: list[dict[str, Any]], ttl_epoch: 
                 work.append(_Work(ids, tm.encode({c: head[c] for c in tm.columns}), "row"))
             else:
                 version = max(e["outbox_version"] for e in group)
-                work.append(_Work(ids, tm.tombstone(head["outbox_key"], version, ttl_epoch), "tombstone"))
+                # The typed key columns, not the outbox's JSON text: a timestamptz key must render
+                # exactly as the codec renders the row's value, or the tombstone lands elsewhere.
+                key = {c: head[f"{q.OUTBOX_KEY_PREFIX}{c}"] for c in tm.item_key_columns}
+                work.append(_Work(ids, tm.tombstone(key, version, ttl_epoch), "tombstone"))
         except RowError as exc:
             # Stays in the outbox as the failure record; re-driven once the row is fixed.
             work.append(_Work(ids, None, "row_error", str(exc)))

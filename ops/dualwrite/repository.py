@@ -1,14 +1,23 @@
 """The repository the application embeds: create/update/delete/get/query routed by migration mode.
 
-Safety rules (DESIGN.md "Dual-write rules"):
+Safety rules (ops/dualwrite/README.md):
 - PostgreSQL commits first, with an outbox row in the same transaction.
+- Every PostgreSQL write transaction first reads the dataset's fence row (`ops.fence`) under a
+  lock: it follows the fence when the fence is newer than this instance's cached flag, waits while
+  writes are paused, and draws the row version with the fence's generation in the high bits, so a
+  write made under a newer flag always outranks one made under an older flag.
 - Then the **whole item** is put to DynamoDB with `attribute_not_exists(pk) OR _ver < :v`, so an
   older write never replaces a newer one. A ConditionalCheckFailed means DynamoDB already holds
   this or a newer version: that is success, and the outbox row is removed.
 - A delete puts a tombstone (`_deleted`, `_ttl`, `_ver` = a version drawn at delete time), so
   neither a stale put nor the backfill's `attribute_not_exists` can resurrect the row.
-- Any other DynamoDB failure leaves the outbox row for `ops repair outbox`; the caller's write
-  has succeeded (PostgreSQL is the source of truth until reads switch).
+- Any other DynamoDB failure leaves the outbox row; the caller's write has succeeded (PostgreSQL
+  is the source of truth until PostgreSQL writes stop), and the outbox drainer this repository
+  runs in the background (`ops.dualwrite.drainer`) delivers it with backoff.
+- In `dynamodb` mode an item is rewritten with `_ver = :old` and versioned
+  `max(old + 1, generation << 44)`; an item of a newer generation than this instance's flag means
+  the instance is stale: it re-reads the flag instead of writing.
+- A writer that cannot read the flag within its cache TTL fails the write (`FlagUnavailable`).
 - Reads follow the mode; tombstones read as absent; shadow reads compare through the codec's
   canonical form and never change the response.
 """
@@ -24,7 +33,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 from psycopg.rows import dict_row
@@ -33,9 +42,20 @@ from psycopg_pool import ConnectionPool
 
 from ops import aws
 from ops.dualwrite import sql as q
+from ops.dualwrite.conditional import conditional_put, is_condition_failure
+from ops.dualwrite.drainer import OutboxDrainer
 from ops.dualwrite.metrics import Metrics
 from ops.exceptions import OpsError
-from ops.flags import FlagReader, Mode
+from ops.fence import read_in_transaction
+from ops.flags import (
+    FlagReader,
+    FlagState,
+    FlagUnavailable,
+    ModeSource,
+    WritesPaused,
+    compose_version,
+    generation_of,
+)
 from ops.mapping import (
     VERSION_ATTRIBUTE,
     RowError,
@@ -48,19 +68,20 @@ from ops.settings import Settings
 
 log = logging.getLogger(__name__)
 
-VERSION_CONDITION = "attribute_not_exists(pk) OR #v < :v"
-DEFAULT_TOMBSTONE_TTL_SECONDS = 14 * 24 * 3600
+T = TypeVar("T")
+# A PostgreSQL write's result, and the DynamoDB put it owes once its transaction has committed.
+Staged = tuple[T, Callable[[], None] | None]
+
 _DYNAMODB_MODE_RETRIES = 5
 _SAMPLE_KEEP = 50
 # A shadow difference is read again this long after it was seen; only a lasting one counts.
 DEFAULT_SHADOW_RECHECK_SECONDS = 1.0
+# How long a write waits out a fenced mode change (writes paused) before it fails.
+DEFAULT_PAUSE_WAIT_SECONDS = 15.0
+_PAUSE_POLL_SECONDS = 0.05
 _RECHECK_BACKLOG = 10_000
 _SAMPLE_LOG_FIRST = 10
 _SAMPLE_LOG_EVERY = 100
-
-
-class ModeSource(Protocol):
-    def mode(self) -> Mode: ...
 
 
 class NotFound(OpsError):
@@ -76,36 +97,28 @@ def make_pool(conninfo: str, *, min_size: int = 1, max_size: int = 8) -> Connect
     return pool
 
 
-def is_condition_failure(exc: Exception) -> bool:
-    return (
-        isinstance(exc, ClientError)
-        and exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-    )
-
-
-def conditional_put(ddb: Any, table: str, item: dict[str, Any]) -> bool:
-    """Put a whole item unless DynamoDB holds the same or a newer version. True if it was written."""
-    try:
-        ddb.put_item(
-            TableName=table,
-            Item=item,
-            ConditionExpression=VERSION_CONDITION,
-            ExpressionAttributeNames={"#v": VERSION_ATTRIBUTE},
-            ExpressionAttributeValues={":v": item[VERSION_ATTRIBUTE]},
-        )
-    except ClientError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
-
-
 @dataclass
 class ShadowSample:
     table: str
     key: dict[str, Any]
     diff: dict[str, Any]
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+class _Paused(Exception):
+    """The fence says writes are paused (internal: the write waits and tries again)."""
+
+
+class _Reroute(Exception):
+    """The fence is newer than the cached flag and no longer writes PostgreSQL (internal)."""
+
+    def __init__(self, state: FlagState) -> None:
+        super().__init__(state.describe())
+        self.state = state
+
+
+class _Stale(Exception):
+    """A `dynamodb`-mode writer met an item of a newer generation than its flag (internal)."""
 
 
 class Repository:
@@ -121,12 +134,17 @@ class Repository:
         target_table: str | None = None,
         modes: ModeSource | None = None,
         metrics: Metrics | None = None,
-        tombstone_ttl_seconds: int = DEFAULT_TOMBSTONE_TTL_SECONDS,
+        tombstone_ttl_seconds: int | None = None,
         clock: Callable[[], float] = time.time,
         shadow_recheck_seconds: float = DEFAULT_SHADOW_RECHECK_SECONDS,
+        pause_wait_seconds: float = DEFAULT_PAUSE_WAIT_SECONDS,
+        auto_drain: bool = True,
+        drain_interval_seconds: float = 2.0,
     ) -> None:
         settings = Settings.from_env()
         self.tm = table if isinstance(table, TableMapping) else load_mapping().table(table)
+        # The flag (and its fence row) is per dataset; a dataset is named after its table.
+        self.dataset = self.tm.table
         if pool is None:
             url = conninfo or settings.prod_database_url
             if not url:
@@ -140,14 +158,29 @@ class Repository:
         self.target_table = target_table or settings.target_table
         self.modes: ModeSource = modes or FlagReader(self.tm.table)
         self.metrics = metrics or Metrics(dimensions={"Table": self.tm.table})
-        self.tombstone_ttl_seconds = tombstone_ttl_seconds
+        self.tombstone_ttl_seconds = (
+            settings.tombstone_ttl_seconds if tombstone_ttl_seconds is None else tombstone_ttl_seconds
+        )
         self.clock = clock
+        self.pause_wait_seconds = pause_wait_seconds
         self.samples: deque[ShadowSample] = deque(maxlen=_SAMPLE_KEEP)
         self._lock = threading.Lock()
         self.shadow_recheck_seconds = shadow_recheck_seconds
         self._rechecks: ThreadPoolExecutor | None = None
         self._recheck_slots = threading.BoundedSemaphore(_RECHECK_BACKLOG)
         self._recheck_pending: set[Future[None]] = set()
+        self.drainer: OutboxDrainer | None = None
+        if auto_drain:
+            self.drainer = OutboxDrainer(
+                self.tm,
+                self.pool,
+                self.ddb,
+                self.target_table,
+                metrics=self.metrics,
+                interval_seconds=drain_interval_seconds,
+                tombstone_ttl_seconds=self.tombstone_ttl_seconds,
+            )
+            self.drainer.start()
 
     def settle(self) -> None:
         """Wait until every pending shadow re-check has been decided (tests, end of a load run)."""
@@ -156,6 +189,8 @@ class Repository:
         wait(pending)
 
     def close(self) -> None:
+        if self.drainer is not None:
+            self.drainer.stop()
         self.settle()
         if self._rechecks is not None:
             self._rechecks.shutdown(wait=True)
@@ -167,33 +202,23 @@ class Repository:
 
     def create(self, values: dict[str, Any]) -> dict[str, Any]:
         """Insert a row; returns it as stored (with its id, timestamps and version)."""
-        mode = self.modes.mode()
-        if not mode.writes_postgres:
-            return self._dynamodb_create(values)
         unknown = set(values) - set(self.tm.columns)
         if unknown:
             raise OpsError(f"{self.tm.table}: unknown column(s) {', '.join(sorted(unknown))}")
         columns = [c for c in values if c != self.tm.version_column]
         params = [q.adapt(self.tm, c, values[c]) for c in columns]
-        with self.pool.connection() as conn, conn.transaction():
-            cur = conn.cursor(row_factory=dict_row)
+
+        def in_postgres(cur: Any, generation: int, dual: bool) -> Staged[dict[str, Any]]:
             cur.execute(q.insert(self.tm, columns), params)
             key = cur.fetchone()
             assert key is not None
-            # The version is drawn after the insert passed the unique check (which may have waited for
-            # a concurrent delete of the same key), so it is newer than that delete's tombstone.
-            cur.execute(q.bump_version(self.tm), q.key_params(self.tm, key))
-            row = cur.fetchone()
-            assert row is not None
-            outbox_id = (
-                self._outbox(cur, row, "upsert", row[self.tm.version_column])
-                if mode.writes_dynamodb
-                else None
-            )
-        self.metrics.add("PostgresWrites")
-        if outbox_id is not None:
-            self._put_after_commit(row, outbox_id)
-        return row
+            # The version is drawn after the insert passed the unique check (which may have waited
+            # for a concurrent delete of the same key), so it is newer than that delete's tombstone.
+            cur.execute(q.bump_version(self.tm), [generation, *q.key_params(self.tm, key)])
+            row: dict[str, Any] = cur.fetchone()
+            return row, self._stage_upsert(cur, row, dual)
+
+        return self._write(in_postgres, lambda generation: self._dynamodb_create(values, generation))
 
     def update(self, key: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         """Change columns of an existing row (not its key); returns the row as stored."""
@@ -210,44 +235,104 @@ class Repository:
             raise OpsError(
                 f"{self.tm.table}: nothing to update or unknown column(s) {', '.join(sorted(unknown))}"
             )
-        mode = self.modes.mode()
-        if not mode.writes_postgres:
-            return self._dynamodb_update(key, changes)
         columns = list(changes)
-        params = [q.adapt(self.tm, c, changes[c]) for c in columns] + q.key_params(self.tm, key)
-        with self.pool.connection() as conn, conn.transaction():
-            cur = conn.cursor(row_factory=dict_row)
-            cur.execute(q.update(self.tm, columns), params)
+        values = [q.adapt(self.tm, c, changes[c]) for c in columns]
+
+        def in_postgres(cur: Any, generation: int, dual: bool) -> Staged[dict[str, Any]]:
+            cur.execute(q.update(self.tm, columns), [*values, generation, *q.key_params(self.tm, key)])
             row = cur.fetchone()
             if row is None:
                 raise NotFound(f"{self.tm.table}: no row with key {key}")
-            outbox_id = (
-                self._outbox(cur, row, "upsert", row[self.tm.version_column])
-                if mode.writes_dynamodb
-                else None
-            )
-        self.metrics.add("PostgresWrites")
-        if outbox_id is not None:
-            self._put_after_commit(row, outbox_id)
-        return row
+            return row, self._stage_upsert(cur, row, dual)
+
+        return self._write(in_postgres, lambda generation: self._dynamodb_update(key, changes, generation))
 
     def delete(self, key: dict[str, Any]) -> bool:
         """Delete a row; in dual-write modes DynamoDB gets a versioned tombstone. False if absent."""
-        mode = self.modes.mode()
-        if not mode.writes_postgres:
-            return self._dynamodb_delete(key)
-        with self.pool.connection() as conn, conn.transaction():
-            cur = conn.cursor(row_factory=dict_row)
-            cur.execute(q.delete(self.tm), q.key_params(self.tm, key))
+
+        def in_postgres(cur: Any, generation: int, dual: bool) -> Staged[bool]:
+            cur.execute(q.delete(self.tm), [*q.key_params(self.tm, key), generation])
             row = cur.fetchone()
             if row is None:
-                return False
+                return False, None
             version = row.pop("tombstone_version")
-            outbox_id = self._outbox(cur, row, "delete", version) if mode.writes_dynamodb else None
+            if not dual:
+                return True, None
+            outbox_id = self._outbox(cur, row, "delete", version)
+            return True, lambda: self._put_tombstone_after_commit(row, version, outbox_id)
+
+        return self._write(in_postgres, lambda generation: self._dynamodb_delete(key, generation))
+
+    def _stage_upsert(self, cur: Any, row: dict[str, Any], dual: bool) -> Callable[[], None] | None:
+        """In dual-write modes: the outbox row now, and the DynamoDB put to make after the commit."""
+        if not dual:
+            return None
+        outbox_id = self._outbox(cur, row, "upsert", row[self.tm.version_column])
+        return lambda: self._put_after_commit(row, outbox_id)
+
+    def _write(
+        self, in_postgres: Callable[[Any, int, bool], Staged[T]], in_dynamodb: Callable[[int], T]
+    ) -> T:
+        """Run one write under the flag: in PostgreSQL behind the fence, or in DynamoDB alone.
+
+        `in_postgres(cursor, generation, dual_write)` runs inside the transaction after the fence
+        was read and returns its result with the DynamoDB put it owes after the commit (or None);
+        `in_dynamodb(generation)` runs when the mode no longer writes PostgreSQL. A pause is
+        waited out for at most `pause_wait_seconds`.
+        """
+        deadline = time.monotonic() + self.pause_wait_seconds
+        while True:
+            state = self.modes.state()
+            try:
+                if not state.mode.writes_postgres:
+                    return self._dynamodb_write(state, in_dynamodb)
+                return self._postgres_write(state, in_postgres)
+            except _Paused:
+                self._wait_out_pause(deadline)
+            except _Reroute as reroute:
+                self.modes.invalidate()
+                return self._dynamodb_write(reroute.state, in_dynamodb)
+            except _Stale:
+                self.modes.invalidate()
+                if time.monotonic() >= deadline:
+                    raise FlagUnavailable(
+                        f"{self.tm.table}: this instance's flag ({state.describe()}) is older than the "
+                        "data in DynamoDB and SSM still says so; refusing to write under an old generation"
+                    ) from None
+                time.sleep(_PAUSE_POLL_SECONDS)
+
+    def _postgres_write(self, state: FlagState, in_postgres: Callable[[Any, int, bool], Staged[T]]) -> T:
+        with self.pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=dict_row)
+            fence = read_in_transaction(cur, self.dataset)
+            effective = fence if fence.generation > state.generation else state
+            if effective.writes_paused(self.clock()):
+                raise _Paused
+            if not effective.mode.writes_postgres:
+                raise _Reroute(effective)
+            if effective is fence:
+                self.modes.invalidate()
+            # Versions always carry the fence's generation: it is what orders PostgreSQL writes.
+            result, after_commit = in_postgres(cur, fence.generation, effective.mode.writes_dynamodb)
         self.metrics.add("PostgresWrites")
-        if outbox_id is not None:
-            self._put_tombstone_after_commit(row, version, outbox_id)
-        return True
+        if after_commit is not None:
+            after_commit()
+        return result
+
+    def _dynamodb_write(self, state: FlagState, in_dynamodb: Callable[[int], T]) -> T:
+        if state.writes_paused(self.clock()):
+            raise _Paused
+        return in_dynamodb(state.generation)
+
+    def _wait_out_pause(self, deadline: float) -> None:
+        if time.monotonic() >= deadline:
+            raise WritesPaused(
+                f"{self.tm.table}: writes are paused for a fenced mode change and stayed paused for "
+                f"{self.pause_wait_seconds:g} s; retry the write (see `ops flags get` / `ops migrate status`)"
+            )
+        self.metrics.add("WritesPausedWaits")
+        self.modes.invalidate()
+        time.sleep(_PAUSE_POLL_SECONDS)
 
     def _outbox(self, cur: Any, row: dict[str, Any], op: str, version: int) -> int:
         cur.execute(q.INSERT_OUTBOX, (self.tm.table, Jsonb(q.json_key(self.tm, row)), op, version))
@@ -274,7 +359,9 @@ class Repository:
             written = conditional_put(self.ddb, self.target_table, item)
         except Exception as exc:
             self.metrics.add("DynamoWriteFailures")
-            log.warning("dual-write: DynamoDB put failed (outbox %d kept for repair): %s", outbox_id, exc)
+            log.warning(
+                "dual-write: DynamoDB put failed (outbox %d kept for the drainer): %s", outbox_id, exc
+            )
             self._mark_outbox_failed(outbox_id, str(exc))
             return
         self.metrics.add("DynamoWrites" if written else "DynamoStaleSkips")
@@ -282,7 +369,7 @@ class Repository:
             with self.pool.connection() as conn:
                 conn.execute(q.DELETE_OUTBOX, ([outbox_id],))
         except Exception as exc:
-            # Harmless: repair re-puts the current row and the version condition makes it a no-op.
+            # Harmless: the drainer re-puts the current row and the version condition makes it a no-op.
             log.warning("dual-write: could not remove outbox row %d: %s", outbox_id, exc)
 
     def _mark_outbox_failed(self, outbox_id: int, reason: str) -> None:
@@ -295,7 +382,7 @@ class Repository:
     # ------------------------------------------------------------ reads
 
     def get(self, key: dict[str, Any]) -> dict[str, Any] | None:
-        mode = self.modes.mode()
+        mode = self.modes.state(strict=False).mode
         if mode.reads_dynamodb:
             item = self._ddb_get(key)
             return None if item is None else self.tm.decode(item)
@@ -327,7 +414,7 @@ class Repository:
         missing = set(self.tm.partition_columns) - set(partition)
         if missing:
             raise OpsError(f"{self.tm.table}: query needs {', '.join(self.tm.partition_columns)}")
-        mode = self.modes.mode()
+        mode = self.modes.state(strict=False).mode
         if mode.reads_dynamodb:
             return self._sorted([self.tm.decode(i) for i in self._ddb_query(partition)])
         rows = self._pg_query(partition)
@@ -456,11 +543,18 @@ class Repository:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
-    def _read_for_write(self, key: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+    def _read_for_write(self, key: dict[str, Any], generation: int) -> tuple[dict[str, Any] | None, int, int]:
+        """The live item (None when absent or a tombstone), its version, and the version to write.
+
+        Raises _Stale when the item was written under a newer generation than `generation`.
+        """
         response = self.ddb.get_item(TableName=self.target_table, Key=self.tm.key(key), ConsistentRead=True)
         item = response.get("Item")
         version = int(item[VERSION_ATTRIBUTE]["N"]) if item and VERSION_ATTRIBUTE in item else 0
-        return (None if item is None or is_tombstone(item) else item), version
+        if generation_of(version) > generation:
+            raise _Stale
+        next_version = max(version + 1, compose_version(generation, 0))
+        return (None if item is None or is_tombstone(item) else item), version, next_version
 
     def _put_exact(self, item: dict[str, Any], previous_version: int) -> bool:
         """Put if the item still has `previous_version` (0: absent); False when someone was faster."""
@@ -478,9 +572,9 @@ class Repository:
         self.metrics.add("DynamoWrites")
         return True
 
-    def _dynamodb_create(self, values: dict[str, Any]) -> dict[str, Any]:
+    def _dynamodb_create(self, values: dict[str, Any], generation: int) -> dict[str, Any]:
         for _ in range(_DYNAMODB_MODE_RETRIES):
-            current, version = self._read_for_write(values)
+            current, version, next_version = self._read_for_write(values, generation)
             if current is not None:
                 raise OpsError(
                     f"{self.tm.table}: a row with key {q.json_key(self.tm, values)} already exists"
@@ -496,30 +590,32 @@ class Repository:
                 {k: (int(self.clock() * 1000) << 20) | random.getrandbits(20) for k in self.tm.key_columns}
             )
             row.update(values)
-            row[self.tm.version_column] = version + 1
+            row[self.tm.version_column] = next_version
             if self._put_exact(self.tm.encode(row), version):
                 return row
         raise OpsError(f"{self.tm.table}: create of {q.json_key(self.tm, values)} kept racing; retry")
 
-    def _dynamodb_update(self, key: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    def _dynamodb_update(
+        self, key: dict[str, Any], changes: dict[str, Any], generation: int
+    ) -> dict[str, Any]:
         for _ in range(_DYNAMODB_MODE_RETRIES):
-            current, version = self._read_for_write(key)
+            current, version, next_version = self._read_for_write(key, generation)
             if current is None:
                 raise NotFound(f"{self.tm.table}: no row with key {key}")
-            row = {**self.tm.decode(current), **changes, self.tm.version_column: version + 1}
+            row = {**self.tm.decode(current), **changes, self.tm.version_column: next_version}
             if self.tm.updated_column and self.tm.updated_column not in changes:
                 row[self.tm.updated_column] = self._now()
             if self._put_exact(self.tm.encode(row), version):
                 return row
         raise OpsError(f"{self.tm.table}: update of {key} kept racing with other writers; retry")
 
-    def _dynamodb_delete(self, key: dict[str, Any]) -> bool:
+    def _dynamodb_delete(self, key: dict[str, Any], generation: int) -> bool:
         for _ in range(_DYNAMODB_MODE_RETRIES):
-            current, version = self._read_for_write(key)
+            current, version, next_version = self._read_for_write(key, generation)
             if current is None:
                 return False
             stone = self.tm.tombstone(
-                self.tm.key(key), version + 1, self.clock() + self.tombstone_ttl_seconds
+                self.tm.key(key), next_version, self.clock() + self.tombstone_ttl_seconds
             )
             if self._put_exact(stone, version):
                 return True

@@ -13,6 +13,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from ops.flags import GENERATION_SHIFT
 from ops.mapping import TableMapping
 
 
@@ -93,40 +94,42 @@ def insert(tm: TableMapping, columns: list[str]) -> sql.Composed:
     )
 
 
-def bump_version(tm: TableMapping) -> sql.Composed:
-    """Give a row a fresh version drawn after every lock it waited for was released.
+def _next_version(tm: TableMapping) -> sql.Composed:
+    """`GREATEST((generation << 44) + nextval, version + 1)`; the generation is the first parameter.
 
-    `GREATEST(nextval, version + 1)` re-evaluates under PostgreSQL's re-check of a concurrently
-    updated row, so the later of two writers to a row always ends with the higher version.
+    Drawn after the row lock (and re-evaluated by PostgreSQL's re-check of a concurrently updated
+    row), so the later of two writers to a row always ends with the higher version; the generation
+    in the high bits (`ops.flags.compose_version`) orders it after every write of an older one.
     """
-    sets = [
-        sql.SQL("{v} = GREATEST(nextval({seq}), {v} + 1)").format(
-            v=ident(tm.version_column), seq=sql.Literal(version_sequence(tm))
-        )
-    ]
-    return sql.SQL("UPDATE {} SET {} WHERE {} RETURNING {}").format(
-        ident(tm.table), sql.SQL(", ").join(sets), key_where(tm), columns_list(tm)
+    return sql.SQL("GREATEST((%s::bigint << {shift}) + nextval({seq}), {v} + 1)").format(
+        shift=sql.Literal(GENERATION_SHIFT), seq=sql.Literal(version_sequence(tm)), v=ident(tm.version_column)
+    )
+
+
+def bump_version(tm: TableMapping) -> sql.Composed:
+    """Give a row a fresh version of the writer's generation. Parameters: generation, then the key."""
+    return sql.SQL("UPDATE {} SET {} = {} WHERE {} RETURNING {}").format(
+        ident(tm.table), ident(tm.version_column), _next_version(tm), key_where(tm), columns_list(tm)
     )
 
 
 def update(tm: TableMapping, columns: list[str]) -> sql.Composed:
+    """Parameters: the new values of `columns`, the generation, then the key."""
     sets = [sql.SQL("{} = {}").format(ident(c), placeholder(tm, c)) for c in columns]
     if tm.updated_column and tm.updated_column not in columns:
         sets.append(sql.SQL("{} = now()").format(ident(tm.updated_column)))
-    sets.append(
-        sql.SQL("{v} = GREATEST(nextval({seq}), {v} + 1)").format(
-            v=ident(tm.version_column), seq=sql.Literal(version_sequence(tm))
-        )
-    )
+    sets.append(sql.SQL("{} = {}").format(ident(tm.version_column), _next_version(tm)))
     return sql.SQL("UPDATE {} SET {} WHERE {} RETURNING {}").format(
         ident(tm.table), sql.SQL(", ").join(sets), key_where(tm), columns_list(tm)
     )
 
 
 def delete(tm: TableMapping) -> sql.Composed:
-    """Delete and draw the tombstone's version in the same statement (after the row lock)."""
-    return sql.SQL("DELETE FROM {} WHERE {} RETURNING {}, nextval({}) AS tombstone_version").format(
-        ident(tm.table), key_where(tm), columns_list(tm), sql.Literal(version_sequence(tm))
+    """Delete and draw the tombstone's version in the same statement (after the row lock).
+
+    Parameters: the key, then the generation."""
+    return sql.SQL("DELETE FROM {} WHERE {} RETURNING {}, {} AS tombstone_version").format(
+        ident(tm.table), key_where(tm), columns_list(tm), _next_version(tm)
     )
 
 
@@ -140,16 +143,31 @@ MARK_OUTBOX_FAILED = sql.SQL(
 
 
 def outbox_batch(tm: TableMapping) -> sql.Composed:
-    """Pending outbox rows of one table after an id, each joined with the row that now owns its key."""
-    join = sql.SQL(" AND ").join(
-        sql.SQL("t.{c} = (o.row_key ->> {name})::{typ}").format(
-            c=ident(c), name=sql.Literal(c), typ=sql.SQL(tm.sql_type(c))
-        )
+    """Pending outbox rows of one table after an id and older than a number of seconds, each joined
+    with the row that now owns its key, and with the key columns typed again (`key_<column>`).
+
+    Parameters: table name, last id, minimum age in seconds, limit.
+    """
+    typed = {
+        c: sql.SQL("(o.row_key ->> {})::{}").format(sql.Literal(c), sql.SQL(tm.sql_type(c)))
         for c in tm.item_key_columns
+    }
+    join = sql.SQL(" AND ").join(sql.SQL("t.{} = {}").format(ident(c), typed[c]) for c in tm.item_key_columns)
+    keys = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(typed[c], ident(f"{OUTBOX_KEY_PREFIX}{c}")) for c in tm.item_key_columns
     )
     return sql.SQL(
-        "SELECT o.id AS outbox_id, o.op AS outbox_op, o.version AS outbox_version, o.row_key AS outbox_key, "
+        "SELECT o.id AS outbox_id, o.op AS outbox_op, o.version AS outbox_version, {keys}, "
         "t.{ver} IS NOT NULL AS row_exists, {cols} "
         "FROM outbox o LEFT JOIN {table} t ON {join} "
-        "WHERE o.table_name = %s AND o.id > %s ORDER BY o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED"
-    ).format(ver=ident(tm.version_column), cols=columns_list(tm, "t"), table=ident(tm.table), join=join)
+        "WHERE o.table_name = %s AND o.id > %s AND o.created_at <= now() - make_interval(secs => %s) "
+        "ORDER BY o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED"
+    ).format(
+        keys=keys, ver=ident(tm.version_column), cols=columns_list(tm, "t"), table=ident(tm.table), join=join
+    )
+
+
+OUTBOX_KEY_PREFIX = "key_"
+OUTBOX_STATS = sql.SQL(
+    "SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox WHERE table_name = %s"
+)

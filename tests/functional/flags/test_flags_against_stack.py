@@ -35,31 +35,48 @@ def dataset() -> str:
 def test_walk_forward_and_back_records_every_change(control: ControlTable, dataset: str) -> None:
     store = FlagStore(dataset, control=control)
     assert store.get() is Mode.POSTGRES
-    path = [
-        "dual_write",
-        "dual_write_shadow",
-        "dual_write_read_dynamodb",
-        "dynamodb",
-        "dual_write_read_dynamodb",
-    ]
+    path = ["dual_write", "dual_write_shadow", "dual_write_read_dynamodb", "dual_write_shadow"]
     for i, target in enumerate(path):
         change = store.set(target, reason=f"step {i}", who="alice")
-        assert change.changed
-    assert store.get() is Mode.DUAL_WRITE_READ_DYNAMODB
+        assert change.changed and change.generation == i + 1
+    assert store.get() is Mode.DUAL_WRITE_SHADOW
     ssm_value = aws.client("ssm").get_parameter(Name=f"/platform-ops/migration/{dataset}/mode")["Parameter"][
         "Value"
     ]
-    assert ssm_value == "dual_write_read_dynamodb"
+    assert json.loads(ssm_value) == {"mode": "dual_write_shadow", "generation": 4}
     history = store.history()
-    assert [(h.from_mode, h.to_mode) for h in history] == [
-        ("postgres", "dual_write"),
-        ("dual_write", "dual_write_shadow"),
-        ("dual_write_shadow", "dual_write_read_dynamodb"),
-        ("dual_write_read_dynamodb", "dynamodb"),
-        ("dynamodb", "dual_write_read_dynamodb"),
+    assert [(h.from_mode, h.to_mode, h.generation) for h in history] == [
+        ("postgres", "dual_write", 1),
+        ("dual_write", "dual_write_shadow", 2),
+        ("dual_write_shadow", "dual_write_read_dynamodb", 3),
+        ("dual_write_read_dynamodb", "dual_write_shadow", 4),
     ]
     assert all(h.who == "alice" and h.at for h in history)
     assert history[3].reason == "step 3"
+
+
+def test_a_plain_flag_change_never_moves_the_source_of_truth(control: ControlTable, dataset: str) -> None:
+    store = FlagStore(dataset, control=control)
+    for target in ("dual_write", "dual_write_shadow", "dual_write_read_dynamodb"):
+        store.set(target, reason="forward")
+    with pytest.raises(IllegalTransition, match="ops migrate stop-pg-writes"):
+        store.set(Mode.DYNAMODB, reason="by hand")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["flags", "set", "dynamodb", "--reason", "x", "--yes", "--dataset", dataset])
+    assert refused.exit_code != 0 and "ops migrate stop-pg-writes" in str(refused.exception)
+    assert store.get() is Mode.DUAL_WRITE_READ_DYNAMODB
+
+
+def test_a_hand_set_dynamodb_flag_without_a_generation_stops_writers(
+    control: ControlTable, dataset: str
+) -> None:
+    from ops.flags import FlagUnavailable
+
+    aws.client("ssm").put_parameter(
+        Name=f"/platform-ops/migration/{dataset}/mode", Value="dynamodb", Type="String", Overwrite=True
+    )
+    with pytest.raises(FlagUnavailable, match="without a generation"):
+        FlagReader(dataset, ttl_seconds=0).state()
 
 
 def test_jump_is_refused_and_nothing_changes(control: ControlTable, dataset: str) -> None:

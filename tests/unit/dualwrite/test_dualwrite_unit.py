@@ -82,7 +82,7 @@ def _entry(outbox_id: int, version: int, exists: bool, op: str = "upsert", **row
         "outbox_id": outbox_id,
         "outbox_op": op,
         "outbox_version": version,
-        "outbox_key": key,
+        **{f"key_{c}": v for c, v in key.items()},
         "row_exists": exists,
         **base,
     }
