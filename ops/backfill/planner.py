@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg import sql
 
-from ops.mapping import TableMapping
+from ops.mapping import TableMapping, configure_connection
 
 # Below this many rows every key is read to place the boundaries exactly.
 EXACT_BOUNDARY_ROWS = 500_000
@@ -140,6 +140,7 @@ def key_predicate(
 
 def plan_segments(conn: Any, tm: TableMapping, segments: int, encode_size: Any = None) -> Plan:
     """Plan `segments` key ranges over `tm.table` on a psycopg connection (autocommit)."""
+    configure_connection(conn)  # the size sample reads rows: a value Python cannot hold is one row
     if segments < 1:
         raise ValueError("segments must be at least 1")
     table = sql.Identifier(tm.table)

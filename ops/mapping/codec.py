@@ -24,6 +24,58 @@ Wire = dict[str, Any]
 Encoder = Callable[[Any], Wire]
 Decoder = Callable[[Wire], Any]
 
+
+class Unloadable:
+    """A value PostgreSQL holds and Python cannot (a timestamp or date of `infinity`, a year past
+    9999). Connections set up by `configure_connection` load it as this marker instead of raising,
+    so the row becomes one RowError in the failure log instead of stopping the whole read."""
+
+    __slots__ = ("text", "type_name")
+
+    def __init__(self, type_name: str, text: str) -> None:
+        self.type_name = type_name
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Unloadable({self.type_name} {self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unloadable) and (self.type_name, self.text) == (other.type_name, other.text)
+
+    def __hash__(self) -> int:
+        return hash((self.type_name, self.text))
+
+    def problem(self) -> ValueProblem:
+        return ValueProblem(
+            f"{self.type_name} value {self.text!r} has no Python or DynamoDB form (PostgreSQL allows "
+            "+-infinity and years past 9999); change it in PostgreSQL to a real date"
+        )
+
+
+class JsonNull:
+    """A jsonb/json column holding the JSON document `null` — not SQL NULL.
+
+    psycopg loads both as None, which would drop the attribute; mapped connections load the JSON
+    `null` as `JSON_NULL` so it is written as `{"NULL": true}`, as the mapping says, and a decoded
+    item gives it back (writes of `JSON_NULL` store `'null'::jsonb`).
+    """
+
+    _instance: JsonNull | None = None
+
+    def __new__(cls) -> JsonNull:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "JSON_NULL"
+
+
+JSON_NULL = JsonNull()
+
 MAX_SIGNIFICANT_DIGITS = 38
 # DynamoDB numbers: magnitude from 1E-130 to 9.9999999999999999999999999999999999999E+125.
 MIN_ADJUSTED_EXPONENT = -130
@@ -238,12 +290,16 @@ def format_timestamptz(value: datetime) -> str:
 
 
 def _enc_timestamptz(value: Any) -> Wire:
+    if type(value) is Unloadable:
+        raise value.problem()
     if not isinstance(value, datetime):
         raise ValueProblem(f"expected a datetime, got {type(value).__name__}")
     return {"S": format_timestamptz(value)}
 
 
 def _enc_timestamp(value: Any) -> Wire:
+    if type(value) is Unloadable:
+        raise value.problem()
     if not isinstance(value, datetime):
         raise ValueProblem(f"expected a datetime, got {type(value).__name__}")
     if value.tzinfo is not None:
@@ -252,6 +308,8 @@ def _enc_timestamp(value: Any) -> Wire:
 
 
 def _enc_date(value: Any) -> Wire:
+    if type(value) is Unloadable:
+        raise value.problem()
     if isinstance(value, datetime) or not isinstance(value, date):
         raise ValueProblem(f"expected a date, got {type(value).__name__}")
     return {"S": value.isoformat()}
@@ -308,6 +366,8 @@ def encode_json(value: Any, depth: int = 1) -> Wire:  # noqa: PLR0911, PLR0912 -
 
 
 def _enc_json(value: Any) -> Wire:
+    if value is JSON_NULL:
+        return {"NULL": True}
     return encode_json(value)
 
 
@@ -388,6 +448,17 @@ def _dec_timestamptz(wire: Wire) -> datetime:
     return datetime.fromisoformat(text.removesuffix(_TIMESTAMP_SUFFIX)).replace(tzinfo=UTC)
 
 
+def jsonb_loads(text: str | bytes) -> Any:
+    """`json_loads` for a whole jsonb/json column value: the document `null` becomes JSON_NULL."""
+    value = json_loads(text)
+    return JSON_NULL if value is None else value
+
+
+def decode_json_column(wire: Wire) -> Any:
+    """A jsonb/json attribute back to the column value; `{"NULL": true}` is the document `null`."""
+    return JSON_NULL if "NULL" in wire else decode_json(wire)
+
+
 _SCALAR_DECODERS: dict[str, Decoder] = {
     "smallint": lambda w: int(_expect(w, "N")),
     "integer": lambda w: int(_expect(w, "N")),
@@ -401,8 +472,8 @@ _SCALAR_DECODERS: dict[str, Decoder] = {
     "timestamp": lambda w: datetime.fromisoformat(_expect(w, "S")),
     "date": lambda w: date.fromisoformat(_expect(w, "S")),
     "uuid": lambda w: uuid.UUID(_expect(w, "S")),
-    "jsonb": decode_json,
-    "json": decode_json,
+    "jsonb": decode_json_column,
+    "json": decode_json_column,
     "bytea": lambda w: bytes(_expect(w, "B")),
 }
 
@@ -589,7 +660,7 @@ def json_dumps(value: Any) -> str:
 
 
 def _dump(value: Any, out: list[str]) -> None:  # noqa: PLR0912 - one branch per JSON type
-    if value is None:
+    if value is None or value is JSON_NULL:
         out.append("null")
     elif value is True:
         out.append("true")

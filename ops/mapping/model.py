@@ -60,6 +60,8 @@ def _key_text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, Decimal):
         return codec.number_text(value)
+    if isinstance(value, codec.Unloadable):
+        raise value.problem()
     raise ValueProblem(f"a {type(value).__name__} cannot be part of a key")
 
 
@@ -317,9 +319,17 @@ class TableMapping:
     def decode(self, item: AbcMapping[str, dict[str, Any]]) -> dict[str, Any]:
         """Row values back from an item (the inverse of encode; omitted attributes are NULL)."""
         row: dict[str, Any] = {}
+        json_nulls = self.nulls == "omit"
         for column, attribute, decode in self._decoders:
             wire = item.get(attribute)
-            row[column] = None if wire is None or "NULL" in wire else decode(wire)
+            if wire is None:
+                row[column] = None
+            elif "NULL" in wire:
+                # With `nulls: omit` a NULL attribute can only be a JSON document `null`.
+                json_null = json_nulls and self.column_types[column] in ("jsonb", "json")
+                row[column] = codec.JSON_NULL if json_null else None
+            else:
+                row[column] = decode(wire)
         return row
 
     # ------------------------------------------------------------ comparison
