@@ -12,7 +12,7 @@ from ops.control import ControlTable
 from ops.exceptions import OpsError
 from ops.results import render
 from ops.settings import Settings
-from ops.verify import VerifyOptions, latest_verify, render_result, run_verify, verify_gate
+from ops.verify import VerifyOptions, VerifyResult, latest_verify, render_result, run_verify, verify_gate
 from ops.verify.checkpoint import CheckpointStore
 
 app = typer.Typer(help="VDiff-style verification of DynamoDB against PostgreSQL, with repair.")
@@ -44,15 +44,23 @@ def run(  # noqa: PLR0917 - Typer options are parameters
         False, "--resume", help="Continue the newest unfinished run from its checkpoints."
     ),
     extras: bool = typer.Option(True, "--extras/--no-extras", help="Scan DynamoDB for items without a row."),
+    force_reason: str | None = typer.Option(
+        None,
+        "--force-reason",
+        help="With --repair while reads come from DynamoDB: why (recorded with the run and in the ledger).",
+    ),
     yes: bool = typer.Option(False, "--yes", help="Do not ask before repairing."),
     as_json: bool = JsonOption,
 ) -> None:
     """Compare every row (or a sample) with its item; report mismatched, missing and extra items
-    with keys and field diffs; store the result as gate evidence. Exit 1 when differences remain."""
+    with keys and field diffs; store the result as gate evidence. Exit 1 when differences remain.
+
+    On the V2 replica, a difference that lasts through the re-checks is confirmed on the primary
+    (PROD_DATABASE_URL) before it counts or is repaired: a replica that lags is not a difference.
+    --repair is refused in mode `dynamodb`, and while reads come from DynamoDB unless --force-reason
+    says why; the gate only accepts a full run (every row, extras scanned, no sample)."""
     if dry_run and not repair:
         raise OpsError("--dry-run applies to --repair (a verification alone changes nothing)")
-    if repair and not dry_run:
-        _refuse_repair_once_dynamodb_is_the_source(dataset)
     if repair and not dry_run and not yes:
         typer.confirm("Repair DynamoDB items that differ from PostgreSQL?", abort=True)
     options = VerifyOptions(
@@ -69,36 +77,44 @@ def run(  # noqa: PLR0917 - Typer options are parameters
         run_id=run_id,
         resume=resume,
         progress=not as_json,
+        force_repair_reason=force_reason,
     )
     result = run_verify(options, console=Console(stderr=True))
+    if result.forced_repair_reason and not dry_run:
+        _record_forced_repair(result)
     render_result(result, console, as_json)
     if not result.clean:
         raise typer.Exit(1)
 
 
-def _refuse_repair_once_dynamodb_is_the_source(dataset: str | None) -> None:
-    """Repair copies PostgreSQL over DynamoDB: right while PostgreSQL is written first, wrong once
-    the flag says `dynamodb` (PostgreSQL no longer receives writes, its rows are older)."""
-    from ops.flags import FlagStore, Mode
+def _record_forced_repair(result: VerifyResult) -> None:
+    """A repair while reads come from DynamoDB changed what users see: the ledger says who and why."""
+    from ops.migrate.identity import operator_identity
+    from ops.migrate.ledger import Ledger
 
-    store = FlagStore(dataset)
-    if store.get() is Mode.DYNAMODB:
-        raise OpsError(
-            f"{store.dataset} is in mode 'dynamodb': PostgreSQL is no longer written, so repairing from it "
-            "would undo newer writes. Roll back to dual_write_read_dynamodb first (`ops migrate rollback`) "
-            "or verify without --repair"
-        )
+    Ledger(ControlTable(), result.dataset).event(
+        "verify",
+        "forced-repair",
+        f"repaired {result.repaired}",
+        operator_identity(),
+        detail=str(result.forced_repair_reason),
+        evidence={"run_id": result.run_id, "mode": result.mode, "repaired": result.repaired},
+    )
 
 
 @app.command()
 def status(
     dataset: str | None = DatasetOption,
+    table: str | None = typer.Option(
+        None, "--table", help="Mapped table the gate is for (default: the dataset)."
+    ),
     max_age_hours: float = typer.Option(24.0, "--max-age-hours", help="Gate: newest acceptable run."),
     as_json: bool = JsonOption,
 ) -> None:
-    """The `verify clean` gate from the newest stored run (counts, age, coverage)."""
+    """The `verify` gate from the stored runs: the newest full run (every row, extras scanned, no
+    sample) must be clean and recent (counts, age, coverage, source)."""
     name = dataset or Settings.from_env().dataset
-    gate = verify_gate(ControlTable(), name, max_age_hours)
+    gate = verify_gate(ControlTable(), name, max_age_hours, table=table)
     render(gate, console, as_json)
     if not gate.ok:
         raise typer.Exit(1)

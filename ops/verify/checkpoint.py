@@ -24,6 +24,7 @@ COUNTERS = (
     "stale_tombstones",
     "errors",
     "transient",
+    "lagging",
     "items_scanned",
     "repaired",
     "repair_skipped",

@@ -26,7 +26,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from ops import aws
 from ops.control import ControlTable
-from ops.exceptions import ConfigError
+from ops.exceptions import ConfigError, OpsError
+from ops.flags import FlagStore, Mode
 from ops.mapping import VERSION_ATTRIBUTE, RowError, TableMapping, is_tombstone, load_mapping
 from ops.settings import Settings
 from ops.verify.checkpoint import COUNTERS, CheckpointStore, SegmentState
@@ -43,9 +44,9 @@ from ops.verify.model import (
     now_iso,
 )
 from ops.verify.reader import ItemKeyParser, RowReader, Segment
+from ops.verify.source import PRIMARY, SourcePosition, locate
 
 SCAN_SEGMENTS_WHEN_SAMPLING = 100
-TOMBSTONE_TTL_SECONDS = 14 * 24 * 3600
 _MAX_PENDING = 2000
 _MAX_ACTIONS = 1000
 _COUNTER_OF = {
@@ -55,6 +56,29 @@ _COUNTER_OF = {
     EXTRA: "extra",
     UNENCODABLE: "errors",
 }
+
+
+class RepairRefused(OpsError):
+    """`--repair` asked for where it would overwrite newer data, or could not confirm what it fixes."""
+
+    exit_code = 2
+
+
+def check_repair_allowed(mode: Mode, options: VerifyOptions) -> None:
+    """Repair copies PostgreSQL over DynamoDB. Right while PostgreSQL is written first and read;
+    wrong once `dynamodb` is the source of truth; risky while the application reads DynamoDB
+    (it serves what repair writes), so only with a stated reason."""
+    if mode is Mode.DYNAMODB:
+        raise RepairRefused(
+            f"{options.dataset} is in mode 'dynamodb': PostgreSQL is no longer written, so repairing from it "
+            "would undo newer writes. Verify without --repair, or roll back first (`ops migrate rollback`)"
+        )
+    if mode.reads_dynamodb and not (options.force_repair_reason or "").strip():
+        raise RepairRefused(
+            f"{options.dataset} is in mode '{mode}': the application reads DynamoDB, so a repair changes "
+            "what users see. Roll reads back first (`ops migrate rollback`), or repair anyway with "
+            '--force-reason "<why>" (recorded with the run and in the ledger)'
+        )
 
 
 @dataclass
@@ -75,6 +99,8 @@ class Verifier:
         console: Console | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        position: SourcePosition | None = None,
+        mode: Mode | None = None,
     ) -> None:
         settings = Settings.from_env()
         self.options = options
@@ -84,6 +110,7 @@ class Verifier:
         source = options.source_url or settings.v2_database_url
         if not source:
             raise ConfigError("verify needs a PostgreSQL source: set V2_DATABASE_URL or pass --source-url")
+        self.tombstone_ttl_seconds = settings.tombstone_ttl_seconds
         if options.sample_percent is not None and not 0 < options.sample_percent <= 100:
             raise ConfigError(f"--sample must be a percentage in (0, 100], not {options.sample_percent}")
         if options.segments < 1:
@@ -94,6 +121,24 @@ class Verifier:
         self.reader = RowReader(
             source, self.tm, sample_percent=options.sample_percent, batch_size=options.batch_size
         )
+        primary_url = options.primary_url or settings.prod_database_url
+        self.position: SourcePosition = position or locate(source, primary_url, settings.v2_database_url)
+        # Differences seen on a replica are confirmed on the primary before they count or are
+        # repaired: a row the replica has not received yet is lag, not a difference.
+        self.primary: RowReader | None = (
+            RowReader(primary_url, self.tm, sample_percent=None, batch_size=options.batch_size)
+            if primary_url and self.position.kind != PRIMARY
+            else None
+        )
+        self.mode: Mode | None = mode
+        if options.repair:
+            self.mode = self.mode or FlagStore(options.dataset, settings=settings, fence=False).get()
+            check_repair_allowed(self.mode, options)
+            if options.extras and self.position.kind != PRIMARY and self.primary is None:
+                raise RepairRefused(
+                    "repairing extra items needs the primary to confirm each one (a replica that lags "
+                    "misses rows created moments ago): set PROD_DATABASE_URL, or repair with --no-extras"
+                )
         self.items = ItemStore(dynamodb or aws.client("dynamodb"), options.target_table)
         self.parser = ItemKeyParser(self.tm)
         self.control = control or ControlTable()
@@ -141,9 +186,10 @@ class Verifier:
         try:
             return self._run()
         finally:
-            close = getattr(self.reader, "close", None)
-            if close:
-                close()
+            for reader in (self.reader, self.primary):
+                close = getattr(reader, "close", None)
+                if close:
+                    close()
 
     def _run(self) -> VerifyResult:
         run_id, started, plan = self._open_run()
@@ -163,7 +209,7 @@ class Verifier:
                     ]
                     for job in scan_jobs:
                         job.result()
-        result = self._result(run_id, started)
+        result = self._result(run_id, started, len(plan), len(scan_indexes))
         self.store.finish(run_id, result)
         return result
 
@@ -186,7 +232,7 @@ class Verifier:
             disable=not self.options.progress,
         )
 
-    def _result(self, run_id: str, started: str) -> VerifyResult:
+    def _result(self, run_id: str, started: str, planned: int, scans: int) -> VerifyResult:
         states = self.store.segments(run_id)
         result = VerifyResult(
             run_id=run_id,
@@ -198,6 +244,15 @@ class Verifier:
             sample_percent=self.options.sample_percent,
             dry_run=self.options.dry_run,
             repair=self.options.repair,
+            extras=self.options.extras,
+            segments_planned=planned,
+            segments_done=sum(1 for s in states if s.phase == "ROWS" and s.done),
+            scan_segments_planned=scans if self.options.extras else 0,
+            scan_segments_done=sum(1 for s in states if s.phase == "SCAN" and s.done),
+            source=self.position.kind,
+            position=self.position.to_dict(),
+            mode=self.mode.value if self.mode else "",
+            forced_repair_reason=self.options.force_repair_reason if self.options.repair else None,
         )
         for state in states:
             for name in COUNTERS:
@@ -296,9 +351,24 @@ class Verifier:
                 self._transient(state)
             elif candidate.rounds + 1 < self.options.recheck_rounds:
                 later.append(_Candidate(difference, self.clock(), candidate.rounds + 1))
+            elif self._primary_agrees(ident):
+                state.add("lagging")
+                self._transient(state)
             else:
                 self._confirm(state, difference, row)
         return later
+
+    def _primary_agrees(self, ident: ItemKey | None) -> bool:
+        """Whether the primary shows that a difference seen on the replica is only its lag: the
+        row that owns the item on the primary matches it (or there is none and the item is
+        deleted too)."""
+        if self.primary is None or ident is None:
+            return False
+        row = self.primary.rows_for_items([ident]).get(ident)
+        item = self.items.batch_get([{"pk": {"S": ident[0]}, "sk": {"S": ident[1]}}]).get(ident)
+        if row is None:
+            return item is None or is_tombstone(item)
+        return compare_row(self.tm, row, item) is None
 
     def _transient(self, state: SegmentState) -> None:
         state.add("transient")
@@ -374,6 +444,12 @@ class Verifier:
             item = items.get(ident)
             if item is None or is_tombstone(item) or ident in present:
                 continue  # deleted, tombstoned or created meanwhile: not an extra
+            last_round = candidate.rounds + 1 >= self.options.recheck_rounds
+            if last_round and self.primary is not None and self.primary.existing_items([ident]):
+                # The primary has a row for the item: the replica has not received it yet. Never
+                # an extra, whatever the row holds (a difference there is the rows' business).
+                state.add("lagging")
+                continue
             if candidate.rounds + 1 < self.options.recheck_rounds:
                 later.append(
                     _Candidate(
@@ -397,7 +473,8 @@ class Verifier:
     def _repair_row(self, state: SegmentState, difference: Difference, row: dict[str, Any]) -> None:
         """Rewrite the item from the row as it is now; never over a newer version."""
         key = tuple(row[k] for k in self.tm.key_columns)
-        fresh = self.reader.fetch([key]).get(key)
+        # From the primary when there is one: a lagging replica's row may be older than the item.
+        fresh = (self.primary or self.reader).fetch([key]).get(key)
         action = {"action": "put", "kind": difference.kind, "key": difference.sample(self.tm.table)["key"]}
         if difference.item_key:
             action["pk"], action["sk"] = difference.item_key
@@ -419,7 +496,7 @@ class Verifier:
         action: dict[str, Any] = {"action": "tombstone", "kind": EXTRA, "pk": pk, "sk": sk}
         if self.options.dry_run:
             action["result"] = "planned"
-        elif self.items.tombstone_unless_changed(item, int(time.time()) + TOMBSTONE_TTL_SECONDS):
+        elif self.items.tombstone_unless_changed(item, int(time.time()) + self.tombstone_ttl_seconds):
             action["result"] = "written"
             state.add("repaired")
         else:

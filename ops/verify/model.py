@@ -24,6 +24,9 @@ class VerifyOptions:
     """Everything a run depends on. Defaults: V2 replica, dataset table, the target table."""
 
     source_url: str | None = None  # default: V2_DATABASE_URL
+    # The production database: a difference seen on a replica is confirmed there before it counts
+    # or is repaired (the replica may simply lag). Default: PROD_DATABASE_URL.
+    primary_url: str | None = None
     dataset: str | None = None  # default: Settings.dataset
     table: str | None = None  # PostgreSQL table; default: the dataset name
     target_table: str | None = None  # default: Settings.target_table
@@ -40,6 +43,9 @@ class VerifyOptions:
     resume: bool = False
     max_samples: int = 20
     progress: bool = True
+    # --repair while reads come from DynamoDB overwrites what the application serves: only with
+    # a reason, which the evidence (and the ledger, from the CLI) records.
+    force_repair_reason: str | None = None
 
     def fingerprint_fields(self) -> dict[str, Any]:
         """Options that must not change between a run and its resumption."""
@@ -74,6 +80,18 @@ class VerifyResult:
     sample_percent: float | None = None
     dry_run: bool = False
     repair: bool = False
+    # What the run covered, for the gate: every planned segment read to its end, the Scan for
+    # extra items done (or skipped), the source and its position.
+    extras: bool = True
+    segments_planned: int = 0
+    segments_done: int = 0
+    scan_segments_planned: int = 0
+    scan_segments_done: int = 0
+    source: str = ""
+    position: dict[str, Any] = field(default_factory=dict)
+    lagging: int = 0  # differences the primary showed to be replica lag, not differences
+    mode: str = ""  # the migration mode when the run started
+    forced_repair_reason: str | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
     repair_actions: list[dict[str, Any]] = field(default_factory=list)
 
@@ -86,11 +104,23 @@ class VerifyResult:
         return self.differences == 0
 
     @property
+    def complete(self) -> bool:
+        """Every planned segment (and Scan segment, when extras were scanned) finished."""
+        rows = self.segments_planned > 0 and self.segments_done == self.segments_planned
+        scan = not self.extras or self.scan_segments_done == self.scan_segments_planned > 0
+        return rows and scan
+
+    @property
+    def full(self) -> bool:
+        """Covered every row and every item: what a gate may rely on."""
+        return self.complete and self.extras and self.sample_percent is None
+
+    @property
     def ok(self) -> bool:
         return self.clean
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "clean": self.clean}
+        return {**asdict(self), "clean": self.clean, "complete": self.complete, "full": self.full}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VerifyResult:

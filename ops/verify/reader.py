@@ -177,14 +177,21 @@ class RowReader:
 
     def existing_items(self, item_keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (pk, sk) item keys have a row in PostgreSQL now."""
+        return set(self.rows_for_items(item_keys, full=False))
+
+    def rows_for_items(
+        self, item_keys: Sequence[tuple[str, str]], *, full: bool = True
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """The rows that own these (pk, sk) item keys now (by the item-key columns, not the primary
+        key: a row deleted and created again owns the same item under a new id)."""
         parser = ItemKeyParser(self.tm)
         parsed = [(k, parser.parse(*k)) for k in item_keys]
         candidates = [(k, v) for k, v in parsed if v is not None]
         if not candidates:
-            return set()
+            return {}
         columns = self.tm.item_key_columns
-        found: set[tuple[str, str]] = set()
-        select = sql.SQL("SELECT {c} FROM {t} WHERE ({c}) IN (SELECT * FROM unnest({arrays}))").format(
+        select = sql.SQL("SELECT {out} FROM {t} WHERE ({c}) IN (SELECT * FROM unnest({arrays}))").format(
+            out=self._columns if full else sql.SQL(", ").join(sql.Identifier(c) for c in columns),
             c=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
             t=self._table,
             arrays=sql.SQL(", ").join(
@@ -202,9 +209,10 @@ class RowReader:
                         rows.extend(conn.execute(select, [[values[c]] for c in columns]).fetchall())
                     except psycopg.DataError:
                         continue
+        found: dict[tuple[str, str], dict[str, Any]] = {}
         for row in rows:
             key = self.tm.key(row)
-            found.add((key["pk"]["S"], key["sk"]["S"]))
+            found[(key["pk"]["S"], key["sk"]["S"])] = row
         return found
 
 

@@ -48,6 +48,7 @@ class World:
     def verify(self, **options: Any) -> VerifyResult:
         defaults: dict[str, Any] = {
             "source_url": self.url,
+            "primary_url": self.url,
             "dataset": f"answers-{self.target}",
             "table": "answers",
             "target_table": self.target,

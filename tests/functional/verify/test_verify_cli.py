@@ -22,6 +22,7 @@ def test_verify_run_status_report_cycle(world: World, monkeypatch: pytest.Monkey
         "OPS_TARGET_TABLE": world.target,
         "OPS_CONTROL_TABLE": world.control.name,
         "OPS_DATASET": dataset,
+        "PROD_DATABASE_URL": world.url,
     }.items():
         monkeypatch.setenv(name, value)
     runner = CliRunner()
@@ -33,7 +34,7 @@ def test_verify_run_status_report_cycle(world: World, monkeypatch: pytest.Monkey
     body = json.loads(found.output)
     assert body["missing"] == 1 and body["samples"][0]["key"] == {"id": row["id"]}
 
-    refused = runner.invoke(app, ["verify", "status"])
+    refused = runner.invoke(app, ["verify", "status", "--table", "answers"])
     assert refused.exit_code == 1 and "differences" in refused.output
 
     fixed = runner.invoke(
@@ -42,7 +43,7 @@ def test_verify_run_status_report_cycle(world: World, monkeypatch: pytest.Monkey
     assert json.loads(fixed.output)["repaired"] == 1
     clean = runner.invoke(app, ["verify", "run", "--table", "answers", "--recheck-delay", "0.1"])
     assert clean.exit_code == 0, clean.output
-    assert runner.invoke(app, ["verify", "status"]).exit_code == 0
+    assert runner.invoke(app, ["verify", "status", "--table", "answers"]).exit_code == 0
     report = runner.invoke(app, ["verify", "report", "--history", "--json"])
     assert [r["clean"] for r in json.loads(report.output)] == [True, False, False]
 
@@ -50,8 +51,12 @@ def test_verify_run_status_report_cycle(world: World, monkeypatch: pytest.Monkey
     assert dry.exit_code != 0 and "--dry-run applies to --repair" in str(dry.exception or dry.output)
 
     flags = FlagStore(dataset)
-    for mode in ("dual_write", "dual_write_shadow", "dual_write_read_dynamodb", "dynamodb"):
+    for mode in ("dual_write", "dual_write_shadow", "dual_write_read_dynamodb"):
         flags.set(mode, reason="test")
+    refused_repair = runner.invoke(app, ["verify", "run", "--table", "answers", "--repair", "--yes"])
+    assert refused_repair.exit_code != 0
+    assert "--force-reason" in str(refused_repair.exception)
+    flags.set("dynamodb", reason="test", fenced_protocol=True)
     refused_repair = runner.invoke(app, ["verify", "run", "--table", "answers", "--repair", "--yes"])
     assert refused_repair.exit_code != 0
     assert "mode 'dynamodb'" in str(refused_repair.exception)

@@ -44,7 +44,7 @@ def test_clean_copy_is_clean_and_passes_the_gate(world: World) -> None:
     result = world.verify()
     assert result.clean, result.samples
     assert (result.rows_compared, result.matching, result.items_scanned) == (150, 150, 150)
-    gate = verify_gate(world.control, f"answers-{world.target}")
+    gate = verify_gate(world.control, f"answers-{world.target}", table="answers")
     assert gate.ok, gate.failed
     assert gate.evidence["rows_compared"] == 150
 
@@ -74,7 +74,7 @@ def test_every_injected_difference_is_reported_with_its_key_then_repaired(world:
     assert [(s["pk"], s["sk"]) for s in kinds["extra"]] == [
         (injected["extra"]["pk"]["S"], injected["extra"]["sk"]["S"])
     ]
-    gate = verify_gate(world.control, f"answers-{world.target}")
+    gate = verify_gate(world.control, f"answers-{world.target}", table="answers")
     assert [c.name for c in gate.failed] == ["differences"]
     assert "2 mismatched, 2 missing, 1 extra" in gate.failed[0].measured
 
@@ -93,15 +93,17 @@ def test_every_injected_difference_is_reported_with_its_key_then_repaired(world:
     assert repaired.repaired == 5 and repaired.repair_skipped == 0
     after = world.verify()
     assert after.clean, after.samples
-    assert verify_gate(world.control, f"answers-{world.target}").ok
+    assert verify_gate(world.control, f"answers-{world.target}", table="answers").ok
 
 
 def test_sampled_run_reads_a_fraction_and_does_not_pass_the_gate(world: World) -> None:
     world.copy_all()
     result = world.verify(sample_percent=30)
     assert 0 < result.rows_compared < 150 and result.clean
-    gate = verify_gate(world.control, f"answers-{world.target}")
-    assert [(c.name, c.measured) for c in gate.failed] == [("coverage", "30% sample")]
+    gate = verify_gate(world.control, f"answers-{world.target}", table="answers")
+    assert [(c.name, c.measured) for c in gate.failed] == [
+        ("full verification recorded", "newest run: 30% sample")
+    ]
 
 
 def test_unencodable_row_is_reported_not_crashed(world: World) -> None:

@@ -11,22 +11,21 @@ import pytest
 from ops.demo.traffic import TrafficResult, run_traffic
 from ops.dualwrite import Repository
 from ops.exceptions import ConfigError
-from ops.flags import Mode
+from ops.flags import FixedMode, Mode
 from ops.verify import Verifier, VerifyOptions, verify_gate
 from tests.functional.verify.conftest import World
 
 pytestmark = pytest.mark.stack
 
 
-class _DualWrite:
-    def mode(self) -> Mode:
-        return Mode.DUAL_WRITE
-
-
 def test_live_traffic_gives_no_false_mismatches_after_recheck(world: World) -> None:
     world.copy_all()
     repo = Repository(
-        "answers", conninfo=world.url, dynamodb=world.ddb, target_table=world.target, modes=_DualWrite()
+        "answers",
+        conninfo=world.url,
+        dynamodb=world.ddb,
+        target_table=world.target,
+        modes=FixedMode(Mode.DUAL_WRITE),
     )
     box: dict[str, TrafficResult] = {}
     traffic = threading.Thread(target=lambda: box.update(r=run_traffic(repo, rps=60, duration=8, seed=3)))
@@ -58,6 +57,7 @@ def test_interrupted_run_resumes_from_checkpoints(world: World) -> None:
     world.ddb.delete_item(TableName=world.target, Key=world.tm.key(rows[-1]))
     options: dict[str, Any] = {
         "source_url": world.url,
+        "primary_url": world.url,
         "dataset": f"answers-{world.target}",
         "table": "answers",
         "target_table": world.target,
@@ -105,4 +105,7 @@ def test_interrupted_run_resumes_from_checkpoints(world: World) -> None:
     assert result.run_id == interrupted["run_id"]
     assert result.rows_compared == len(rows) and result.missing == 1
     assert len(read_again) < len(rows)  # checkpointed pages were not read again
-    assert verify_gate(world.control, f"answers-{world.target}").evidence["run_id"] == result.run_id
+    assert (
+        verify_gate(world.control, f"answers-{world.target}", table="answers").evidence["run_id"]
+        == result.run_id
+    )

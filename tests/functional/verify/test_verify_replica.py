@@ -12,17 +12,12 @@ import pytest
 
 from ops.demo.traffic import TrafficResult, run_traffic
 from ops.dualwrite import Repository
-from ops.flags import Mode
+from ops.flags import FixedMode, Mode
 from ops.replica import LogicalReplicaDriver, wait_for_replica
 from tests.functional.verify.conftest import World
 
 pytestmark = pytest.mark.stack
 TABLES = ["couples", "users", "questions", "answers"]
-
-
-class _DualWrite:
-    def mode(self) -> Mode:
-        return Mode.DUAL_WRITE
 
 
 def test_verify_v2_replica_under_traffic(world: World, v2_db: str) -> None:
@@ -31,7 +26,11 @@ def test_verify_v2_replica_under_traffic(world: World, v2_db: str) -> None:
         world.url, v2_db, TABLES, name=f"t_{uuid.uuid4().hex[:8]}", heartbeat_wait=1.0
     )
     repo = Repository(
-        "answers", conninfo=world.url, dynamodb=world.ddb, target_table=world.target, modes=_DualWrite()
+        "answers",
+        conninfo=world.url,
+        dynamodb=world.ddb,
+        target_table=world.target,
+        modes=FixedMode(Mode.DUAL_WRITE),
     )
     box: dict[str, TrafficResult] = {}
     try:

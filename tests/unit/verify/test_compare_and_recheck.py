@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from ops.flags import Mode
 from ops.mapping import load_mapping
 from ops.verify import (
     MISMATCHED,
@@ -23,7 +24,9 @@ from ops.verify import (
 )
 from ops.verify.compare import compare_row
 from ops.verify.dynamo import item_key
+from ops.verify.engine import RepairRefused
 from ops.verify.reader import ItemKeyParser, Segment
+from ops.verify.source import OTHER, PRIMARY, REPLICA, SourcePosition
 
 TM = load_mapping().table("answers")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -120,7 +123,9 @@ class FakeItems:
         return True
 
 
-def _verifier(reader: FakeReader, items: FakeItems, **options: Any) -> tuple[Verifier, list[float]]:
+def _verifier(
+    reader: FakeReader, items: FakeItems, mode: Mode = Mode.DUAL_WRITE_SHADOW, **options: Any
+) -> tuple[Verifier, list[float]]:
     clock = [0.0]
     sleeps: list[float] = []
 
@@ -144,6 +149,8 @@ def _verifier(reader: FakeReader, items: FakeItems, **options: Any) -> tuple[Ver
         console=Console(file=io.StringIO()),
         sleep=sleep,
         clock=lambda: clock[0],
+        position=SourcePosition(PRIMARY),
+        mode=mode,
     )
     v.reader = reader  # type: ignore[assignment]
     v.items = items  # type: ignore[assignment]
@@ -246,32 +253,111 @@ def test_repair_rewrites_from_the_row_and_dry_run_only_plans() -> None:
 # ---------------------------------------------------------------- gate
 
 
-def _store(control: FakeControl, **fields: Any) -> None:
-    result = VerifyResult(run_id="r1", dataset="answers", table="answers", started_at="x", **fields)
+FULL: dict[str, Any] = {
+    "rows_compared": 10,
+    "matching": 10,
+    "segments_planned": 4,
+    "segments_done": 4,
+    "scan_segments_planned": 4,
+    "scan_segments_done": 4,
+    "source": REPLICA,
+}
+
+
+def _store(control: FakeControl, run_id: str = "r1", **fields: Any) -> None:
+    age = fields.pop("age_hours", 1)
+    finished = (datetime.now(UTC) - timedelta(hours=age)).isoformat()
+    started = fields.pop("started_at", (datetime.now(UTC) - timedelta(hours=age, minutes=5)).isoformat())
+    result = VerifyResult(
+        run_id=run_id,
+        dataset="answers",
+        table=fields.pop("table", "answers"),
+        started_at=started,
+        finished_at=finished,
+        **{**FULL, **fields},
+    )
+    control.put("VERIFY#answers", f"RESULT#{finished}#{run_id}", result.to_dict())
     control.put("VERIFY#answers", "LATEST", result.to_dict())
 
 
 def test_gate_without_a_run_says_to_run_one() -> None:
     gate = verify_gate(FakeControl(), "answers")  # type: ignore[arg-type]
-    assert [(c.name, c.fix) for c in gate.failed] == [("verify run recorded", "run `ops verify run`")]
+    assert [c.name for c in gate.failed] == ["full verification recorded"]
+    assert "ops verify run" in gate.failed[0].fix
 
 
 @pytest.mark.parametrize(
     ("fields", "failed"),
     [
-        ({"rows_compared": 10, "matching": 10}, []),
-        ({"rows_compared": 10, "matching": 9, "extra": 1}, ["differences"]),
-        ({"rows_compared": 10, "matching": 10, "sample_percent": 5.0}, ["coverage"]),
-        ({"rows_compared": 10, "matching": 10, "age_hours": 30}, ["age"]),
+        ({}, []),
+        ({"matching": 9, "extra": 1}, ["differences"]),
+        ({"age_hours": 30}, ["age"]),
+        # Runs that checked less than the whole dataset never pass the gate:
+        ({"sample_percent": 5.0}, ["full verification recorded"]),
+        (
+            {"extras": False, "scan_segments_planned": 0, "scan_segments_done": 0},
+            ["full verification recorded"],
+        ),
+        ({"table": "couples"}, ["full verification recorded"]),
+        ({"segments_done": 3}, ["full verification recorded"]),
+        ({"scan_segments_done": 2}, ["full verification recorded"]),
+        ({"source": OTHER}, ["full verification recorded"]),
+        ({"source": PRIMARY}, []),
     ],
 )
 def test_gate_checks(fields: dict[str, Any], failed: list[str]) -> None:
     control = FakeControl()
-    age = fields.pop("age_hours", 1)
-    finished = (datetime.now(UTC) - timedelta(hours=age)).isoformat()
-    _store(control, finished_at=finished, **fields)
+    _store(control, **fields)
     gate = verify_gate(control, "answers")  # type: ignore[arg-type]
     assert [c.name for c in gate.failed] == failed
+
+
+def test_gate_names_why_the_newest_run_does_not_count() -> None:
+    control = FakeControl()
+    _store(control, extras=False, scan_segments_planned=0, scan_segments_done=0)
+    gate = verify_gate(control, "answers")  # type: ignore[arg-type]
+    assert "--no-extras" in gate.failed[0].measured
+
+
+def test_gate_takes_the_newest_full_run_and_a_newer_partial_run_that_found_something_fails_it() -> None:
+    control = FakeControl()
+    _store(control, run_id="full", age_hours=2)
+    _store(control, run_id="sampled", age_hours=1, sample_percent=1.0)
+    gate = verify_gate(control, "answers")  # type: ignore[arg-type]
+    assert gate.ok and gate.evidence["run_id"] == "full"
+    _store(control, run_id="sampled-dirty", age_hours=0.5, sample_percent=1.0, matching=9, mismatched=1)
+    gate = verify_gate(control, "answers")  # type: ignore[arg-type]
+    assert [c.name for c in gate.failed] == ["no newer run found differences"]
+
+
+def test_gate_refuses_a_run_that_started_before_the_change_it_must_vouch_for() -> None:
+    control = FakeControl()
+    _store(control, age_hours=1)
+    later = datetime.now(UTC).isoformat()
+    gate = verify_gate(control, "answers", not_before=later, not_before_reason="the backfill finished")  # type: ignore[arg-type]
+    assert [c.name for c in gate.failed] == ["started after the last change"]
+    assert "the backfill finished" in gate.failed[0].threshold
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason", "refused"),
+    [
+        (Mode.DUAL_WRITE_SHADOW, None, False),
+        (Mode.DUAL_WRITE_READ_DYNAMODB, None, True),
+        (Mode.DUAL_WRITE_READ_DYNAMODB, "ticket 42: replica drifted", False),
+        (Mode.DYNAMODB, "anything", True),
+    ],
+)
+def test_repair_obeys_the_mode(mode: Mode, reason: str | None, refused: bool) -> None:
+    row = _row()
+    items = FakeItems([{}])
+    if refused:
+        with pytest.raises(RepairRefused):
+            _verifier(FakeReader([row]), items, mode=mode, repair=True, force_repair_reason=reason)
+        return
+    v, _ = _verifier(FakeReader([row]), items, mode=mode, repair=True, force_repair_reason=reason)
+    result = v.run()
+    assert result.repaired == 1 and result.forced_repair_reason == reason
 
 
 @pytest.mark.parametrize(
