@@ -21,16 +21,26 @@ JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table."
 
 @app.command()
 def get(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> None:
-    """Show the current mode, where it sits in the sequence, and how reads and writes are routed."""
+    """Show the current mode and generation, where it sits in the sequence, and how reads and
+    writes are routed."""
     store = FlagStore(dataset)
-    mode = store.get()
+    state = store.state()
+    mode = state.mode
     if as_json:
         console.print_json(
-            json.dumps({"dataset": store.dataset, "parameter": store.parameter, "mode": mode.value})
+            json.dumps(
+                {
+                    "dataset": store.dataset,
+                    "parameter": store.parameter,
+                    "mode": mode.value,
+                    "generation": state.generation,
+                    "writes_paused": state.writes_paused(),
+                }
+            )
         )
         return
     steps = "  ->  ".join(f"[bold reverse] {m} [/]" if m is mode else m.value for m in ORDER)
-    console.print(f"{store.dataset} ({store.parameter}): [bold]{mode}[/]")
+    console.print(f"{store.dataset} ({store.parameter}): [bold]{state.describe()}[/]")
     console.print(steps)
     writes = " + ".join(
         n for n, on in (("PostgreSQL", mode.writes_postgres), ("DynamoDB", mode.writes_dynamodb)) if on
@@ -57,7 +67,9 @@ def set_(  # noqa: PLR0917 - Typer options are parameters
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Move the flag to a neighbouring mode. Jumps are refused with the missing step named."""
+    """Move the flag to a neighbouring mode (a new generation). Jumps are refused with the missing
+    step named; so are the steps into and out of `dynamodb`, which only the fenced cutover steps
+    make (`ops migrate stop-pg-writes`, `ops migrate rollback`)."""
     store = FlagStore(dataset)
     target = Mode.parse(mode)
     plan = store.set(target, reason=reason, who=who, dry_run=True)
@@ -84,6 +96,25 @@ def rollback(
 
 
 @app.command()
+def resume(
+    reason: str = typer.Option(..., "--reason", help="Why; recorded in the flag history."),
+    dataset: str | None = DatasetOption,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would change; change nothing."),
+    as_json: bool = JsonOption,
+) -> None:
+    """End a write pause left by an interrupted cutover step (writes go on in the current mode).
+
+    A pause ends by itself at its deadline (OPS_PAUSE_MAX_SECONDS, 30 s by default); this ends it
+    now. Nothing to do when writes are not paused."""
+    store = FlagStore(dataset)
+    plan = store.resume(reason=reason, dry_run=True)
+    if plan.changed and not dry_run and not yes:
+        typer.confirm(f"Resume writes of {store.dataset} in {plan.to_mode}?", abort=True)
+    _render_change(plan if dry_run or not plan.changed else store.resume(reason=reason), as_json)
+
+
+@app.command()
 def history(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> None:
     """Every recorded change of the flag: who, when, from, to, why."""
     changes = FlagStore(dataset).history()
@@ -91,10 +122,11 @@ def history(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> 
         console.print_json(json.dumps([c.to_dict() for c in changes]))
         return
     table = Table(title="flag history")
-    for column in ("at", "who", "from", "to", "reason"):
+    for column in ("at", "who", "from", "to", "generation", "reason"):
         table.add_column(column)
     for c in changes:
-        table.add_row(c.at, c.who, c.from_mode, c.to_mode, c.reason)
+        to = f"{c.to_mode} (writes paused)" if c.paused else c.to_mode
+        table.add_row(c.at, c.who, c.from_mode, to, str(c.generation), c.reason)
     console.print(table)
 
 
@@ -102,13 +134,20 @@ def _render_change(change: FlagChange, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps(change.to_dict()))
     elif not change.changed:
-        console.print(f"{change.dataset} is already in [bold]{change.to_mode}[/]; nothing to do.")
+        console.print(
+            f"{change.dataset} is already in [bold]{change.to_mode}[/] (writes not paused); nothing to do."
+        )
     elif change.dry_run:
         console.print(
             f"dry run: would change {change.dataset} from {change.from_mode} to [bold]{change.to_mode}[/]."
         )
     else:
+        fence = (
+            "PostgreSQL writers follow it at once (fence)"
+            if change.fenced
+            else "no PostgreSQL fence (PROD_DATABASE_URL unset)"
+        )
         console.print(
-            f"{change.dataset}: {change.from_mode} -> [bold]{change.to_mode}[/] (recorded; applications "
-            "pick it up within their cache TTL, 5 s by default)"
+            f"{change.dataset}: {change.from_mode} -> [bold]{change.to_mode}[/], generation "
+            f"{change.generation} (recorded; {fence}; every instance within its cache TTL, 5 s by default)"
         )

@@ -17,6 +17,20 @@ console = Console()
 progress_console = Console(stderr=True)
 
 
+def _refuse_once_dynamodb_is_the_source(settings: Settings) -> None:
+    from ops.flags import FlagStore, Mode
+
+    store = FlagStore(settings=settings, fence=False)
+    state = store.state()
+    if state.mode is Mode.DYNAMODB:
+        raise OpsError(
+            f"{store.dataset} is in mode 'dynamodb' ({state.describe()}): PostgreSQL is no longer written "
+            "and the outbox was drained to 0 before the flip, so nothing in it may be copied over DynamoDB "
+            "now. If rows are left, inspect them (`--dry-run`); to deliver them, roll back first "
+            "(`ops migrate rollback`)"
+        )
+
+
 @app.command()
 def outbox(  # noqa: PLR0917 - Typer options are parameters
     database_url: str | None = typer.Option(
@@ -32,9 +46,11 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
 ) -> None:
     """Drain the dual-write outbox: re-put the CURRENT PostgreSQL row (or a tombstone) for each entry.
 
-    Safe to run at any time and from several hosts: entries are claimed with SKIP LOCKED, and the
-    version condition makes a put that is no longer the newest a no-op. Exit code 1 when entries
-    remain (their last_error says why).
+    Safe from several hosts at once: entries are claimed with SKIP LOCKED, and the version
+    condition (with the flag's generation in it) makes a put that is no longer the newest a no-op.
+    The application's own drainer does this continuously; this command is for an operator who
+    wants it now. Refused in mode `dynamodb`: PostgreSQL is no longer the source there. Exit code
+    1 when entries remain (their last_error says why).
     """
     from ops import aws
     from ops.dualwrite import drain_outbox, make_pool, pending_outbox
@@ -53,6 +69,7 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
             else:
                 console.print(f"dry run: {pending:,} outbox rows pending; nothing changed.")
             return
+        _refuse_once_dynamodb_is_the_source(settings)
         with Progress(
             TextColumn("[bold]outbox"),
             BarColumn(),
@@ -68,6 +85,7 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
                 target_table or settings.target_table,
                 batch_size=batch_size,
                 workers=workers,
+                tombstone_ttl_seconds=settings.tombstone_ttl_seconds,
                 progress=lambda n: progress.update(task, advance=n),
             )
     finally:

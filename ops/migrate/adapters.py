@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ops import aws
 from ops.exceptions import ConfigError, OpsError
+from ops.flags import FlagReader, FlagState, FlagStore, Mode
 from ops.migrate.config import MigrateConfig
 
 AwsError = (BotoCoreError, ClientError)
@@ -45,6 +46,29 @@ def outbox_stats(prod_url: str) -> OutboxStats:
         ).fetchone()
     assert row is not None
     return OutboxStats(int(row[0]), float(row[1]) if row[1] is not None else None)
+
+
+def outbox_stats_now(cfg: MigrateConfig) -> tuple[int, float | None]:
+    stats = outbox_stats(require_url(cfg.settings.prod_database_url, "PROD_DATABASE_URL"))
+    return stats.rows, stats.oldest_age_seconds
+
+
+def drain_outbox_now(cfg: MigrateConfig) -> Any:
+    """One pass of the outbox drain over every mapped table, as `ops repair outbox` runs it."""
+    from ops.dualwrite import drain_outbox, make_pool
+    from ops.mapping import load_mapping
+
+    pool = make_pool(require_url(cfg.settings.prod_database_url, "PROD_DATABASE_URL"), max_size=4)
+    try:
+        return drain_outbox(
+            load_mapping(),
+            pool,
+            aws.client("dynamodb"),
+            cfg.settings.target_table,
+            tombstone_ttl_seconds=cfg.settings.tombstone_ttl_seconds,
+        )
+    finally:
+        pool.close()
 
 
 def table_privileges(url: str, tables: list[str], privileges: tuple[str, ...]) -> dict[str, list[str]]:
@@ -172,21 +196,19 @@ def rds_delete(instance: str) -> None:
 # ------------------------------------------------------------------ migration mode flag (issue 3)
 
 
-def flag_store(cfg: MigrateConfig) -> Any:
-    from ops.flags import FlagStore
-
-    return FlagStore(dataset=cfg.dataset)
+def flag_store(cfg: MigrateConfig) -> FlagStore:
+    return FlagStore(dataset=cfg.dataset, settings=cfg.settings)
 
 
 def flag_parameter_value(cfg: MigrateConfig) -> str | None:
-    """The raw parameter value, None when it does not exist (the app then assumes postgres)."""
+    """The stored mode, None when the parameter does not exist (the app then assumes postgres)."""
     try:
         value = aws.client("ssm").get_parameter(Name=cfg.settings.flag_parameter())["Parameter"]["Value"]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
             return None
         raise
-    return str(value)
+    return FlagState.parse(str(value)).mode.value
 
 
 def current_mode(cfg: MigrateConfig) -> str:
@@ -194,16 +216,12 @@ def current_mode(cfg: MigrateConfig) -> str:
     return str(flag_store(cfg).get().value)
 
 
-def set_mode(cfg: MigrateConfig, target: str, operator: str, reason: str) -> None:
-    from ops.flags import Mode
-
-    flag_store(cfg).set(Mode(target), reason=reason, who=operator)
+def set_mode(cfg: MigrateConfig, target: str, operator: str, reason: str, *, fenced: bool = False) -> None:
+    flag_store(cfg).set(Mode(target), reason=reason, who=operator, fenced_protocol=fenced)
 
 
-def app_reader(cfg: MigrateConfig) -> Any:
+def app_reader(cfg: MigrateConfig) -> FlagReader:
     """A reader exactly as the application builds one (same class, same cache TTL)."""
-    from ops.flags import FlagReader
-
     return FlagReader(dataset=cfg.dataset, ttl_seconds=cfg.flag_reader_ttl_seconds)
 
 
@@ -344,10 +362,41 @@ def run_verify(cfg: MigrateConfig, control: Any, show_progress: bool = True, **o
     return run(opts, control=control)
 
 
+def verification_baseline(cfg: MigrateConfig, control: Any) -> tuple[str | None, str]:
+    """The moment a verification must have started after to vouch for DynamoDB now: the end of the
+    backfill, or the last time dual-write began again after a spell in `postgres` (writes of that
+    spell never reached DynamoDB), whichever is later."""
+    from ops.migrate.ledger import Ledger
+    from ops.migrate.phases import Phase, PhaseState
+
+    marks: list[tuple[str, str]] = []
+    backfill = Ledger(control, cfg.dataset).record(Phase.BACKFILL)
+    if backfill and backfill.state == PhaseState.DONE and backfill.ended_at:
+        marks.append((backfill.ended_at, "the backfill finished"))
+    restarts = [
+        c.at
+        for c in flag_store(cfg).history()
+        if c.from_mode == Mode.POSTGRES and c.to_mode == Mode.DUAL_WRITE
+    ]
+    if restarts:
+        marks.append((max(restarts), "dual-write (re)started"))
+    if not marks:
+        return None, ""
+    return max(marks, key=lambda mark: datetime.fromisoformat(mark[0]))
+
+
 def verify_gate(cfg: MigrateConfig, control: Any) -> Any:
     from ops.verify import verify_gate as gate
 
-    return gate(control, cfg.dataset, max_age_hours=cfg.verify_max_age_hours)
+    not_before, reason = verification_baseline(cfg, control)
+    return gate(
+        control,
+        cfg.dataset,
+        max_age_hours=cfg.verify_max_age_hours,
+        table=cfg.dataset,
+        not_before=not_before,
+        not_before_reason=reason,
+    )
 
 
 def describe_error(exc: BaseException) -> str:

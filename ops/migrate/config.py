@@ -49,8 +49,13 @@ class MigrateConfig:
     soak_seconds: float = 14 * DAY
     verify_max_age_hours: float = 24.0
     replica_max_lag_seconds: float = 30.0
-    # dual-write: the outbox may hold rows while they drain, but none older than this.
-    outbox_max_age_seconds: float = 60.0
+    # dual-write: the outbox may hold rows being delivered right now, but none older than this
+    # (the drainer of every app instance delivers leftovers within a few seconds).
+    outbox_max_age_seconds: float = 10.0
+    # stop-pg-writes: how long the outbox may take to drain before the pause, and the longest the
+    # pause may hold writes (its deadline; a crashed cutover cannot hold them longer).
+    drain_timeout_seconds: float = 120.0
+    pause_max_seconds: float = 30.0
     # shadow reads: mismatches allowed (0) over this trailing window before reads switch.
     shadow_window_seconds: float = 900.0
     shadow_max_mismatches: int = 0
@@ -82,7 +87,9 @@ class MigrateConfig:
             soak_seconds=_env_float("OPS_SOAK_SECONDS", 14 * DAY),
             verify_max_age_hours=_env_float("OPS_VERIFY_MAX_AGE_HOURS", 24.0),
             replica_max_lag_seconds=_env_float("OPS_REPLICA_MAX_LAG_SECONDS", 30.0),
-            outbox_max_age_seconds=_env_float("OPS_OUTBOX_MAX_AGE_SECONDS", 60.0),
+            outbox_max_age_seconds=_env_float("OPS_OUTBOX_MAX_AGE_SECONDS", 10.0),
+            drain_timeout_seconds=_env_float("OPS_DRAIN_TIMEOUT_SECONDS", 120.0),
+            pause_max_seconds=_env_float("OPS_PAUSE_MAX_SECONDS", 30.0),
             shadow_window_seconds=_env_float("OPS_SHADOW_WINDOW_SECONDS", 900.0),
             shadow_max_mismatches=int(_env_float("OPS_SHADOW_MAX_MISMATCHES", 0)),
             flag_propagation_seconds=_env_float("OPS_FLAG_PROPAGATION_SECONDS", 15.0),

@@ -217,6 +217,26 @@ def outbox_check(cfg: MigrateConfig, *, empty: bool = False) -> Check:
     return _probe(name, threshold, fix, measure)
 
 
+def tombstone_ttl_check(cfg: MigrateConfig, ledger: Ledger) -> Check:
+    """Tombstones keep a deleted row deleted against the backfill (which may read a lagging
+    replica), repairs and late writes; one written when dual-write began must outlive the copy, the
+    verification and the soak. Measured: the configured TTL against that timeline so far."""
+    name = "tombstone TTL covers the migration"
+    ttl = cfg.settings.tombstone_ttl_seconds
+    record = ledger.record(Phase.DUAL_WRITE)
+    began = parse_time(record.started_at) if record else None
+    elapsed = (adapters.utcnow() - began).total_seconds() if began else 0.0
+    need = elapsed + cfg.replica_max_lag_seconds + cfg.soak_seconds + DAY
+    return Check(
+        name,
+        ttl >= need,
+        f"TTL {_duration(ttl)}; dual-write began {_duration(elapsed)} ago",
+        f">= {_duration(need)} (time since dual-write began + replica lag + soak + 1 d)",
+        f"set OPS_TOMBSTONE_TTL_SECONDS >= {need:.0f} for the application and the cutover; tombstones "
+        "already written keep their TTL, so run a full `ops verify run` again before reads switch",
+    )
+
+
 def shadow_check(cfg: MigrateConfig) -> Check:
     name = "shadow-read mismatches"
     window = cfg.shadow_window_seconds

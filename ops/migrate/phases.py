@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ops.flags import Mode
+
 
 class Phase(StrEnum):
     PREFLIGHT = "preflight"
@@ -39,17 +41,17 @@ class PhaseState(StrEnum):
     ROLLED_BACK = "rolled_back"
 
 
-# The migration mode (ops.flags.Mode value) the application is in once each phase is done.
-MODE_AFTER: dict[Phase, str] = {
-    Phase.PREFLIGHT: "postgres",
-    Phase.DUAL_WRITE: "dual_write_shadow",
-    Phase.REPLICATE: "dual_write_shadow",
-    Phase.BACKFILL: "dual_write_shadow",
-    Phase.VERIFY: "dual_write_shadow",
-    Phase.SWITCH_READS: "dual_write_read_dynamodb",
-    Phase.SOAK: "dual_write_read_dynamodb",
-    Phase.STOP_PG_WRITES: "dynamodb",
-    Phase.CLEANUP: "dynamodb",
+# The migration mode the application is in once each phase is done.
+MODE_AFTER: dict[Phase, Mode] = {
+    Phase.PREFLIGHT: Mode.POSTGRES,
+    Phase.DUAL_WRITE: Mode.DUAL_WRITE_SHADOW,
+    Phase.REPLICATE: Mode.DUAL_WRITE_SHADOW,
+    Phase.BACKFILL: Mode.DUAL_WRITE_SHADOW,
+    Phase.VERIFY: Mode.DUAL_WRITE_SHADOW,
+    Phase.SWITCH_READS: Mode.DUAL_WRITE_READ_DYNAMODB,
+    Phase.SOAK: Mode.DUAL_WRITE_READ_DYNAMODB,
+    Phase.STOP_PG_WRITES: Mode.DYNAMODB,
+    Phase.CLEANUP: Mode.DYNAMODB,
 }
 
 # Phases that delete or make data stale: they take final snapshots first and ask for the
@@ -115,9 +117,9 @@ class Position:
         return previous(self.phase)
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         """The migration mode the application should be in, according to the ledger."""
-        return MODE_AFTER[self.completed] if self.completed else "postgres"
+        return MODE_AFTER[self.completed] if self.completed else Mode.POSTGRES
 
 
 def may_run(target: Phase, position: Position) -> str | None:
@@ -152,12 +154,12 @@ class RollbackPlan:
     """What `ops migrate rollback` would undo from a position, or why it refuses."""
 
     phases: tuple[Phase, ...]
-    mode_from: str
-    mode_to: str
+    mode_from: Mode
+    mode_to: Mode
     refused: str | None = None
 
 
-def rollback_plan(position: Position, current_mode: str | None = None) -> RollbackPlan:
+def rollback_plan(position: Position, current_mode: Mode | None = None) -> RollbackPlan:
     """One step back from `position`.
 
     The soak has no action of its own: the step back from it is the reads switch, so reading
@@ -172,5 +174,5 @@ def rollback_plan(position: Position, current_mode: str | None = None) -> Rollba
     if position.phase == Phase.SOAK:
         undo = (Phase.SOAK, Phase.SWITCH_READS)
     before = previous(undo[-1])
-    mode_to = MODE_AFTER[before] if before else "postgres"
+    mode_to = MODE_AFTER[before] if before else Mode.POSTGRES
     return RollbackPlan(undo, mode_from, mode_to)

@@ -16,7 +16,8 @@ from typing import Any
 
 from ops.control import ControlTable
 from ops.exceptions import ConfigError, OpsError
-from ops.migrate import adapters, gates, snapshots
+from ops.flags import Mode, mode_path
+from ops.migrate import adapters, fenced, gates, snapshots
 from ops.migrate.config import MigrateConfig
 from ops.migrate.ledger import Ledger
 from ops.migrate.phases import (
@@ -36,26 +37,11 @@ log = logging.getLogger(__name__)
 
 _CHANGES_MODE = frozenset({Phase.DUAL_WRITE, Phase.SWITCH_READS, Phase.STOP_PG_WRITES})
 
-MODES: tuple[str, ...] = (
-    "postgres",
-    "dual_write",
-    "dual_write_shadow",
-    "dual_write_read_dynamodb",
-    "dynamodb",
-)
-
 
 class Aborted(OpsError):
     """The operator declined the confirmation; nothing was changed."""
 
     exit_code = 1
-
-
-def mode_path(current: str, target: str) -> list[str]:
-    """The neighbour-by-neighbour modes from `current` to `target` (excluding `current`)."""
-    i, j = MODES.index(current), MODES.index(target)
-    step = 1 if j >= i else -1
-    return [MODES[k] for k in range(i + step, j + step, step)] if i != j else []
 
 
 @dataclass
@@ -195,10 +181,11 @@ class Cutover:
                 ).checks
             )
             checks.extend(gates.dual_write_gate(self.cfg, with_shadow=True).checks)
+            checks.append(gates.tombstone_ttl_check(self.cfg, self.ledger))
             checks.append(gates.alarms_ok(self.cfg, self.cfg.alarm_prefixes))
         elif phase == Phase.STOP_PG_WRITES:
             checks.append(gates.alarms_ok(self.cfg, self.cfg.error_alarm_prefixes, "error alarms quiet"))
-            checks.append(gates.outbox_check(self.cfg, empty=True))
+            checks.append(gates.outbox_check(self.cfg))
         return GateResult(f"{phase} (entry)", checks)
 
     def _replica_gate(self) -> GateResult:
@@ -247,6 +234,11 @@ class Cutover:
         lines: list[str] = []
         if phase == Phase.STOP_PG_WRITES:
             lines.append(f"snapshot (pg_dump) production tables {', '.join(tables)} into {folder}")
+            lines.append("drain the outbox while writes continue (every committed write reaches DynamoDB)")
+            lines.append(
+                f"pause writes (at most {self.cfg.pause_max_seconds:g} s), drain the outbox to 0, "
+                "then, fenced:"
+            )
             lines.extend(flag_steps)
             lines.append("the app stops writing PostgreSQL; DynamoDB is the only database written")
             return lines
@@ -312,18 +304,18 @@ class Cutover:
 
     # ------------------------------------------------------------------ mode changes
 
-    def _mode_now(self) -> str:
+    def _mode_now(self) -> Mode:
         try:
-            return adapters.current_mode(self.cfg)
+            return Mode(adapters.current_mode(self.cfg))
         except Exception:
             return self.ledger.position().mode
 
-    def _move_mode(self, result: PhaseResult, target: str, reason: str) -> Any:
+    def _move_mode(self, result: PhaseResult, target: Mode, reason: str) -> Any:
         """Step the flag to `target` through its neighbours; returns an app-side reader that was
         warmed before the change, so the propagation check waits out a real cache."""
         reader = adapters.app_reader(self.cfg)
         reader.mode()
-        current = adapters.current_mode(self.cfg)
+        current = Mode(adapters.current_mode(self.cfg))
         if current == target:
             result.add(f"flag already {target}", StepStatus.SKIPPED)
             return reader
@@ -342,11 +334,11 @@ class Cutover:
         return gate
 
     def _do_dual_write(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
-        reader = self._move_mode(result, "dual_write", "cutover: dual-write")
-        checks = [gates.propagation_check(self.cfg, "dual_write", reader), gates.outbox_check(self.cfg)]
+        reader = self._move_mode(result, Mode.DUAL_WRITE, "cutover: dual-write")
+        checks = [gates.propagation_check(self.cfg, Mode.DUAL_WRITE, reader), gates.outbox_check(self.cfg)]
         if all(c.ok for c in checks):
-            reader = self._move_mode(result, "dual_write_shadow", "cutover: shadow reads")
-            checks.append(gates.propagation_check(self.cfg, "dual_write_shadow", reader))
+            reader = self._move_mode(result, Mode.DUAL_WRITE_SHADOW, "cutover: shadow reads")
+            checks.append(gates.propagation_check(self.cfg, Mode.DUAL_WRITE_SHADOW, reader))
         return GateResult("dual-write", checks)
 
     def _do_replicate(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
@@ -367,17 +359,24 @@ class Cutover:
         result.add("backfill", StepStatus.OK, _summary(outcome))
         # Counters only: per-segment detail stays in the backfill's own checkpoints.
         result.evidence["backfill"] = _scalars(outcome)
-        return adapters.backfill_gate(self.cfg, self.control, opts.accept_failures)
+        gate = adapters.backfill_gate(self.cfg, self.control, opts.accept_failures)
+        # The replica must still be keeping up when the copy ends, not only when it began: a copy
+        # read from a replica that fell behind may hold rows deleted since (the tombstones and the
+        # verification catch them, but only while the lag stays inside the tombstones' lifetime).
+        replica = self._replica_gate()
+        return GateResult(gate.gate, gate.checks + replica.checks, gate.evidence)
 
     def _do_verify(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
         outcome = adapters.run_verify(self.cfg, self.control, opts.progress is not False, **opts.verify)
         result.add("verify", StepStatus.OK, _summary(outcome))
-        return adapters.verify_gate(self.cfg, self.control)
+        gate = adapters.verify_gate(self.cfg, self.control)
+        ttl = gates.tombstone_ttl_check(self.cfg, self.ledger)
+        return GateResult(gate.gate, [*gate.checks, ttl], gate.evidence)
 
     def _do_switch_reads(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
-        reader = self._move_mode(result, "dual_write_read_dynamodb", "cutover: switch reads")
+        reader = self._move_mode(result, Mode.DUAL_WRITE_READ_DYNAMODB, "cutover: switch reads")
         return GateResult(
-            "switch-reads", [gates.propagation_check(self.cfg, "dual_write_read_dynamodb", reader)]
+            "switch-reads", [gates.propagation_check(self.cfg, Mode.DUAL_WRITE_READ_DYNAMODB, reader)]
         )
 
     def _do_soak(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
@@ -392,11 +391,18 @@ class Cutover:
         snap = snapshots.dump_tables(url, tables, self.cfg.snapshot_dir, f"{self.cfg.dataset}-prod-final")
         result.add("snapshot production tables", StepStatus.OK, f"{snap.location} ({snap.size_bytes} bytes)")
         result.evidence["snapshots"] = [snap.to_dict()]
-        reader = self._move_mode(result, "dynamodb", "cutover: stop PostgreSQL writes")
-        # Writes in flight during the switch may still have left outbox rows: drained, or not done.
+        reader = adapters.app_reader(self.cfg)
+        reader.mode()
+        flip = fenced.stop_postgres_writes(self.cfg, self.operator)
+        for step in flip.steps:
+            result.add(step.name, step.status, step.detail)
+        result.evidence["flip"] = flip.evidence
         return GateResult(
             "stop-pg-writes",
-            [gates.propagation_check(self.cfg, "dynamodb", reader), gates.outbox_check(self.cfg, empty=True)],
+            [
+                gates.propagation_check(self.cfg, Mode.DYNAMODB, reader),
+                gates.outbox_check(self.cfg, empty=True),
+            ],
         )
 
     def _do_cleanup(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
@@ -545,7 +551,7 @@ def _foreign_gate(name: str, fn: Callable[[], Any], fix: str) -> GateResult:
     return gate
 
 
-def _pairs(current: str, target: str) -> list[tuple[str, str]]:
+def _pairs(current: Mode, target: Mode) -> list[tuple[Mode, Mode]]:
     path = mode_path(current, target)
     return list(zip([current, *path[:-1]], path, strict=True)) if path else []
 

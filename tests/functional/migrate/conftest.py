@@ -18,7 +18,7 @@ from typer.testing import CliRunner, Result
 from ops import aws
 from ops.cli.main import app
 from ops.control import ControlTable
-from ops.flags import FlagStore, Mode
+from ops.flags import FlagStore, Mode, mode_path
 from ops.migrate.config import MigrateConfig
 from ops.migrate.ledger import Ledger
 from ops.migrate.phases import MODE_AFTER, ORDER, Phase, PhaseState
@@ -59,11 +59,10 @@ class World:
         return FlagStore().get().value
 
     def set_mode(self, target: str) -> None:
+        """Test setup: straight to a mode (the fenced protocol into `dynamodb` has tests of its own)."""
         store = FlagStore()
-        from ops.migrate.runner import mode_path
-
-        for step in mode_path(store.get().value, target):
-            store.set(Mode(step), reason="test setup", who="test")
+        for step in mode_path(store.get(), Mode(target)):
+            store.set(step, reason="test setup", who="test", fenced_protocol=True)
 
     def advance(self, upto: Phase) -> None:
         """Record every phase up to and including `upto` as done, with the flag to match."""
