@@ -1,0 +1,1 @@
+"""The adversarial rehearsal: the whole cutover, many times, under faults, judged by its history."""
