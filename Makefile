@@ -7,7 +7,7 @@ OPS := $(BIN)/ops
 STAMP := $(VENV)/.stamp-installed
 DDB_LOCAL := tools/dynamodb-local/node_modules/.package-lock.json
 
-.PHONY: help setup demo test lint pytest bench package lock tools-check clean terraform-docs terraform-test docs
+.PHONY: help setup demo test lint pytest bench chaos package lock tools-check clean terraform-docs terraform-test docs
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ pytest: setup
 	$(BIN)/pytest
 
 test: lint pytest  ## Lint, type-check, then every test (unit, functional, e2e, terraform); ends with pytest's summary
+
+chaos: setup  ## The adversarial rehearsal over many seeds (CHAOS_SEEDS=50); make test runs three
+	$(BIN)/python -m tests.chaos --seeds $(or $(CHAOS_SEEDS),50)
 
 bench: setup  ## Benchmarks: each prints its numbers next to an in-run baseline
 	$(BIN)/python -m bench $(BENCH)

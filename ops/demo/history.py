@@ -1,20 +1,22 @@
 """A Jepsen-style history of writes and the checker that judges a final state against it.
 
-The traffic records every operation it makes on a key: invoked when, completed when, with what
-value (each write puts a value no other write puts), and how it ended — `ok` (acknowledged to the
+The traffic records every operation it makes on a key: invoked when, completed when, what it
+wrote (every value is one no other write puts), and how it ended — `ok` (acknowledged to the
 caller), `fail` (certainly not applied: refused before anything was written) or `info`
 (indeterminate: it may or may not have been applied). The checker knows nothing of the code under
-test: from the history alone it computes, per key, which final values are allowed, and compares
-them with what a database holds.
+test: from the history alone it computes, per key, what a final state may hold, and compares.
 
-A key behaves as a register (create and update write a value, delete writes ABSENT). After the
-history ends, its value must come from the *frontier*: the writes that no acknowledged write
-strictly follows (one invoked after it completed). Anything else is a violation:
-- **lost**: the key is absent but the frontier holds no delete — an acknowledged write vanished;
-- **resurrected**: the key holds a value but the frontier is all deletes — a deleted row is back;
-- **overwritten by older**: the key holds the value of a write that a later acknowledged write
-  strictly follows — an older write replaced a newer one;
-- **unknown value**: the key holds a value no write (and not the initial state) put there.
+A row is a set of registers: its existence (create sets it, delete clears it) and each attribute
+(create sets them all, an update sets the ones it names, delete clears them). After the history,
+each register must hold a value from its *frontier*: the writes to it that no acknowledged write to
+it strictly follows (one invoked after it completed). Violations, by kind:
+- **lost**: the row is absent but its existence frontier holds no delete;
+- **resurrected**: the row is present but its existence frontier is all deletes (a deleted row came
+  back, e.g. through a stale copy of it);
+- **overwritten by older**: an attribute holds the value of a write that a later acknowledged write
+  to it strictly follows — the newer write is lost (partial updates included: a stale copy of the
+  whole row that replaces another attribute's newer value shows here);
+- **unknown value**: an attribute holds a value no write put there.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 OK, FAIL, INFO = "ok", "fail", "info"
-ABSENT = None  # the value of a deleted (or never created) key
+ABSENT = None  # a deleted (or never created) row
 
 Key = Hashable
+Row = Mapping[str, Any]
 
 
 @dataclass
@@ -37,7 +40,7 @@ class Op:
     process: str
     f: str  # create | update | delete
     key: Key
-    value: str | None  # the value written; None for a delete
+    value: dict[str, Any] | None  # the attributes written; None for a delete
     invoked: float
     completed: float = float("inf")
     outcome: str = INFO
@@ -57,7 +60,7 @@ class History:
         process: str,
         f: str,
         key: Key,
-        value: str | None,
+        value: dict[str, Any] | None,
         call: Callable[[], Any],
         *,
         classify: Callable[[BaseException], str] = lambda _exc: INFO,
@@ -86,9 +89,9 @@ class History:
 class Violation:
     kind: str  # lost | resurrected | overwritten | unknown
     key: Key
-    found: str | None
-    allowed: list[str | None]
-    detail: str = ""
+    register: str  # "exists" or an attribute name
+    found: Any
+    allowed: list[Any]
 
 
 @dataclass
@@ -98,8 +101,8 @@ class Verdict:
     acknowledged: int = 0
     violations: list[Violation] = field(default_factory=list)
 
-    def count(self, kind: str) -> int:
-        return sum(1 for v in self.violations if v.kind == kind)
+    def count(self, *kinds: str) -> int:
+        return sum(1 for v in self.violations if v.kind in kinds)
 
     @property
     def lost(self) -> int:
@@ -111,7 +114,7 @@ class Verdict:
 
     @property
     def overwritten(self) -> int:
-        return self.count("overwritten") + self.count("unknown")
+        return self.count("overwritten", "unknown")
 
     @property
     def ok(self) -> bool:
@@ -136,36 +139,44 @@ def _frontier(ops: list[Op]) -> list[Op]:
     return [o for o in ops if o.outcome == INFO or (o.outcome == OK and not latest_start > o.completed)]
 
 
-def check(history: list[Op], initial: Mapping[Key, str | None], final: Mapping[Key, str | None]) -> Verdict:
-    """Judge `final` (key -> value, absent keys missing or None) against the history and the
-    initial state; keys the history never wrote must still hold their initial value."""
+def _allowed(ops: list[Op], initial: Any, read: Callable[[Op], Any]) -> list[Any]:
+    allowed = [read(o) for o in _frontier(ops)]
+    if not any(o.outcome == OK for o in ops):
+        allowed.append(initial)  # nothing acknowledged: the state before the history may stand
+    return allowed
+
+
+def _reader(attribute: str) -> Callable[[Op], Any]:
+    return lambda o: (o.value or {}).get(attribute)
+
+
+def check(history: list[Op], initial: Mapping[Key, Row | None], final: Mapping[Key, Row | None]) -> Verdict:
+    """Judge `final` (key -> row, or None/missing when absent) against the history and the initial
+    state; keys the history never wrote must hold their initial row."""
     by_key: dict[Key, list[Op]] = defaultdict(list)
     for op in history:
         by_key[op.key].append(op)
+    keys = set(initial) | set(by_key) | set(final)
     verdict = Verdict(
-        keys=len(set(initial) | set(by_key)),
-        ops=len(history),
-        acknowledged=sum(1 for o in history if o.outcome == OK),
+        keys=len(keys), ops=len(history), acknowledged=sum(1 for o in history if o.outcome == OK)
     )
-    for key in set(initial) | set(by_key) | set(final):
+    for key in keys:
         ops = by_key.get(key, [])
-        found = final.get(key)
-        frontier = _frontier(ops)
-        allowed: list[str | None] = [o.value if o.f != "delete" else ABSENT for o in frontier]
-        if not any(o.outcome == OK for o in ops):
-            allowed.append(initial.get(key))  # nothing acknowledged: the initial state may stand
-        if found in allowed:
+        before, found = initial.get(key), final.get(key)
+        existence = [o for o in ops if o.f in ("create", "delete")]
+        may_exist = _allowed(existence, before is not None, lambda o: o.f == "create")
+        if (found is not None) not in may_exist:
+            kind = "resurrected" if found is not None else "lost"
+            verdict.violations.append(Violation(kind, key, "exists", found is not None, may_exist))
             continue
-        written = {o.value for o in ops if o.f != "delete"}
-        if found is ABSENT:
-            kind = "lost"
-        elif all(v is ABSENT for v in allowed):
-            kind = "resurrected"
-        elif found in written or found == initial.get(key):
-            kind = "overwritten"
-        else:
-            kind = "unknown"
-        verdict.violations.append(
-            Violation(kind, key, found, allowed, f"{len(ops)} ops, {len(frontier)} on the frontier")
-        )
+        if found is None:
+            continue
+        for attribute, value in found.items():
+            writes = [o for o in ops if o.value is None or attribute in o.value]
+            allowed = _allowed(writes, (before or {}).get(attribute), _reader(attribute))
+            if value in allowed:
+                continue
+            written = {(o.value or {}).get(attribute) for o in writes} | {(before or {}).get(attribute)}
+            kind = "overwritten" if value in written else "unknown"
+            verdict.violations.append(Violation(kind, key, attribute, value, allowed))
     return verdict

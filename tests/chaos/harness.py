@@ -171,22 +171,29 @@ class AppInstance:
                 self.repo.get(where)  # shadow comparisons while dual-writing
             return
         try:
-            if roll < 0.4:
+            if roll < 0.35:
+                row = {"body": value, "tag": value}
                 self.history.write(
                     self.name,
                     "create",
                     key,
-                    value,
-                    lambda: self.repo.create({**where, "body": value}),
+                    row,
+                    lambda: self.repo.create({**where, "body": value, "metadata": {"tag": value}}),
                     classify=_classify,
                 )
-            elif roll < 0.8:
+            elif roll < 0.85:
+                # One attribute at a time: a stale copy of the whole row written over a newer one
+                # shows as the other attribute going back.
+                if self.rng.random() < 0.5:
+                    change, written = {"body": value}, {"body": value}
+                else:
+                    change, written = {"metadata": {"tag": value}}, {"tag": value}
                 self.history.write(
                     self.name,
                     "update",
                     key,
-                    value,
-                    lambda: self.repo.update(where, {"body": value}),
+                    written,
+                    lambda: self.repo.update(where, change),
                     classify=_classify,
                 )
             else:
@@ -245,7 +252,7 @@ class ChaosRun:
         }
         self.ddb_outage = Window()
         self.apps: list[AppInstance] = []
-        self.initial: dict[Key, str | None] = {}
+        self.initial: dict[Key, dict[str, str | None] | None] = {}
         self.replica: LogicalReplicaDriver | None = None
 
     # ------------------------------------------------------------------ world
@@ -296,7 +303,7 @@ class ChaosRun:
                                 "VALUES (%s, %s, %s, %s)",
                                 (c, q, u, body),
                             )
-                            self.initial[(c, q, u)] = body
+                            self.initial[(c, q, u)] = {"body": body, "tag": None}
             conn.execute("SELECT setval('answers_id_seq', 1000)")
 
     def teardown(self) -> None:
@@ -508,9 +515,9 @@ def _outbox(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _dynamodb_state(table: str) -> dict[Key, str | None]:
+def _dynamodb_state(table: str) -> dict[Key, dict[str, str | None] | None]:
     """What the application reads: live items by key (tombstones read as absent)."""
-    out: dict[Key, str | None] = {}
+    out: dict[Key, dict[str, str | None] | None] = {}
     client = aws.client("dynamodb")
     for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         for item in page["Items"]:
@@ -518,14 +525,20 @@ def _dynamodb_state(table: str) -> dict[Key, str | None]:
                 continue
             _, q, u = item["sk"]["S"].split("#")
             key = (int(item["pk"]["S"].split("#")[1]), int(q), int(u))
-            out[key] = ABSENT if item.get("_deleted", {}).get("BOOL") else item["body"]["S"]
+            if item.get("_deleted", {}).get("BOOL"):
+                out[key] = ABSENT
+                continue
+            tag = item.get("metadata", {}).get("M", {}).get("tag", {}).get("S")
+            out[key] = {"body": item["body"]["S"], "tag": tag}
     return out
 
 
-def _postgres_state(url: str) -> dict[Key, str | None]:
+def _postgres_state(url: str) -> dict[Key, dict[str, str | None] | None]:
     with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT couple_id, question_id, user_id, body FROM answers").fetchall()
-    return {(c, q, u): body for c, q, u, body in rows}
+        rows = conn.execute(
+            "SELECT couple_id, question_id, user_id, body, metadata ->> 'tag' FROM answers"
+        ).fetchall()
+    return {(c, q, u): {"body": body, "tag": tag} for c, q, u, body, tag in rows}
 
 
 def run_seed(seed: int, stack_env: dict[str, str], prod_cluster: str, v2_cluster: str) -> SeedReport:
