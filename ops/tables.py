@@ -16,12 +16,18 @@ from ops.exceptions import OpsError
 from ops.settings import Settings
 
 TTL_ATTRIBUTE = "_ttl"
+# The target table's stream feeds reverse replication (ops/reverse): each item's new image.
+STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
 _WAIT_SECONDS = 60.0
 
 
-def ensure_pk_sk_table(name: str, client: Any = None, *, ttl_attribute: str = TTL_ATTRIBUTE) -> None:
-    """Create `name` (pk/sk, on-demand, TTL) unless it exists; wait until it is ACTIVE."""
+def ensure_pk_sk_table(
+    name: str, client: Any = None, *, ttl_attribute: str = TTL_ATTRIBUTE, stream: bool = False
+) -> None:
+    """Create `name` (pk/sk, on-demand, TTL; with `stream`, a NEW_IMAGE stream) unless it exists;
+    wait until it is ACTIVE."""
     ddb = client or aws.client("dynamodb")
+    extra: dict[str, Any] = {"StreamSpecification": STREAM} if stream else {}
     try:
         ddb.create_table(
             TableName=name,
@@ -34,12 +40,23 @@ def ensure_pk_sk_table(name: str, client: Any = None, *, ttl_attribute: str = TT
                 {"AttributeName": "sk", "KeyType": "RANGE"},
             ],
             BillingMode="PAY_PER_REQUEST",
+            **extra,
         )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceInUseException":
             raise
     _wait_active(ddb, name)
     _ensure_ttl(ddb, name, ttl_attribute)
+    if stream:
+        _ensure_stream(ddb, name)
+
+
+def _ensure_stream(ddb: Any, name: str) -> None:
+    spec = ddb.describe_table(TableName=name)["Table"].get("StreamSpecification") or {}
+    if spec.get("StreamEnabled"):
+        return
+    ddb.update_table(TableName=name, StreamSpecification=STREAM)
+    _wait_active(ddb, name)
 
 
 def _wait_active(ddb: Any, name: str) -> None:
@@ -73,5 +90,5 @@ def _ensure_ttl(ddb: Any, name: str, attribute: str) -> None:
 
 
 def ensure_target_table(name: str | None = None, client: Any = None) -> None:
-    """The migration's target table (default: Settings.from_env().target_table)."""
-    ensure_pk_sk_table(name or Settings.from_env().target_table, client)
+    """The migration's target table (default: Settings.from_env().target_table), with its stream."""
+    ensure_pk_sk_table(name or Settings.from_env().target_table, client, stream=True)

@@ -43,7 +43,9 @@ def _register() -> None:
     app.add_typer(migrate_cli.app, name="migrate")
 
     from ops.cli import replica as replica_cli
+    from ops.cli import reverse as reverse_cli
 
+    replica_cli.app.add_typer(reverse_cli.app, name="reverse")
     app.add_typer(replica_cli.app, name="replica")
 
     from ops.cli import verify as verify_cli

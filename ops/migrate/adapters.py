@@ -19,6 +19,7 @@ from ops import aws
 from ops.exceptions import ConfigError, OpsError
 from ops.flags import FlagReader, FlagState, FlagStore, Mode
 from ops.migrate.config import MigrateConfig
+from ops.results import GateResult
 
 AwsError = (BotoCoreError, ClientError)
 PITR_UNSUPPORTED = "UNSUPPORTED"
@@ -362,6 +363,26 @@ def run_verify(cfg: MigrateConfig, control: Any, show_progress: bool = True, **o
     return run(opts, control=control)
 
 
+def run_verify_primary(cfg: MigrateConfig, control: Any) -> Any:
+    """PostgreSQL (production) against DynamoDB, every row and extras, re-checked: before going back
+    from `dynamodb`, proof that reverse replication left nothing out."""
+    from ops.verify import VerifyOptions
+    from ops.verify import run_verify as run
+
+    prod = require_url(cfg.settings.prod_database_url, "PROD_DATABASE_URL")
+    return run(
+        VerifyOptions(
+            source_url=prod,
+            primary_url=prod,
+            dataset=cfg.dataset,
+            table=cfg.dataset,
+            target_table=cfg.settings.target_table,
+            progress=False,
+        ),
+        control=control,
+    )
+
+
 def verification_baseline(cfg: MigrateConfig, control: Any) -> tuple[str | None, str]:
     """The moment a verification must have started after to vouch for DynamoDB now: the end of the
     backfill, or the last time dual-write began again after a spell in `postgres` (writes of that
@@ -412,3 +433,28 @@ def describe_error(exc: BaseException) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------ reverse replication
+
+
+def start_reverse(cfg: MigrateConfig, operator: str) -> Any:
+    from ops.reverse import control
+
+    return control.start(cfg.settings, operator)
+
+
+def stop_reverse(cfg: MigrateConfig) -> Any:
+    from ops.reverse import control
+
+    return control.stop(cfg.settings)
+
+
+def reverse_gate(cfg: MigrateConfig, *, caught_up_after: float | None = None) -> GateResult:
+    from ops.reverse import control
+
+    return control.reverse_gate(
+        control.status(cfg.settings),
+        max_lag_seconds=cfg.replica_max_lag_seconds,
+        caught_up_after=caught_up_after,
+    )

@@ -1,4 +1,5 @@
-"""The fenced steps that move the source of truth: into `dynamodb` (stop-pg-writes).
+"""The fenced steps that move the source of truth: into `dynamodb` (stop-pg-writes) and back
+(the rollback from `dynamodb`).
 
 Why a protocol and not a flag change: until the flip, a committed PostgreSQL write may still be
 on its way to DynamoDB (its outbox row not yet delivered). After the flip, `dynamodb`-mode writers
@@ -11,7 +12,15 @@ read-modify-write DynamoDB; one of them could build on an item that misses that 
 4. flip to `dynamodb` (a new generation, the pause ends): waiting writers continue in DynamoDB,
    and their versions order after every dual-write version.
 The pause lasts as long as step 3, and carries a deadline so a crashed cutover cannot hold writes
-for longer; if any step fails before the flip, writes resume in the old mode.
+for longer; if any step fails before the flip, writes resume in the old mode. Reverse replication
+starts during the pause, so every change made in `dynamodb` mode reaches PostgreSQL.
+
+Back from `dynamodb` (`rollback_from_dynamodb`): reverse replication must be healthy and
+PostgreSQL must verify clean against DynamoDB under live traffic; then writes pause, the cutover
+waits for every instance to see the pause (their flag-cache TTL), waits until reverse replication
+has applied the stream to its tip after that, and flips to `dual_write_read_dynamodb` with a new
+generation (PostgreSQL versions order after every `dynamodb`-mode version again). Reverse
+replication then stops.
 """
 
 from __future__ import annotations
@@ -121,6 +130,9 @@ def stop_postgres_writes(cfg: MigrateConfig, operator: str) -> FlipReport:
                 f"the outbox could not be drained to 0 while writes were paused ({_undelivered(during)}). "
                 "Writes resumed in dual_write_read_dynamodb; run this step again"
             )
+        # From the flip on, DynamoDB's changes flow back to PostgreSQL: the stream is read from
+        # now, while nothing is written, so no change made in `dynamodb` mode is missed.
+        reverse = adapters.start_reverse(cfg, operator)
         if time.monotonic() >= deadline:
             raise OpsError("the pause came too close to its deadline; writes resumed; run this step again")
         flip = store.set(Mode.DYNAMODB, reason=reason, who=operator, fenced_protocol=True)
@@ -132,6 +144,7 @@ def stop_postgres_writes(cfg: MigrateConfig, operator: str) -> FlipReport:
         "writes paused, outbox drained to 0",
         f"{paused_for:.2f} s at generation {paused.generation}; {during.delivered} rows delivered",
     )
+    report.add("reverse replication started", f"{reverse.driver}, from the pause on")
     report.add(f"flag {Mode.DUAL_WRITE_READ_DYNAMODB} -> {Mode.DYNAMODB}", f"generation {flip.generation}")
     report.evidence = {
         "paused_seconds": round(paused_for, 3),
@@ -152,3 +165,76 @@ def _resume(store: Any, operator: str) -> FlagState:
         ) from exc
     state: FlagState = store.state()
     return state
+
+
+def rollback_from_dynamodb(cfg: MigrateConfig, operator: str, verify: Any) -> FlipReport:
+    """See the module docstring. `verify()` runs the PostgreSQL-vs-DynamoDB verification and
+    returns its result (with `.clean`, `.rows_compared`, ...)."""
+    report = FlipReport()
+    store = adapters.flag_store(cfg)
+    state = store.heal()
+    if state.mode is not Mode.DYNAMODB:
+        raise OpsError(f"the rollback from dynamodb starts in 'dynamodb'; the flag is {state.describe()}")
+    gate = adapters.reverse_gate(cfg)
+    if not gate.ok:
+        raise OpsError(
+            "reverse replication is not healthy, so PostgreSQL may miss changes made in dynamodb mode: "
+            + "; ".join(f"{c.name}: {c.measured} (fix: {c.fix})" for c in gate.failed)
+        )
+    report.add("reverse replication healthy", f"lag {gate.evidence.get('lag_seconds')} s")
+    checked = verify()
+    if not checked.clean:
+        raise OpsError(
+            f"PostgreSQL differs from DynamoDB ({checked.mismatched} mismatched, {checked.missing} missing, "
+            f"{checked.extra} extra): reverse replication lost something. Nothing was changed; see "
+            "`ops verify report` and `ops replica reverse failures`"
+        )
+    report.add("PostgreSQL verified against DynamoDB", f"{checked.rows_compared:,} rows, 0 differences")
+
+    propagation = cfg.flag_propagation_seconds
+    paused = store.pause(
+        seconds=propagation + cfg.pause_max_seconds, reason="cutover: rollback from dynamodb", who=operator
+    )
+    pause_started = time.monotonic()
+    settled_at = time.time() + propagation
+    try:
+        # Every instance sees the pause within its cache TTL (or fails closed); after that no
+        # change can enter DynamoDB, and once the stream is applied past that moment PostgreSQL
+        # holds everything.
+        time.sleep(propagation)
+        deadline = pause_started + propagation + cfg.pause_max_seconds - DEADLINE_MARGIN_SECONDS
+        while True:
+            caught_up = adapters.reverse_gate(cfg, caught_up_after=settled_at)
+            if caught_up.ok:
+                break
+            if time.monotonic() >= deadline:
+                raise OpsError(
+                    "reverse replication did not reach the stream's tip while writes were paused: "
+                    + "; ".join(f"{c.name}: {c.measured}" for c in caught_up.failed)
+                    + ". Writes resumed in dynamodb; run the rollback again"
+                )
+            time.sleep(0.2)
+        flip = store.set(
+            Mode.DUAL_WRITE_READ_DYNAMODB,
+            reason="cutover: rollback from dynamodb",
+            who=operator,
+            fenced_protocol=True,
+        )
+    except BaseException:
+        _resume(store, operator)
+        raise
+    report.add(
+        "writes paused, reverse replication applied to the tip",
+        f"{time.monotonic() - pause_started:.2f} s at generation {paused.generation}",
+    )
+    report.add(f"flag {Mode.DYNAMODB} -> {Mode.DUAL_WRITE_READ_DYNAMODB}", f"generation {flip.generation}")
+    stopped = adapters.stop_reverse(cfg)
+    report.add("reverse replication stopped", f"{stopped.applied + stopped.deleted:,} changes applied in all")
+    report.evidence = {
+        "paused_seconds": round(time.monotonic() - pause_started, 3),
+        "generation": flip.generation,
+        "reverse_applied": stopped.applied,
+        "reverse_deleted": stopped.deleted,
+        "verified_rows": checked.rows_compared,
+    }
+    return report

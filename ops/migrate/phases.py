@@ -58,18 +58,13 @@ MODE_AFTER: dict[Phase, Mode] = {
 # resource name to be typed.
 DESTRUCTIVE: frozenset[Phase] = frozenset({Phase.STOP_PG_WRITES, Phase.CLEANUP})
 
-# Why a phase cannot be undone by a command. Everything else can go back one step.
+# Why a phase cannot be undone by a command. Everything else can go back one step (stop-pg-writes
+# too: reverse replication keeps PostgreSQL current until cleanup).
 ROLLBACK_REFUSED: dict[Phase, str] = {
-    Phase.STOP_PG_WRITES: (
-        "PostgreSQL has not been written since stop-pg-writes; reading or dual-writing it again would "
-        "serve data that misses every write made since. Going back needs a reverse copy "
-        "(DynamoDB -> PostgreSQL) from the final snapshot, which is an incident, not a rollback: "
-        "follow runbooks/rollback.md, section Escalation."
-    ),
     Phase.CLEANUP: (
-        "cleanup deleted the V2 replica and dropped the PostgreSQL tables; there is nothing to switch "
-        "back to. Restore from the final snapshots listed in `ops migrate status --history` "
-        "(runbooks/rollback.md, section Escalation)."
+        "cleanup deleted the V2 replica, stopped reverse replication and dropped the PostgreSQL tables; "
+        "there is nothing to switch back to. Restore from the final snapshots listed in "
+        "`ops migrate status --json` (phases[].snapshots) (runbooks/rollback.md, section Escalation)."
     ),
 }
 

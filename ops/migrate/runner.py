@@ -26,6 +26,7 @@ from ops.migrate.phases import (
     Phase,
     PhaseState,
     Position,
+    RollbackPlan,
     may_run,
     next_phase,
     previous,
@@ -186,6 +187,11 @@ class Cutover:
         elif phase == Phase.STOP_PG_WRITES:
             checks.append(gates.alarms_ok(self.cfg, self.cfg.error_alarm_prefixes, "error alarms quiet"))
             checks.append(gates.outbox_check(self.cfg))
+        elif phase == Phase.CLEANUP and not resuming_a_mode_change:
+            # The point of no return: rollback is only possible while reverse replication keeps
+            # PostgreSQL current. Its evidence says for how long that has been true.
+            reverse = _foreign_gate("reverse replication", lambda: adapters.reverse_gate(self.cfg), "")
+            return GateResult(f"{phase} (entry)", checks + reverse.checks, reverse.evidence)
         return GateResult(f"{phase} (entry)", checks)
 
     def _replica_gate(self) -> GateResult:
@@ -437,6 +443,12 @@ class Cutover:
         self.ledger.set_phase(
             Phase.CLEANUP, PhaseState.RUNNING, self.operator, {"snapshots": result.evidence["snapshots"]}
         )
+        stopped = adapters.stop_reverse(self.cfg)
+        result.add(
+            "stop reverse replication",
+            StepStatus.OK,
+            f"{stopped.applied + stopped.deleted:,} changes applied since stop-pg-writes",
+        )
         try:
             result.add("end replica", StepStatus.OK, adapters.end_replica(self.cfg))
         except Exception as exc:
@@ -493,10 +505,7 @@ class Cutover:
                     position.phase, "rollback-refused", "refused", self.operator, detail=plan.refused
                 )
             return result
-        lines = [f"set flag: {a} -> {b}" for a, b in _pairs(plan.mode_from, plan.mode_to)]
-        if Phase.REPLICATE in plan.phases:
-            lines.append(f"stop the {self.cfg.replica_driver} replica")
-        lines.extend(f"mark '{p}' rolled back" for p in plan.phases)
+        lines = self._rollback_lines(plan)
         if dry_run:
             for line in lines:
                 result.add(line, StepStatus.PLANNED)
@@ -508,7 +517,12 @@ class Cutover:
             if Phase.REPLICATE in plan.phases:
                 adapters.replica_driver(self.cfg).stop()
                 result.add("stop replica", StepStatus.OK)
-            reader = self._move_mode(result, plan.mode_to, f"cutover: rollback of {plan.phases[0]}")
+            try:
+                reader = self._rollback_flag(result, plan)
+            except OpsError as exc:
+                result.add("rollback", StepStatus.FAILED, str(exc))
+                self.ledger.event(plan.phases[0], "rollback-failed", "failed", self.operator, detail=str(exc))
+                return result
             checks = [allowed]
             if plan.mode_to != plan.mode_from:
                 checks.append(gates.propagation_check(self.cfg, plan.mode_to, reader))
@@ -529,6 +543,36 @@ class Cutover:
                 evidence=result.gate.to_dict(),
             )
         return result
+
+    def _rollback_lines(self, plan: RollbackPlan) -> list[str]:
+        lines = [f"set flag: {a} -> {b}" for a, b in _pairs(plan.mode_from, plan.mode_to)]
+        if plan.mode_from is Mode.DYNAMODB:
+            lines = [
+                "check reverse replication is healthy",
+                "verify PostgreSQL against DynamoDB (every row, under live traffic)",
+                f"pause writes, wait {self.cfg.flag_propagation_seconds:g} s for every instance, wait for "
+                "reverse replication to reach the stream's tip, then, fenced:",
+                *lines,
+                "stop reverse replication",
+            ]
+        if Phase.REPLICATE in plan.phases:
+            lines.append(f"stop the {self.cfg.replica_driver} replica")
+        lines.extend(f"mark '{p}' rolled back" for p in plan.phases)
+        return lines
+
+    def _rollback_flag(self, result: PhaseResult, plan: RollbackPlan) -> Any:
+        """Move the flag back: out of `dynamodb` through the fenced protocol, else step by step."""
+        if plan.mode_from is not Mode.DYNAMODB:
+            return self._move_mode(result, plan.mode_to, f"cutover: rollback of {plan.phases[0]}")
+        reader = adapters.app_reader(self.cfg)
+        reader.mode()
+        flip = fenced.rollback_from_dynamodb(
+            self.cfg, self.operator, lambda: adapters.run_verify_primary(self.cfg, self.control)
+        )
+        for step in flip.steps:
+            result.add(step.name, step.status, step.detail)
+        result.evidence["flip"] = flip.evidence
+        return reader
 
     # ------------------------------------------------------------------ status
 

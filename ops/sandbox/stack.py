@@ -78,6 +78,8 @@ class SandboxInfo:
             "PGDATABASE": "diary",
             "AWS_ENDPOINT_URL": self.aws_endpoint,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint,
+            # The stream of a table is served where the table is.
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamodb_endpoint,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             **DUMMY_CREDENTIALS,

@@ -23,6 +23,7 @@ from ops.migrate.config import MigrateConfig
 from ops.migrate.ledger import Ledger
 from ops.migrate.phases import MODE_AFTER, ORDER, Phase, PhaseState
 from ops.schema import apply_migrations
+from ops.settings import Settings
 from ops.tables import ensure_pk_sk_table, ensure_target_table
 
 ALARMS = ("errors", "latency", "throttles")
@@ -65,10 +66,15 @@ class World:
             store.set(step, reason="test setup", who="test", fenced_protocol=True)
 
     def advance(self, upto: Phase) -> None:
-        """Record every phase up to and including `upto` as done, with the flag to match."""
+        """Record every phase up to and including `upto` as done, with the flag to match (and, from
+        stop-pg-writes on, reverse replication running, as that phase leaves it)."""
         for phase in ORDER[: ORDER.index(upto) + 1]:
             self.ledger.set_phase(phase, PhaseState.DONE, "test", {"seeded": True}, started=True)
         self.set_mode(MODE_AFTER[upto])
+        if ORDER.index(upto) >= ORDER.index(Phase.STOP_PG_WRITES):
+            from ops.reverse import control
+
+            control.start(Settings.from_env(), "test")
 
     def alarm(self, name: str, state: str) -> None:
         aws.client("cloudwatch").set_alarm_state(
@@ -130,6 +136,8 @@ class World:
             "SELECT c.relname, c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1"
         )
+        # REVERSE# items are the reverse-replication poller's live status, not a cutover step's doing.
+        items = [i for i in items if not i["pk"]["S"].startswith("REVERSE#")]
         return {
             "control": sorted(json.dumps(i, sort_keys=True) for i in items),
             "flag": [p["Value"] for p in param],
@@ -204,6 +212,9 @@ def world(
     try:
         yield w
     finally:
+        from ops.reverse import control
+
+        control.stop(Settings.from_env())
         _drop_replication(w)
         for name in (control_name, target_name):
             ddb.delete_table(TableName=name)

@@ -70,10 +70,8 @@ def test_rollback_of_replicate_pauses_the_replica(world: World) -> None:
     assert code == 0, doc
 
 
-@pytest.mark.parametrize("phase", [Phase.STOP_PG_WRITES, Phase.CLEANUP])
-def test_rollback_is_refused_with_the_reason_once_postgresql_writes_stopped(
-    world: World, phase: Phase
-) -> None:
+def test_rollback_is_refused_with_the_reason_after_cleanup(world: World) -> None:
+    phase = Phase.CLEANUP
     world.advance(phase)
     before = world.state()
     code, doc = world.ops_json("rollback", "--yes")

@@ -96,11 +96,13 @@ def test_rollback_goes_one_step_back(phase: Phase, undo: tuple[Phase, ...], mode
         assert plan.mode_to == mode_to
 
 
-@pytest.mark.parametrize("phase", [Phase.STOP_PG_WRITES, Phase.CLEANUP])
-def test_rollback_is_refused_with_the_reason_after_pg_writes_stop(phase: Phase) -> None:
-    plan = rollback_plan(Position(phase, DONE))
-    assert plan.refused == ROLLBACK_REFUSED[phase]
+def test_only_cleanup_is_refused_stop_pg_writes_goes_back_to_reading_dynamodb() -> None:
+    plan = rollback_plan(Position(Phase.CLEANUP, DONE))
+    assert plan.refused == ROLLBACK_REFUSED[Phase.CLEANUP]
     assert "runbooks/rollback.md" in plan.refused
+    back = rollback_plan(Position(Phase.STOP_PG_WRITES, DONE))
+    assert back.refused is None and back.phases == (Phase.STOP_PG_WRITES,)
+    assert (back.mode_from, back.mode_to) == ("dynamodb", "dual_write_read_dynamodb")
 
 
 def test_rollback_with_nothing_run_is_refused() -> None:
