@@ -6,11 +6,12 @@ how slow their DynamoDB puts are), when DynamoDB refuses writes (the outbox fill
 unreachable for an instance, when the replica pauses, whether and when the backfill, an outbox
 repair and a verification repair are SIGKILLed, and the flag flips made along the way (back to
 `postgres` and forward again before the copy; a reads rollback drill after the switch). The
-traffic runs across every transition, the fenced flip into `dynamodb` included.
+traffic runs across every transition: the fenced flip into `dynamodb`, and (in most seeds) the
+rollback out of it and forward again.
 
-The verdict: for DynamoDB (and PostgreSQL while it is written), lost writes, writes overwritten
-by older ones and resurrected rows, all 0. A run that cannot finish the procedure (a gate that
-never passes) is a failure too, with the reason.
+The verdict: for DynamoDB and for PostgreSQL (in `dynamodb` mode once reverse replication has
+applied the stream), lost writes, writes overwritten by older ones and resurrected rows, all 0.
+A run that cannot finish the procedure (a gate that never passes) is a failure too, with the reason.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ from ops.migrate.config import MigrateConfig
 from ops.migrate.phases import Phase, PhaseState
 from ops.migrate.runner import Cutover, Interaction, PhaseOptions
 from ops.replica import LogicalReplicaDriver
+from ops.reverse import control as reverse_control
 from ops.schema import apply_migrations
+from ops.settings import Settings
 from ops.tables import ensure_pk_sk_table, ensure_target_table
 from tests.chaos.faults import FaultyDynamoDB, FaultySSM, Window
 
@@ -240,7 +243,8 @@ class ChaosRun:
             "OPS_SNAPSHOT_DIR": str(REPO_ROOT / ".sandbox" / "chaos" / self.tag),
             "OPS_REPLICA_NAME": f"r_{self.tag}",
             "OPS_FLAG_READER_TTL_SECONDS": "0.2",
-            "OPS_FLAG_PROPAGATION_SECONDS": "5",
+            "OPS_FLAG_PROPAGATION_SECONDS": "9",
+            "OPS_REVERSE_LOG_DIR": str(REPO_ROOT / ".sandbox" / "chaos" / "logs"),
             "OPS_OPERATOR": "chaos",
             "OPS_METRICS_NAMESPACE": f"Chaos/{self.tag}",
             "OPS_PITR_UNSUPPORTED": "accept",
@@ -309,6 +313,8 @@ class ChaosRun:
     def teardown(self) -> None:
         for app in self.apps:
             app.close()
+        with contextlib.suppress(Exception):
+            reverse_control.stop(Settings.from_env())
         # Best effort: the databases are dropped next, the tables are per run.
         if self.replica is not None:
             with contextlib.suppress(Exception):
@@ -339,7 +345,10 @@ class ChaosRun:
         return self.report
 
     def start_traffic(self) -> None:
-        ttls = [0.3, 1.0, self.rng.choice([2.0, 3.0]), 30.0]  # the last instance is very stale
+        # The last instance is very stale: it keeps its flag for 8 s. PostgreSQL writers are held
+        # by the fence whatever their cache; `dynamodb`-mode writers by the TTL the cutover waits
+        # out (OPS_FLAG_PROPAGATION_SECONDS covers the longest one).
+        ttls = [0.3, 1.0, self.rng.choice([2.0, 3.0]), 8.0]
         for i, ttl in enumerate(ttls):
             ssm_outage = Window()
             app = AppInstance(
@@ -469,6 +478,18 @@ class ChaosRun:
         self.maybe(0.5, self.ssm_outage)
         self.advance(Phase.STOP_PG_WRITES)
         time.sleep(self.rng.uniform(1.0, 3.0))  # traffic in `dynamodb` mode
+        if self.rng.random() < 0.6:
+            self.maybe(0.5, self.outage)
+            result = self.cutover().rollback()
+            if not result.ok:
+                raise Stalled(
+                    f"rollback from dynamodb: {[s.detail for s in result.steps if s.status == 'failed']}"
+                )
+            self.fault("rollback from dynamodb")
+            self.report.modes.append(str(FlagStore().get()))
+            time.sleep(self.rng.uniform(1.0, 2.0))  # dual-writing again
+            self.advance(Phase.STOP_PG_WRITES)
+            time.sleep(self.rng.uniform(1.0, 2.0))
 
     def pause_replica(self) -> None:
         assert self.replica is not None
@@ -488,8 +509,18 @@ class ChaosRun:
             time.sleep(0.3)  # the instances' drainers deliver what an outage left
         final_ddb = _dynamodb_state(self.target)
         self.report.dynamodb = check(self.history.ops, self.initial, final_ddb)
-        if mode.writes_postgres:
-            self.report.postgres = check(self.history.ops, self.initial, _postgres_state(self.prod_url))
+        if mode is Mode.DYNAMODB:
+            # PostgreSQL is kept by reverse replication: judged once it has applied the stream.
+            self.wait_reverse_caught_up(time.time())
+            reverse_control.stop(Settings.from_env())
+        self.report.postgres = check(self.history.ops, self.initial, _postgres_state(self.prod_url))
+
+    def wait_reverse_caught_up(self, after: float) -> None:
+        deadline = time.monotonic() + 60
+        while (reverse_control.status(Settings.from_env()).caught_up_at or 0) <= after:
+            if time.monotonic() > deadline:
+                raise Stalled("reverse replication did not catch up within 60 s")
+            time.sleep(0.2)
 
 
 def _fresh_database(cluster_url: str, tag: str) -> str:
