@@ -7,6 +7,7 @@ python -m tests.chaos --seed 17           # replay one seed
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
@@ -28,6 +29,9 @@ def main() -> int:
     seeds = args.seed or list(range(1, args.seeds + 1))
     console = Console()
     root = Path(tempfile.mkdtemp(prefix="chaos-"))
+    # The application's own logs (outages, retries, shadow samples) go to a file, not the table.
+    logging.basicConfig(filename=root / "chaos.log", level=logging.INFO)
+    console.print(f"logs: {root / 'chaos.log'}")
     sandbox = Sandbox(root, ports={"prod": 0, "v2": 0, "moto": 0, "dynamodb": 0})
     info = sandbox.up()
     os.environ.pop("AWS_PROFILE", None)

@@ -184,3 +184,32 @@ def test_the_poller_applies_dynamodb_mode_traffic_and_resumes_after_a_restart(wo
     assert {k: r["body"] for k, r in rows.items()} == {k: r["body"] for k, r in world.items().items()}
     status = state.status()
     assert status.applied >= created + 1 and status.deleted == 1 and status.lag_seconds == 0
+
+
+def test_a_failed_change_goes_to_the_failure_log_and_retry_failed_applies_it(world: World) -> None:
+    """A change PostgreSQL refuses (here: its couple does not exist there yet) is logged with the
+    reason, the stream moves on, and `retry-failed` applies the item once the cause is fixed."""
+    from ops.reverse import control
+    from ops.settings import Settings
+
+    state = ReverseState(world.control, "answers")
+    orphan = _item(77, 1, 1, 100, "for a couple PostgreSQL does not have yet")
+    aws.client("dynamodb").put_item(TableName=world.target, Item=orphan)
+    result = world.applier.apply([_change(orphan, 1)])
+    assert len(result.failed) == 1 and "couple" in result.failed[0][1]
+    state.record_failure(orphan["pk"]["S"], orphan["sk"]["S"], "answers", 100, result.failed[0][1])
+    settings = Settings(
+        **{
+            **vars(Settings.from_env()),
+            "control_table": world.control.name,
+            "target_table": world.target,
+            "prod_database_url": world.url,
+        }
+    )
+    assert control.retry_failed(settings) == (0, 1)
+    with psycopg.connect(world.url, autocommit=True) as conn:
+        conn.execute("INSERT INTO couples (id, name) VALUES (77, 'late couple')")
+        conn.execute("UPDATE users SET couple_id = 77 WHERE id = 1")
+    assert control.retry_failed(settings) == (1, 0)
+    assert state.failures() == []
+    assert world.rows()[(77, 1, 1)]["body"] == "for a couple PostgreSQL does not have yet"
