@@ -1,10 +1,10 @@
 """Build the Lambda deployment packages: build/lambdas/<function>.zip.
 
 Each zip holds `lambdas/__init__.py`, `lambdas/shared/`, `lambdas/<function>/` (handlers are
-`lambdas.<function>.handler.handler`) and the function's requirements installed by pip for the
-Lambda platform (arm64, CPython 3.12, manylinux wheels only). The zips are deterministic
-(sorted entries, fixed timestamps), so an unchanged function keeps its source_code_hash and
-`terraform plan` shows no update.
+`lambdas.<function>.handler.handler`), the parts of `ops/` a function shares (`OPS_SOURCES`) and
+the function's requirements installed by pip for the Lambda platform (arm64, CPython 3.12,
+manylinux wheels only). The zips are deterministic (sorted entries, fixed timestamps), so an
+unchanged function keeps its source_code_hash and `terraform plan` shows no update.
 
 Usage: python scripts/package_lambdas.py [--function receiver --function consumer] [--out build/lambdas]
 """
@@ -21,7 +21,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FUNCTIONS = ("receiver", "consumer")
+FUNCTIONS = ("receiver", "consumer", "reverse")
+# Functions that also carry part of the ops package: the reverse writer shares the mapping and
+# the writer with the local poller, so both apply a change the same way.
+OPS_SOURCES: dict[str, tuple[str, ...]] = {
+    "reverse": (
+        "ops/__init__.py",
+        "ops/aws.py",
+        "ops/control.py",
+        "ops/exceptions.py",
+        "ops/settings.py",
+        "ops/tables.py",
+        "ops/mapping",
+        "ops/reverse/__init__.py",
+        "ops/reverse/apply.py",
+        "ops/reverse/state.py",
+    )
+}
 # The python3.12 runtime runs on Amazon Linux 2023 (glibc 2.34): manylinux2014 wheels and the newer
 # manylinux_2_28/2_34 ones (which some packages, e.g. psycopg-binary 3.3, publish only) all load there.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64")
@@ -86,6 +102,13 @@ def stage(root: Path, function: str, staging: Path) -> None:
     shutil.copy2(lambdas / "__init__.py", staging / "lambdas" / "__init__.py")
     _copy_package(lambdas / "shared", staging / "lambdas" / "shared")
     _copy_package(function_dir, staging / "lambdas" / function)
+    for source in OPS_SOURCES.get(function, ()):
+        path = root / source
+        if path.is_dir():
+            _copy_package(path, staging / source)
+        else:
+            (staging / source).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, staging / source)
     requirements = function_dir / "requirements.txt"
     if requirement_lines(requirements):
         proc = subprocess.run(pip_command(requirements, staging), capture_output=True, text=True, check=False)

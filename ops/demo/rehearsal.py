@@ -27,6 +27,7 @@ from rich.rule import Rule
 from rich.table import Table
 
 from ops import aws
+from ops.demo.history import History
 from ops.exceptions import OpsError
 from ops.sandbox.stack import REPO_ROOT, Sandbox
 
@@ -53,6 +54,7 @@ class RehearsalOptions:
     seed: int = 42
     kill_backfill_at: float = 0.35  # fraction of the rows written when the backfill is killed
     notifications: bool = True
+    dynamodb_seconds: float = 8.0  # live traffic in each mode around the flips into and out of dynamodb
 
 
 @dataclass
@@ -74,6 +76,9 @@ class RehearsalReport:
     traffic: dict[str, Any] = field(default_factory=dict)
     notifications: dict[str, Any] = field(default_factory=dict)
     ledger: list[dict[str, Any]] = field(default_factory=list)
+    # The history checker's verdict on every write the traffic made, across every flip.
+    history: dict[str, Any] = field(default_factory=dict)
+    reverse: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -85,11 +90,27 @@ class RehearsalReport:
         return int(self.final_check.get("extra", 0))
 
     @property
+    def writes_lost(self) -> int:
+        return sum(int(v.get("lost", 0)) for v in self.history.values() if isinstance(v, dict))
+
+    @property
+    def writes_overwritten(self) -> int:
+        return sum(
+            int(v.get("overwritten_by_older", 0)) for v in self.history.values() if isinstance(v, dict)
+        )
+
+    @property
+    def writes_resurrected(self) -> int:
+        return sum(int(v.get("resurrected", 0)) for v in self.history.values() if isinstance(v, dict))
+
+    @property
     def ok(self) -> bool:
         return (
             all(s.ok for s in self.steps)
             and self.rows_lost == 0
             and self.rows_resurrected == 0
+            and bool(self.history)
+            and self.writes_lost == self.writes_overwritten == self.writes_resurrected == 0
             and not self.traffic.get("errors")
         )
 
@@ -100,6 +121,8 @@ class RehearsalReport:
             "seconds": round(self.seconds, 1),
             "rows_lost": self.rows_lost,
             "rows_resurrected": self.rows_resurrected,
+            "history": self.history,
+            "reverse": self.reverse,
             "steps": [vars(s) for s in self.steps],
             "backfill": self.backfill,
             "verify": self.verify,
@@ -121,6 +144,8 @@ class LiveTraffic:
         self.seed = seed
         self.chunk_seconds = chunk_seconds
         self.stop_event = threading.Event()
+        self.history = History()
+        self.initial: dict[Any, dict[str, Any] | None] = {}
         self.totals: dict[str, Counter[str]] = {
             "done": Counter(),
             "conflicts": Counter(),
@@ -178,10 +203,17 @@ class LiveTraffic:
             target_table=settings.target_table,
             modes=FlagReader(settings.dataset, ttl_seconds=1.0),
         )
+        self.initial = _answers(settings.prod_database_url)
         chunk = 0
         try:
             while not self.stop_event.is_set():
-                result = run_traffic(repo, rps=self.rps, duration=self.chunk_seconds, seed=self.seed + chunk)
+                result = run_traffic(
+                    repo,
+                    rps=self.rps,
+                    duration=self.chunk_seconds,
+                    seed=self.seed + chunk,
+                    history=self.history,
+                )
                 chunk += 1
                 self.seconds += result.seconds
                 for name in ("done", "conflicts", "errors"):
@@ -264,9 +296,10 @@ class Rehearsal:
             )
             self.migrate_forward()
             self.rollback_drill()
+            self.stop_postgres_writes_and_back()
             self.report.traffic = traffic.stop()
+            self.final_check(traffic)
             traffic = None
-            self.final_check()
             self.finish_migration()
             if self.options.notifications:
                 self.notifications()
@@ -412,9 +445,41 @@ class Rehearsal:
         self.cli("switch-reads again", ["migrate", "switch-reads", "--yes"])
         self.cli("soak again", ["migrate", "soak", "--yes", "--wait", str(self.options.soak_seconds * 6)])
 
-    def final_check(self) -> None:
-        self.section("5. traffic stopped: drain the outbox, compare PostgreSQL (prod) with DynamoDB")
-        self.cli("drain outbox", ["repair", "outbox"])
+    def stop_postgres_writes_and_back(self) -> None:
+        """Into `dynamodb` under traffic, back to PostgreSQL writes (reverse replication made sure
+        nothing written meanwhile is missing there), and forward again."""
+        self.section("5. stop PostgreSQL writes, roll back from dynamodb, forward again")
+        dataset = self.env.get("OPS_DATASET", "answers")
+        self.cli("stop-pg-writes", ["migrate", "stop-pg-writes", "--yes", "--confirm-name", dataset])
+        time.sleep(self.options.dynamodb_seconds)
+        self.report.reverse["before_rollback"] = self.cli(
+            "reverse replication status", ["replica", "reverse", "status", "--json"], capture_json=True
+        ).get("status", {})
+        self.cli("rollback from dynamodb", ["migrate", "rollback", "--yes"])
+        self.cli("status after rollback from dynamodb", ["migrate", "status"])
+        time.sleep(self.options.dynamodb_seconds)
+        self.cli("stop-pg-writes again", ["migrate", "stop-pg-writes", "--yes", "--confirm-name", dataset])
+        time.sleep(self.options.dynamodb_seconds)
+
+    def final_check(self, traffic: LiveTraffic) -> None:
+        self.section("6. traffic stopped: judge every write by its history; compare PostgreSQL with DynamoDB")
+        from ops.demo.history import check
+        from ops.reverse import control as reverse
+        from ops.settings import Settings
+
+        settings = Settings.from_env()
+        stopped_at = time.time()
+        deadline = time.monotonic() + 120
+        while (reverse.status(settings).caught_up_at or 0) <= stopped_at and time.monotonic() < deadline:
+            time.sleep(0.5)  # PostgreSQL is kept by reverse replication now
+        self.report.reverse["final"] = reverse.status(settings).to_dict()
+        final_ddb = _items(settings.target_table)
+        final_pg = _answers(settings.prod_database_url)
+        self.report.history = {
+            "acknowledged": traffic.history.counts().get("ok", 0),
+            "dynamodb": check(traffic.history.ops, traffic.initial, final_ddb).to_dict(),
+            "postgres": check(traffic.history.ops, traffic.initial, final_pg).to_dict(),
+        }
         self.report.final_check = self.cli(
             "final comparison",
             [
@@ -430,14 +495,13 @@ class Rehearsal:
         )
 
     def finish_migration(self) -> None:
-        self.section("6. stop PostgreSQL writes, clean up")
+        self.section("7. clean up (the point of no return: reverse replication stops)")
         dataset = self.env.get("OPS_DATASET", "answers")
-        self.cli("stop-pg-writes", ["migrate", "stop-pg-writes", "--yes", "--confirm-name", dataset])
         self.cli("cleanup", ["migrate", "cleanup", "--yes", "--confirm-name", dataset])
         self.cli("status --history", ["migrate", "status", "--history"])
 
     def notifications(self) -> None:
-        self.section("7. subscription notifications: API -> SQS FIFO -> consumer")
+        self.section("8. subscription notifications: API -> SQS FIFO -> consumer")
         from ops.demo.notifications_demo import run_notifications_demo
 
         started = time.monotonic()
@@ -452,6 +516,30 @@ class Rehearsal:
                 self.report.notifications.get("ok", False),
             )
         )
+
+
+def _answers(url: str | None) -> dict[Any, dict[str, Any] | None]:
+    """PostgreSQL's answers by item key, as the history checker compares them (body)."""
+    import psycopg
+
+    assert url
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT couple_id, question_id, user_id, body FROM answers").fetchall()
+    return {(c, q, u): {"body": body} for c, q, u, body in rows}
+
+
+def _items(table: str) -> dict[Any, dict[str, Any] | None]:
+    """DynamoDB's answers by item key, as the application reads them (tombstones are absent)."""
+    out: dict[Any, dict[str, Any] | None] = {}
+    client = aws.client("dynamodb")
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for item in page["Items"]:
+            if not item["sk"]["S"].startswith("ANSWER#") or item.get("_deleted"):
+                continue
+            _, question, user = item["sk"]["S"].split("#")
+            key = (int(item["pk"]["S"].split("#")[1]), int(question), int(user))
+            out[key] = {"body": item["body"]["S"]}
+    return out
 
 
 def _last_json(text: str) -> dict[str, Any]:
@@ -500,6 +588,16 @@ def render_report(report: RehearsalReport, console: Console) -> None:
         ("traffic followed the modes", " -> ".join(report.traffic.get("modes", []))),
         ("[bold]rows lost[/]", f"[bold]{report.rows_lost}[/]"),
         ("[bold]rows resurrected[/]", f"[bold]{report.rows_resurrected}[/]"),
+        (
+            "[bold]writes judged by their history[/] (across every flip, stop-pg-writes and the rollback "
+            "from dynamodb included): acknowledged / lost / overwritten by older / resurrected",
+            f"[bold]{report.history.get('acknowledged', 0):,} / {report.writes_lost} / "
+            f"{report.writes_overwritten} / {report.writes_resurrected}[/]",
+        ),
+        (
+            "reverse replication: changes applied / lag before the rollback from dynamodb",
+            _reverse(report.reverse),
+        ),
     ]
     if report.notifications:
         n = report.notifications
@@ -514,6 +612,14 @@ def render_report(report: RehearsalReport, console: Console) -> None:
     for what, value in rows:
         summary.add_row(what, value)
     console.print(summary)
+
+
+def _reverse(reverse: dict[str, Any]) -> str:
+    final = reverse.get("final") or {}
+    before = reverse.get("before_rollback") or {}
+    applied = int(final.get("applied", 0)) + int(final.get("deleted", 0))
+    lag = before.get("lag_seconds")
+    return f"{applied:,} / " + ("?" if lag is None else f"{float(lag):.1f} s")
 
 
 def _counts(

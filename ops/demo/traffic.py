@@ -20,12 +20,23 @@ from typing import Any
 
 import psycopg.errors
 
+from ops.demo.history import FAIL, INFO, History
 from ops.dualwrite import NotFound, Repository
 from ops.exceptions import OpsError
+from ops.flags import FlagUnavailable, WritesPaused
 
 DEFAULT_MIX = {"create": 0.20, "update": 0.30, "delete": 0.05, "get": 0.30, "query": 0.15}
 _KEY_SAMPLE = 5000
 _ERROR_EXAMPLES = 5
+
+
+def _classify(exc: BaseException) -> str:
+    """`fail` when the write certainly did not happen (refused before anything was written)."""
+    refused = (NotFound, FlagUnavailable, WritesPaused, psycopg.errors.UniqueViolation)
+    if isinstance(exc, refused) or (isinstance(exc, OpsError) and "already exists" in str(exc)):
+        return FAIL
+    return INFO
+
 
 _BODIES = [
     "오늘도 고마워",
@@ -138,8 +149,12 @@ def run_traffic(
     workers: int | None = None,
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
+    history: History | None = None,
 ) -> TrafficResult:
-    """Drive `repo` at `rps` operations per second for `duration` seconds; report what happened."""
+    """Drive `repo` at `rps` operations per second for `duration` seconds; report what happened.
+
+    With `history`, every write is recorded there (with a body no other write uses), for the
+    history checker (`ops.demo.history.check`)."""
     if rps <= 0 or duration <= 0:
         raise OpsError("--rps and --duration must be positive")
     mix = mix or DEFAULT_MIX
@@ -148,7 +163,9 @@ def run_traffic(
         raise OpsError(
             f"unknown operation(s) {', '.join(sorted(unknown))} in the mix; use {', '.join(DEFAULT_MIX)}"
         )
-    run = _TrafficRun(repo, rps=rps, duration=duration, mix=mix, seed=seed, progress=progress)
+    run = _TrafficRun(
+        repo, rps=rps, duration=duration, mix=mix, seed=seed, progress=progress, history=history
+    )
     # Enough workers that a slow request (DynamoDB Local, a busy machine) does not stall the schedule.
     count = workers or max(4, min(32, int(rps // 5) + 2))
     threads = [threading.Thread(target=run.worker, args=(i,), name=f"traffic-{i}") for i in range(count)]
@@ -177,8 +194,10 @@ class _TrafficRun:
         mix: dict[str, float],
         seed: int | None,
         progress: Callable[[int], None] | None,
+        history: History | None = None,
     ) -> None:
         self.repo = repo
+        self.history = history
         self.rps = rps
         self.seed = seed or 0
         self.progress = progress
@@ -190,6 +209,7 @@ class _TrafficRun:
         self.result = TrafficResult(planned=self.planned, mode=repo.modes.state(strict=False).mode.value)
         self.lock = threading.Lock()
         self.next_index = 0
+        self.written = 0
         self.started = time.monotonic()
         self.handlers: dict[str, Callable[[random.Random], str]] = {
             "create": self.create,
@@ -236,6 +256,21 @@ class _TrafficRun:
         if self.progress:
             self.progress(1)
 
+    def _body(self, local: random.Random) -> str:
+        body = local.choice(_BODIES)
+        if self.history is None:
+            return body
+        with self.lock:
+            self.written += 1
+            return f"{body} #{self.seed}.{self.written}"  # unique: the checker tells writes apart
+
+    def _write(self, f: str, key: dict[str, int], body: str | None, call: Callable[[], Any]) -> Any:
+        if self.history is None:
+            return call()
+        ident = (key["couple_id"], key["question_id"], key["user_id"])
+        value = None if body is None else {"body": body}
+        return self.history.write("traffic", f, ident, value, call, classify=_classify)
+
     def create(self, local: random.Random) -> str:
         for _ in range(3):
             couple = local.randint(1, self.couples)
@@ -244,15 +279,16 @@ class _TrafficRun:
                 "question_id": local.randint(1, self.questions),
                 "user_id": 2 * couple - local.randint(0, 1),
             }
+            body = self._body(local)
             values = {
                 **key,
-                "body": local.choice(_BODIES),
+                "body": body,
                 "mood": local.randint(1, 5),
                 "photo_urls": [],
                 "metadata": {"src": "traffic", "w": Decimal("0.5")},
             }
             try:
-                self.repo.create(values)
+                self._write("create", key, body, lambda: self.repo.create(values))  # noqa: B023
             except (psycopg.errors.UniqueViolation, psycopg.errors.ForeignKeyViolation):
                 continue
             except OpsError as exc:
@@ -267,10 +303,10 @@ class _TrafficRun:
         key = self.keys.pick()
         if key is None:
             return "conflict"
+        body = self._body(local)
+        changes = {"body": body, "metadata": {"edited": True, "n": local.random()}}
         try:
-            self.repo.update(
-                key, {"body": local.choice(_BODIES), "metadata": {"edited": True, "n": local.random()}}
-            )
+            self._write("update", key, body, lambda: self.repo.update(key, changes))
         except NotFound:
             return "conflict"
         return "ok"
@@ -279,7 +315,15 @@ class _TrafficRun:
         key = self.keys.take()
         if key is None:
             return "conflict"
-        return "ok" if self.repo.delete(key) else "conflict"
+        try:
+            self._write("delete", key, None, lambda: self._delete(key))
+        except NotFound:
+            return "conflict"
+        return "ok"
+
+    def _delete(self, key: dict[str, int]) -> None:
+        if not self.repo.delete(key):
+            raise NotFound(f"{key} was already gone")
 
     def get(self, local: random.Random) -> str:
         key = self.keys.pick()

@@ -8,6 +8,7 @@ builds tombstones. The encoding of every type is documented in `ops/mapping/READ
 from ops.mapping.codec import json_dumps, json_loads
 from ops.mapping.connection import configure_connection
 from ops.mapping.errors import RowError
+from ops.mapping.keys import ItemKeyParser
 from ops.mapping.model import (
     DELETED_ATTRIBUTE,
     RESERVED_ATTRIBUTES,
@@ -25,6 +26,7 @@ __all__ = [
     "RESERVED_ATTRIBUTES",
     "TTL_ATTRIBUTE",
     "VERSION_ATTRIBUTE",
+    "ItemKeyParser",
     "Mapping",
     "RowError",
     "TableMapping",

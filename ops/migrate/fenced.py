@@ -17,7 +17,8 @@ starts during the pause, so every change made in `dynamodb` mode reaches Postgre
 
 Back from `dynamodb` (`rollback_from_dynamodb`): reverse replication must be healthy and
 PostgreSQL must verify clean against DynamoDB under live traffic; then writes pause, the cutover
-waits for every instance to see the pause (their flag-cache TTL), waits until reverse replication
+waits for every instance to see the pause (the application's flag-cache TTL,
+`OPS_FLAG_READER_TTL_SECONDS`, plus a margin), waits until reverse replication
 has applied the stream to its tip after that, and flips to `dual_write_read_dynamodb` with a new
 generation (PostgreSQL versions order after every `dynamodb`-mode version again). Reverse
 replication then stops.
@@ -39,6 +40,8 @@ from ops.results import StepStatus
 IN_FLIGHT_SECONDS = 2.0
 # The flip must land this long before the pause's deadline, or it is not attempted.
 DEADLINE_MARGIN_SECONDS = 5.0
+# Beyond the application's flag-cache TTL: time for a write already under way to finish.
+SETTLE_MARGIN_SECONDS = 2.0
 
 
 @dataclass
@@ -191,7 +194,9 @@ def rollback_from_dynamodb(cfg: MigrateConfig, operator: str, verify: Any) -> Fl
         )
     report.add("PostgreSQL verified against DynamoDB", f"{checked.rows_compared:,} rows, 0 differences")
 
-    propagation = cfg.flag_propagation_seconds
+    # Every instance re-reads the flag within its cache TTL or stops writing (fail closed), so
+    # after the TTL (and a write already under way) no change can enter DynamoDB.
+    propagation = cfg.flag_reader_ttl_seconds + SETTLE_MARGIN_SECONDS
     paused = store.pause(
         seconds=propagation + cfg.pause_max_seconds, reason="cutover: rollback from dynamodb", who=operator
     )

@@ -550,7 +550,8 @@ class Cutover:
             lines = [
                 "check reverse replication is healthy",
                 "verify PostgreSQL against DynamoDB (every row, under live traffic)",
-                f"pause writes, wait {self.cfg.flag_propagation_seconds:g} s for every instance, wait for "
+                f"pause writes, wait {self.cfg.flag_reader_ttl_seconds + fenced.SETTLE_MARGIN_SECONDS:g} s "
+                "for every instance, wait for "
                 "reverse replication to reach the stream's tip, then, fenced:",
                 *lines,
                 "stop reverse replication",

@@ -7,7 +7,6 @@ Lambda), `StreamPoller` reads the stream locally, `control` starts/stops/gates i
 """
 
 from ops.reverse.apply import ApplyResult, Change, ReverseApplier
-from ops.reverse.control import reverse_gate
 from ops.reverse.state import ReverseState, ReverseStatus
 
-__all__ = ["ApplyResult", "Change", "ReverseApplier", "ReverseState", "ReverseStatus", "reverse_gate"]
+__all__ = ["ApplyResult", "Change", "ReverseApplier", "ReverseState", "ReverseStatus"]

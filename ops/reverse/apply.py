@@ -22,8 +22,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from ops.mapping import VERSION_ATTRIBUTE, Mapping, RowError, TableMapping, codec, is_tombstone
-from ops.verify.reader import ItemKeyParser
+from ops.mapping import VERSION_ATTRIBUTE, ItemKeyParser, Mapping, RowError, TableMapping, codec, is_tombstone
 
 APPLIED, DELETED, STALE, IGNORED = "applied", "deleted", "stale", "ignored"
 

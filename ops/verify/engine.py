@@ -28,7 +28,7 @@ from ops import aws
 from ops.control import ControlTable
 from ops.exceptions import ConfigError, OpsError
 from ops.flags import FlagStore, Mode
-from ops.mapping import VERSION_ATTRIBUTE, RowError, TableMapping, is_tombstone, load_mapping
+from ops.mapping import VERSION_ATTRIBUTE, ItemKeyParser, RowError, TableMapping, is_tombstone, load_mapping
 from ops.settings import Settings
 from ops.verify.checkpoint import COUNTERS, CheckpointStore, SegmentState
 from ops.verify.compare import Difference, compare_row
@@ -43,7 +43,7 @@ from ops.verify.model import (
     VerifyResult,
     now_iso,
 )
-from ops.verify.reader import ItemKeyParser, RowReader, Segment
+from ops.verify.reader import RowReader, Segment
 from ops.verify.source import PRIMARY, SourcePosition, locate
 
 SCAN_SEGMENTS_WHEN_SAMPLING = 100

@@ -86,7 +86,8 @@ def verify_gate(
     finished = datetime.fromisoformat(full.finished_at)
     age_hours = (datetime.now(UTC) - finished).total_seconds() / 3600
     unencodable = (
-        "; unencodable rows cannot be repaired: fix them in PostgreSQL (`ops backfill failures list` lists them)"
+        "; unencodable rows cannot be repaired: fix them in PostgreSQL "
+        "(`ops backfill failures list` lists them)"
         if full.errors
         else ""
     )

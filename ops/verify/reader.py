@@ -8,8 +8,6 @@ rows are chosen on every page and on a resumed run.
 
 from __future__ import annotations
 
-import re
-import string
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from ops.mapping import TableMapping, configure_connection
+from ops.mapping import ItemKeyParser, TableMapping, configure_connection
 
 _INTEGER_SQL = ("smallint", "integer", "bigint")
 SAMPLE_BUCKETS = 10_000
@@ -214,40 +212,6 @@ class RowReader:
             key = self.tm.key(row)
             found[(key["pk"]["S"], key["sk"]["S"])] = row
         return found
-
-
-class ItemKeyParser:
-    """Recognise this table's items by their key and recover the key columns' text."""
-
-    def __init__(self, tm: TableMapping) -> None:
-        self.tm = tm
-        self.integer_columns = {c for c in tm.item_key_columns if tm.sql_type(c) in _INTEGER_SQL}
-        self._pk = _template_regex(tm.pk_template, self.integer_columns)
-        self._sk = _template_regex(tm.sk_template, self.integer_columns)
-
-    def owns(self, pk: str, sk: str) -> bool:
-        return bool(self._pk.match(pk) and self._sk.match(sk))
-
-    def parse(self, pk: str, sk: str) -> dict[str, Any] | None:
-        a, b = self._pk.match(pk), self._sk.match(sk)
-        if not a or not b:
-            return None
-        values: dict[str, Any] = {}
-        for match in (a, b):
-            for name, text in match.groupdict().items():
-                if name in values and values[name] != text:
-                    return None
-                values[name] = int(text) if name in self.integer_columns else text
-        return values
-
-
-def _template_regex(template: str, integer_columns: set[str]) -> re.Pattern[str]:
-    pattern = "^"
-    for literal, name, _, _ in string.Formatter().parse(template):
-        pattern += re.escape(literal)
-        if name:
-            pattern += rf"(?P<{name}>-?\d+)" if name in integer_columns else rf"(?P<{name}>.+?)"
-    return re.compile(pattern + "$")
 
 
 def _placeholders(n: int) -> sql.Composable:

@@ -37,7 +37,7 @@ from ops import aws
 from ops.demo.history import ABSENT, FAIL, INFO, History, Verdict, check
 from ops.dualwrite import Metrics, NotFound, Repository
 from ops.exceptions import OpsError
-from ops.flags import FlagReader, FlagStore, FlagUnavailable, Mode, WritesPaused
+from ops.flags import FlagReader, FlagStore, FlagUnavailable, Mode, WritesPaused, mode_path
 from ops.migrate.config import MigrateConfig
 from ops.migrate.phases import Phase, PhaseState
 from ops.migrate.runner import Cutover, Interaction, PhaseOptions
@@ -242,7 +242,7 @@ class ChaosRun:
             "OPS_ERROR_ALARM_PREFIXES": f"{self.tag}-errors",
             "OPS_SNAPSHOT_DIR": str(REPO_ROOT / ".sandbox" / "chaos" / self.tag),
             "OPS_REPLICA_NAME": f"r_{self.tag}",
-            "OPS_FLAG_READER_TTL_SECONDS": "0.2",
+            "OPS_FLAG_READER_TTL_SECONDS": "5",
             "OPS_FLAG_PROPAGATION_SECONDS": "9",
             "OPS_REVERSE_LOG_DIR": str(REPO_ROOT / ".sandbox" / "chaos" / "logs"),
             "OPS_OPERATOR": "chaos",
@@ -345,10 +345,10 @@ class ChaosRun:
         return self.report
 
     def start_traffic(self) -> None:
-        # The last instance is very stale: it keeps its flag for 8 s. PostgreSQL writers are held
-        # by the fence whatever their cache; `dynamodb`-mode writers by the TTL the cutover waits
-        # out (OPS_FLAG_PROPAGATION_SECONDS covers the longest one).
-        ttls = [0.3, 1.0, self.rng.choice([2.0, 3.0]), 8.0]
+        # The last instance keeps its flag for 5 s, as long as the application may (the cutover's
+        # OPS_FLAG_READER_TTL_SECONDS). PostgreSQL writers are held by the fence whatever their
+        # cache; `dynamodb`-mode writers by that TTL, which the rollback from dynamodb waits out.
+        ttls = [0.3, 1.0, self.rng.choice([2.0, 3.0]), 5.0]
         for i, ttl in enumerate(ttls):
             ssm_outage = Window()
             app = AppInstance(
@@ -436,12 +436,25 @@ class ChaosRun:
         store.set(current, reason="chaos: forward again")
         self.fault(f"flag {current} -> {back} -> {current}")
 
+    def postgres_spell(self, store: FlagStore) -> None:
+        current = store.get()
+        for mode in mode_path(current, Mode.POSTGRES):
+            store.set(mode, reason="chaos: back to postgres")
+        time.sleep(self.rng.uniform(0.5, 2.0))
+        for mode in mode_path(Mode.POSTGRES, current):
+            store.set(mode, reason="chaos: dual-write again")
+        self.fault(f"flag {current} -> postgres -> {current}")
+
     def procedure(self) -> None:
         time.sleep(0.5)
         self.advance(Phase.PREFLIGHT)
         self.advance(Phase.DUAL_WRITE)
         store = FlagStore()
         self.maybe(0.5, lambda: self.flip_noise(store, [Mode.DUAL_WRITE]))
+        # Back to `postgres` for a while: writes of that spell never reach DynamoDB. The copy does
+        # not overwrite items, so only the verification (and its repair) can put them right, and
+        # its gate must not pass before it has.
+        self.maybe(0.35, lambda: self.postgres_spell(store))
         self.maybe(0.5, self.ssm_outage)
         self.advance(Phase.REPLICATE, PhaseOptions(wait_seconds=60, progress=False))
         self.replica = LogicalReplicaDriver(

@@ -24,9 +24,15 @@ def test_rehearsal_migrates_under_traffic_with_nothing_lost(tmp_path: Path) -> N
     failed = [s for s in report.steps if not s.ok]
     assert not failed, f"failed steps: {failed}\n{out.getvalue()[-6000:]}"
 
-    assert {"backfill (killed)", "backfill (resume + gate)", "rollback", "stop-pg-writes", "cleanup"} <= {
-        s.name for s in report.steps
-    }
+    assert {
+        "backfill (killed)",
+        "backfill (resume + gate)",
+        "rollback",
+        "stop-pg-writes",
+        "rollback from dynamodb",
+        "stop-pg-writes again",
+        "cleanup",
+    } <= {s.name for s in report.steps}
     killed = next(s for s in report.steps if s.name == "backfill (killed)")
     assert killed.detail.startswith("killed at"), killed
 
@@ -46,6 +52,15 @@ def test_rehearsal_migrates_under_traffic_with_nothing_lost(tmp_path: Path) -> N
         assert (result["mismatched"], result["missing"], result["extra"]) == (0, 0, 0), result
     assert report.rows_lost == 0
     assert report.rows_resurrected == 0
+    # Every write judged by its history, across stop-pg-writes, the rollback from dynamodb and
+    # forward again, on both databases.
+    assert report.history["acknowledged"] > 100
+    for side in ("dynamodb", "postgres"):
+        verdict = report.history[side]
+        assert (verdict["lost"], verdict["overwritten_by_older"], verdict["resurrected"]) == (0, 0, 0), (
+            verdict
+        )
+    assert report.reverse["final"]["applied"] > 0
 
     n = report.notifications
     assert n["ok"], n

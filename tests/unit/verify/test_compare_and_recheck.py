@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from ops.flags import Mode
-from ops.mapping import load_mapping
+from ops.mapping import ItemKeyParser, load_mapping
 from ops.verify import (
     MISMATCHED,
     MISSING,
@@ -25,7 +25,7 @@ from ops.verify import (
 from ops.verify.compare import compare_row
 from ops.verify.dynamo import item_key
 from ops.verify.engine import RepairRefused
-from ops.verify.reader import ItemKeyParser, Segment
+from ops.verify.reader import Segment
 from ops.verify.source import OTHER, PRIMARY, REPLICA, SourcePosition
 
 TM = load_mapping().table("answers")
