@@ -17,7 +17,9 @@ Safety rules (ops/dualwrite/README.md):
 - In `dynamodb` mode an item is rewritten with `_ver = :old` and versioned
   `max(old + 1, generation << 44)`; an item of a newer generation than this instance's flag means
   the instance is stale: it re-reads the flag instead of writing.
-- A writer that cannot read the flag within its cache TTL fails the write (`FlagUnavailable`).
+- A writer that cannot read the flag within its cache TTL takes it from the fence row when that
+  says PostgreSQL is written (it is rewritten with every change); otherwise it fails the write
+  (`FlagUnavailable`).
 - Reads follow the mode; tombstones read as absent; shadow reads compare through the codec's
   canonical form and never change the response.
 """
@@ -41,6 +43,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from ops import aws
+from ops import fence as fence_sql
 from ops.dualwrite import sql as q
 from ops.dualwrite.conditional import conditional_put, is_condition_failure
 from ops.dualwrite.drainer import OutboxDrainer
@@ -282,7 +285,7 @@ class Repository:
         """
         deadline = time.monotonic() + self.pause_wait_seconds
         while True:
-            state = self.modes.state()
+            state = self._flag()
             try:
                 if not state.mode.writes_postgres:
                     return self._dynamodb_write(state, in_dynamodb)
@@ -300,6 +303,21 @@ class Repository:
                         "data in DynamoDB and SSM still says so; refusing to write under an old generation"
                     ) from None
                 time.sleep(_PAUSE_POLL_SECONDS)
+
+    def _flag(self) -> FlagState:
+        """The flag for a write: the cached SSM value, or, when SSM cannot be read, the fence row
+        (written with every change, so just as current) as long as it says PostgreSQL is written.
+        Without either, the write fails closed."""
+        try:
+            return self.modes.state()
+        except FlagUnavailable:
+            with self.pool.connection() as conn:
+                row = conn.execute(fence_sql.READ, (self.dataset,)).fetchone()
+            fence = fence_sql.state_of(row) if row else None
+            if fence is None or fence.generation == 0 or not fence.mode.writes_postgres:
+                raise
+            self.metrics.add("FlagReadFromFence")
+            return fence
 
     def _postgres_write(self, state: FlagState, in_postgres: Callable[[Any, int, bool], Staged[T]]) -> T:
         with self.pool.connection() as conn, conn.transaction():

@@ -403,3 +403,50 @@ def test_the_tombstone_ttl_must_outlive_the_migration(world: World, monkeypatch:
     monkeypatch.setenv("OPS_TOMBSTONE_TTL_SECONDS", str(7 * 86400))  # shorter than the 14-day soak
     check = gates.tombstone_ttl_check(MigrateConfig.from_env(), world.ledger)
     assert not check.ok and "OPS_TOMBSTONE_TTL_SECONDS" in check.fix
+
+
+class _SsmDown:
+    """SSM answering until `down`, then refusing every read."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.down = False
+
+    def get_parameter(self, **kwargs: Any) -> Any:
+        if self.down:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "GetParameter")
+        return self.real.get_parameter(**kwargs)
+
+
+def test_without_ssm_a_writer_follows_the_fence_or_stops(
+    reading_dynamodb: tuple[World, dict[str, Any]],
+) -> None:
+    """SSM unreachable past the cache TTL: a PostgreSQL writer takes the mode from the fence row
+    (rewritten with every change); once the fence says `dynamodb`, there is nothing it may write
+    under, and it fails closed."""
+    from ops.flags import FlagUnavailable
+
+    world, key = reading_dynamodb
+    ssm = _SsmDown(aws.client("ssm"))
+    repo = Repository(
+        "answers",
+        conninfo=world.prod_url,
+        target_table=world.target_table,
+        modes=FlagReader("answers", ttl_seconds=0, ssm=ssm),
+        metrics=Metrics(enabled=False),
+    )
+    try:
+        repo.modes.state()
+        ssm.down = True
+        repo.update(key, {"body": "written while SSM was down"})
+        assert _row(world, key)[0] == "written while SSM was down"  # type: ignore[index]
+        assert _item(world, key)["body"] == {"S": "written while SSM was down"}  # type: ignore[index]
+        assert repo.metrics.count("FlagReadFromFence") == 1
+        fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+        with pytest.raises(FlagUnavailable, match="refusing to write"):
+            repo.update(key, {"body": "must not be written"})
+        assert _item(world, key)["body"] == {"S": "written while SSM was down"}  # type: ignore[index]
+    finally:
+        repo.close()
