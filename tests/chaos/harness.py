@@ -43,9 +43,9 @@ from ops.migrate.phases import Phase, PhaseState
 from ops.migrate.runner import Cutover, Interaction, PhaseOptions
 from ops.replica import LogicalReplicaDriver
 from ops.reverse import control as reverse_control
+from ops.sandbox.provision import LOCAL_NAME, provision_local
 from ops.schema import apply_migrations
 from ops.settings import Settings
-from ops.tables import ensure_pk_sk_table, ensure_target_table
 from tests.chaos.faults import FaultyDynamoDB, FaultySSM, Window
 
 COUPLES, QUESTIONS = 4, 5
@@ -238,8 +238,8 @@ class ChaosRun:
             "OPS_TARGET_TABLE": self.target,
             "OPS_DATASET": "answers",
             "OPS_FLAG_PREFIX": f"/{self.tag}/migration",
-            "OPS_ALARM_PREFIXES": f"{self.tag}-",
-            "OPS_ERROR_ALARM_PREFIXES": f"{self.tag}-errors",
+            "OPS_ALARM_PREFIXES": f"{LOCAL_NAME}-",
+            "OPS_ERROR_ALARM_PREFIXES": f"{LOCAL_NAME}-backfill",
             "OPS_SNAPSHOT_DIR": str(REPO_ROOT / ".sandbox" / "chaos" / self.tag),
             "OPS_REPLICA_NAME": f"r_{self.tag}",
             "OPS_FLAG_READER_TTL_SECONDS": "5",
@@ -265,25 +265,7 @@ class ChaosRun:
         os.environ.update(self.env)
         aws.reset()
         apply_migrations(self.prod_url)
-        ddb = aws.client("dynamodb")
-        ensure_pk_sk_table(self.control_name, ddb)
-        ensure_target_table(self.target, ddb)
-        aws.client("ssm").put_parameter(
-            Name=f"/{self.tag}/migration/answers/mode", Value="postgres", Type="String", Overwrite=True
-        )
-        cw = aws.client("cloudwatch")
-        for name in ("errors", "latency"):
-            cw.put_metric_alarm(
-                AlarmName=f"{self.tag}-{name}",
-                MetricName=name,
-                Namespace="Chaos",
-                Statistic="Sum",
-                Period=60,
-                EvaluationPeriods=1,
-                Threshold=1,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-            )
-            cw.set_alarm_state(AlarmName=f"{self.tag}-{name}", StateValue="OK", StateReason="chaos")
+        provision_local(Settings.from_env())  # the tables, the flag and the alarms, as Terraform would
         with psycopg.connect(self.prod_url, autocommit=True) as conn:
             for c in range(1, COUPLES + 1):
                 conn.execute("INSERT INTO couples (id, name) VALUES (%s, %s)", (c, f"c{c}"))
