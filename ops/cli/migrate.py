@@ -113,13 +113,26 @@ def status(
 
 
 @app.command()
-def preflight(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
-    """Phase 1: check access to everything the cutover touches.
+def preflight(
+    dry_run: bool = DryRun,
+    yes: bool = Yes,
+    as_json: bool = Json,
+    lob_scan: str | None = typer.Option(
+        None,
+        "--lob-scan",
+        help="How the LOB check measures the largest values: sample (default, bounded by "
+        "OPS_LOB_SAMPLE_MB per table) or exact (reads every row). Also OPS_LOB_SCAN.",
+    ),
+) -> None:
+    """Phase 1: check access to everything the cutover touches, and the replica's source.
 
-    Both databases (with the dual-write privileges), the target table (with PITR), the control
-    table, the flag (through the app's reader) and the CloudWatch alarms. Read-only.
+    Both databases (with the dual-write privileges); the source's replication prerequisites
+    (wal_level / rds.logical_replication, free slots and WAL senders, the replication user's
+    grants, WAL held by slots, free storage); the largest LOB values against the DMS LOB limit;
+    the target table (with PITR), the control table, the flag (through the app's reader) and the
+    CloudWatch alarms. Read-only.
     """
-    _phase(Phase.PREFLIGHT, dry_run, yes, as_json)
+    _phase(Phase.PREFLIGHT, dry_run, yes, as_json, lob_scan=lob_scan)
 
 
 @app.command("dual-write")

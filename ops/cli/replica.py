@@ -25,7 +25,13 @@ console = Console()
 DriverOption = typer.Option(
     "logical", "--driver", envvar="OPS_REPLICA_DRIVER", help=f"Replication engine: {' | '.join(DRIVERS)}."
 )
-TaskArnOption = typer.Option(None, "--task-arn", envvar="OPS_DMS_TASK_ARN", help="DMS replication task ARN.")
+TaskArnOption = typer.Option(
+    None,
+    "--task-arn",
+    envvar="OPS_DMS_TASK_ARN",
+    help="DMS replication task ARN, or DMS Serverless replication config ARN "
+    "(OPS_DMS_TASK_ARN of `terraform output -json ops_environment`).",
+)
 NameOption = typer.Option(
     "platform_ops", "--name", envvar="OPS_REPLICA_NAME", help="Publication/subscription name (logical)."
 )
@@ -75,7 +81,7 @@ def start(  # noqa: PLR0917 - Typer options are parameters
 ) -> None:
     """Start replication from prod to v2 (idempotent): logical creates the publication on prod and
     the subscription on v2 (creating the v2 schema from the project's migrations if missing);
-    dms starts, resumes or reloads the task."""
+    dms starts, resumes or reloads the task or serverless replication."""
     replica = _driver(driver, task_arn, name)
     action = "reload" if reload else "resume" if resume else "start"
     if dry_run:
