@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ops.backfill.progress import ProgressDisplay
+from ops.cli.replica import LobScanOption
 from ops.exceptions import OpsError
 from ops.migrate.config import DAY, MigrateConfig
 from ops.migrate.phases import Phase
@@ -117,12 +118,7 @@ def preflight(
     dry_run: bool = DryRun,
     yes: bool = Yes,
     as_json: bool = Json,
-    lob_scan: str | None = typer.Option(
-        None,
-        "--lob-scan",
-        help="How the LOB check measures the largest values: sample (default, bounded by "
-        "OPS_LOB_SAMPLE_MB per table) or exact (reads every row). Also OPS_LOB_SCAN.",
-    ),
+    lob_scan: str | None = LobScanOption,
 ) -> None:
     """Phase 1: check access to everything the cutover touches, and the replica's source.
 

@@ -58,7 +58,7 @@ class Preflight:
     """One preflight run: the configuration, and what its checks read, each measured at most once
     (a failure too: an unreachable source is reported by every check that needs it, dialled once)."""
 
-    def __init__(self, cfg: MigrateConfig, control: ControlTable) -> None:
+    def __init__(self, cfg: MigrateConfig, control: ControlTable | None = None) -> None:
         self.cfg = cfg
         self.control = control
         self.tables = _safe_tables()
@@ -394,9 +394,7 @@ def lob_sizes(p: Preflight, row: Row) -> Check:
     verdict = judge(columns, limits, p.cfg.lob_margin_percent)
     measured = verdict.measured
     if verdict.ok and any(c.method.startswith("sample") for c in columns):
-        measured += (
-            "; a sample can miss a larger value: `ops migrate preflight --lob-scan exact` reads every row"
-        )
+        measured += "; a sample can miss a larger value: `ops replica check --lob-scan exact` reads every row"
     return row(verdict.ok, measured, fix=_lob_fix(p.cfg, verdict.needed_kb, settings_name))
 
 
@@ -447,6 +445,7 @@ def target_table(p: Preflight, row: Row) -> Check:
     "grant dynamodb:GetItem/PutItem/DeleteItem/Query on {control.name}",
 )
 def control_table(p: Preflight, row: Row) -> Check:
+    assert p.control is not None, "the preflight gate always has its control table"
     key = f"LEDGER#{p.cfg.dataset}"
     p.control.put(key, "PROBE", {"at": adapters.utcnow().isoformat()})
     p.control.get(key, "PROBE")
@@ -492,11 +491,8 @@ def flag_is_postgres(p: Preflight) -> Check:
     return flag_matches(p.cfg, "postgres")
 
 
-# Preflight, in the order the operator reads it: databases, the replica's source, AWS, the flag.
-PREFLIGHT: tuple[Callable[[Preflight], Check | None], ...] = (
-    production_postgres,
-    v2_postgres,
-    v2_rds_instance,
+# What the replica needs from its source; also runs alone (`ops replica check`).
+SOURCE: tuple[Callable[[Preflight], Check | None], ...] = (
     source_wal_level,
     source_slots,
     source_wal_senders,
@@ -504,6 +500,13 @@ PREFLIGHT: tuple[Callable[[Preflight], Check | None], ...] = (
     slot_wal,
     source_storage,
     lob_sizes,
+)
+# Preflight, in the order the operator reads it: databases, the replica's source, AWS, the flag.
+PREFLIGHT: tuple[Callable[[Preflight], Check | None], ...] = (
+    production_postgres,
+    v2_postgres,
+    v2_rds_instance,
+    *SOURCE,
     target_table,
     control_table,
     flag_readable,
@@ -512,10 +515,19 @@ PREFLIGHT: tuple[Callable[[Preflight], Check | None], ...] = (
 )
 
 
+def _run(name: str, checks: tuple[Callable[[Preflight], Check | None], ...], p: Preflight) -> GateResult:
+    rows = [c for c in (check(p) for check in checks) if c is not None]
+    return GateResult(name, rows, evidence=p.evidence)
+
+
 def preflight_gate(cfg: MigrateConfig, control: ControlTable) -> GateResult:
-    p = Preflight(cfg, control)
-    checks = [c for c in (check(p) for check in PREFLIGHT) if c is not None]
-    return GateResult("preflight", checks, evidence=p.evidence)
+    return _run("preflight", PREFLIGHT, Preflight(cfg, control))
+
+
+def source_gate(cfg: MigrateConfig) -> GateResult:
+    """The replica's source checks of preflight alone: read-only, outside the phase order, so
+    they can be re-run whenever the source or the DMS settings change."""
+    return _run("replica source", SOURCE, Preflight(cfg))
 
 
 def _safe_tables() -> list[str]:

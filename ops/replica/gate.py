@@ -20,8 +20,8 @@ _VALIDATION_FIX = {
     "logical": "counts differ: wait (`ops replica wait`); if they stay apart, re-sync with "
     "`ops replica stop --teardown` then `ops replica start`",
     "dms": "inspect the validation failures (awsdms_validation_failures_v1 on the target): a LOB value "
-    "truncated by the task's LOB limit shows here, so re-run `ops migrate preflight` and fix the LOB "
-    "settings it names first; then reload (`ops replica start --reload`)",
+    "truncated by the task's LOB limit shows here, so run `ops replica check --lob-scan exact` and fix "
+    "the LOB settings it names first; then reload (`ops replica start --reload`)",
 }
 _NA_FIX = {
     "logical": "the table is not in the publication; restart with `ops replica start`",

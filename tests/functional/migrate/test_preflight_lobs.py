@@ -135,7 +135,7 @@ def test_a_large_table_is_sampled_unless_an_exact_scan_is_asked_for(
     ]
     assert body["method"].startswith("sample of 10% of")
     assert 0 < body["rows_read"] < rows
-    assert "`ops migrate preflight --lob-scan exact` reads every row" in checks(doc)[CHECK]["measured"]
+    assert "`ops replica check --lob-scan exact` reads every row" in checks(doc)[CHECK]["measured"]
 
     world.ledger.set_phase(Phase.PREFLIGHT, PhaseState.FAILED, "test")
     code, doc = world.ops_json("preflight", "--lob-scan", "exact")

@@ -162,7 +162,7 @@ def test_suspended_validation_records_fail_the_table_as_mismatched() -> None:
     assert check.name == "answers: validation"
     assert check.measured.startswith("mismatched")
     assert "0 failed, 3 suspended records" in status.table("answers").detail
-    assert "LOB" in check.fix and "ops migrate preflight" in check.fix
+    assert "LOB" in check.fix and "ops replica check --lob-scan exact" in check.fix
 
 
 @pytest.mark.parametrize(("status", "calls"), [("running", 1), ("stopped", 0), ("stopping", 0)])
