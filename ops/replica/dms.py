@@ -86,7 +86,8 @@ def arn_kind(arn: str) -> str:
 
 @dataclass(frozen=True)
 class Replication:
-    """The replication as DescribeReplicationTasks or DescribeReplications reports it now."""
+    """The replication as DescribeReplicationTasks or DescribeReplications reports it now; the
+    status lowercased, as both APIs document it, so a change of case cannot stall the gate."""
 
     status: str
     has_run: bool
@@ -177,7 +178,7 @@ class _TaskApi(_Api):
     def replication(self) -> Replication:
         task = self._task(with_settings=False)
         return Replication(
-            status=str(task.get("Status", "unknown")),
+            status=str(task.get("Status", "unknown")).lower(),
             has_run=bool(task.get("ReplicationTaskStartDate")),
             stats=task.get("ReplicationTaskStats") or {},
             detail={
@@ -291,12 +292,12 @@ class _ServerlessApi(_Api):
                 {"kind": self.kind, "arn": self.arn, "migration_type": config.get("ReplicationType")},
             )
         rep = found[0]
-        status = str(rep.get("Status", "unknown"))
+        status = str(rep.get("Status", "unknown")).lower()
         provision = rep.get("ProvisionData") or {}
         failures = [str(m) for m in rep.get("FailureMessages") or []]
         return Replication(
             status=status,
-            has_run=status.lower() not in self.fresh,
+            has_run=status not in self.fresh,
             stats=rep.get("ReplicationStats") or {},
             detail={
                 "kind": self.kind,
@@ -393,7 +394,7 @@ class DmsReplicaDriver:
     def start(self) -> None:
         """Start a replication that never ran; resume one that stopped; leave a running one alone."""
         current = self.api.replication()
-        if current.status.lower() in self.api.active:
+        if current.status in self.api.active:
             return
         self.api.start("resume-processing" if current.has_run else "start-replication")
 
@@ -405,7 +406,7 @@ class DmsReplicaDriver:
         self.api.start("reload-target")
 
     def stop(self) -> None:
-        if self.api.replication().status.lower() in self.api.idle:
+        if self.api.replication().status in self.api.idle:
             return
         self.api.stop()
 

@@ -230,3 +230,14 @@ def test_make_driver_accepts_a_replication_config_arn(monkeypatch: pytest.Monkey
     driver = make_driver("dms", task_arn=CONFIG_ARN)
     assert isinstance(driver, DmsReplicaDriver) and driver.kind == "replication-config"
     assert driver.tables == TABLES
+
+
+def test_a_status_in_capitals_is_read_as_documented() -> None:
+    dms, cw = clients()
+    scene = scenario("serverless_running")
+    scene["replication"]["Status"] = "RUNNING"
+    with Stubber(dms) as dms_stub, Stubber(cw) as cw_stub:
+        stub_serverless_status(dms_stub, cw_stub, scene)
+        status = _driver(dms, cw).status()
+    assert status.state == "running"
+    assert replica_gate(status, 30, TABLES).ok
