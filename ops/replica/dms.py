@@ -34,6 +34,7 @@ mappings are read for the preflight LOB check (`ops.replica.lobs`).
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -105,7 +106,7 @@ class DmsConfiguration:
     settings_name: str
 
 
-class _Api:
+class _Api(ABC):
     """One kind's calls; `DmsReplicaDriver` holds the behaviour both kinds share."""
 
     kind: str
@@ -121,23 +122,23 @@ class _Api:
         self.dms = dms
         self.cloudwatch = cloudwatch
 
-    def replication(self) -> Replication:
-        raise NotImplementedError
+    @abstractmethod
+    def replication(self) -> Replication: ...
 
-    def start(self, kind: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def start(self, kind: str) -> None: ...
 
-    def stop(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def stop(self) -> None: ...
 
-    def table_statistics(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
+    @abstractmethod
+    def table_statistics(self) -> list[dict[str, Any]]: ...
 
-    def configuration(self) -> DmsConfiguration:
-        raise NotImplementedError
+    @abstractmethod
+    def configuration(self) -> DmsConfiguration: ...
 
-    def latency_dimensions(self, replication: Replication) -> list[list[dict[str, str]]]:
-        raise NotImplementedError
+    @abstractmethod
+    def latency_dimensions(self, replication: Replication) -> list[list[dict[str, str]]]: ...
 
     def call(self, action: str, what: str, hint: str = "", **kwargs: Any) -> Any:
         try:
