@@ -70,10 +70,12 @@ def role(world: World) -> Iterator[str]:
     """A login role with the dual-write privileges but no REPLICATION and no SELECT on answers."""
     name = f"repl_{uuid.uuid4().hex[:8]}"
     world.sql(world.prod_url, f"CREATE ROLE {name} LOGIN")
-    world.sql(
-        world.prod_url, f"GRANT SELECT, INSERT, UPDATE, DELETE ON couples, users, questions, outbox TO {name}"
-    )
-    world.sql(world.prod_url, f"GRANT INSERT, UPDATE, DELETE ON answers TO {name}")
+    for grant in (
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {name}",
+        f"REVOKE SELECT ON answers FROM {name}",
+    ):
+        world.sql(world.prod_url, grant)
     yield name
     world.sql(world.prod_url, f"DROP OWNED BY {name}")
     world.sql(world.prod_url, f"DROP ROLE {name}")
