@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ops.backfill.progress import ProgressDisplay
+from ops.cli.replica import LobScanOption
 from ops.exceptions import OpsError
 from ops.migrate.config import DAY, MigrateConfig
 from ops.migrate.phases import Phase
@@ -113,13 +114,21 @@ def status(
 
 
 @app.command()
-def preflight(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
-    """Phase 1: check access to everything the cutover touches.
+def preflight(
+    dry_run: bool = DryRun,
+    yes: bool = Yes,
+    as_json: bool = Json,
+    lob_scan: str | None = LobScanOption,
+) -> None:
+    """Phase 1: check access to everything the cutover touches, and the replica's source.
 
-    Both databases (with the dual-write privileges), the target table (with PITR), the control
-    table, the flag (through the app's reader) and the CloudWatch alarms. Read-only.
+    Both databases (with the dual-write privileges); the source's replication prerequisites
+    (wal_level / rds.logical_replication, free slots and WAL senders, the replication user's
+    grants, WAL held by slots, free storage); the largest LOB values against the DMS LOB limit;
+    the target table (with PITR), the control table, the flag (through the app's reader) and the
+    CloudWatch alarms. Read-only.
     """
-    _phase(Phase.PREFLIGHT, dry_run, yes, as_json)
+    _phase(Phase.PREFLIGHT, dry_run, yes, as_json, lob_scan=lob_scan)
 
 
 @app.command("dual-write")

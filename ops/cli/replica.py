@@ -1,4 +1,4 @@
-"""`ops replica start | status | wait | stop`: procedure step 2, the V2 replica."""
+"""`ops replica check | start | status | wait | stop`: procedure step 2, the V2 replica."""
 
 from __future__ import annotations
 
@@ -25,7 +25,13 @@ console = Console()
 DriverOption = typer.Option(
     "logical", "--driver", envvar="OPS_REPLICA_DRIVER", help=f"Replication engine: {' | '.join(DRIVERS)}."
 )
-TaskArnOption = typer.Option(None, "--task-arn", envvar="OPS_DMS_TASK_ARN", help="DMS replication task ARN.")
+TaskArnOption = typer.Option(
+    None,
+    "--task-arn",
+    envvar="OPS_DMS_TASK_ARN",
+    help="DMS replication task ARN, or DMS Serverless replication config ARN "
+    "(OPS_DMS_TASK_ARN of `terraform output -json ops_environment`).",
+)
 NameOption = typer.Option(
     "platform_ops", "--name", envvar="OPS_REPLICA_NAME", help="Publication/subscription name (logical)."
 )
@@ -33,6 +39,12 @@ MaxLagOption = typer.Option(
     DEFAULT_MAX_LAG_SECONDS, "--max-lag", help="Gate: largest acceptable lag, seconds."
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of tables.")
+LobScanOption = typer.Option(
+    None,
+    "--lob-scan",
+    help="How the LOB check measures the largest values: sample (default; at most OPS_LOB_SAMPLE_MB "
+    "of each table) or exact (reads every row). Also OPS_LOB_SCAN.",
+)
 
 
 def _driver(kind: str, task_arn: str | None, name: str) -> ReplicaDriver:
@@ -75,7 +87,7 @@ def start(  # noqa: PLR0917 - Typer options are parameters
 ) -> None:
     """Start replication from prod to v2 (idempotent): logical creates the publication on prod and
     the subscription on v2 (creating the v2 schema from the project's migrations if missing);
-    dms starts, resumes or reloads the task."""
+    dms starts, resumes or reloads the task or serverless replication."""
     replica = _driver(driver, task_arn, name)
     action = "reload" if reload else "resume" if resume else "start"
     if dry_run:
@@ -91,6 +103,30 @@ def start(  # noqa: PLR0917 - Typer options are parameters
     else:
         replica.start()
     console.print(f"[green]{action} requested[/] ({replica.name}); follow it with `ops replica wait`")
+
+
+@app.command()
+def check(
+    driver: str = DriverOption,
+    task_arn: str | None = TaskArnOption,
+    name: str = NameOption,
+    lob_scan: str | None = LobScanOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The source's readiness for this replica, read-only and at any time: wal_level, free slots
+    and WAL senders, the replication user's grants, WAL held by slots, free storage, and the
+    largest LOB values against the DMS task's LOB limit (the source checks of `ops migrate
+    preflight`, outside the phase order: re-run them after changing the DMS settings)."""
+    from ops.migrate.config import MigrateConfig
+    from ops.migrate.gates import source_gate
+
+    cfg = MigrateConfig.from_env(
+        replica_driver=driver, replica_task_arn=task_arn, replica_name=name, lob_scan=lob_scan
+    )
+    gate = source_gate(cfg)
+    render(gate, console, as_json)
+    if not gate.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -287,11 +287,16 @@ def shadow_stats(cfg: MigrateConfig, window_seconds: float) -> ShadowStats:
 
 
 def replica_driver(cfg: MigrateConfig) -> Any:
+    """The configured driver; for DMS, OPS_DMS_TASK_ARN may name a replication task or a DMS
+    Serverless replication config (the driver picks the API from the ARN)."""
     from ops.replica import make_driver
 
     if cfg.replica_driver == "dms":
         if not cfg.replica_task_arn:
-            raise ConfigError("OPS_REPLICA_DRIVER=dms needs OPS_DMS_TASK_ARN (terraform output dms_task_arn)")
+            raise ConfigError(
+                "OPS_REPLICA_DRIVER=dms needs OPS_DMS_TASK_ARN, the DMS task or replication config ARN: "
+                "export it from `terraform output -json ops_environment`"
+            )
         return make_driver("dms", task_arn=cfg.replica_task_arn)
     return make_driver(
         "logical",
@@ -317,6 +322,73 @@ def replica_gate(cfg: MigrateConfig, driver: Any) -> Any:
     from ops.replica import replica_gate as gate
 
     return gate(driver.status(), max_lag_seconds=cfg.replica_max_lag_seconds)
+
+
+# ------------------------------------------------------------------ preflight: the replica's source
+
+
+def source_facts(url: str) -> Any:
+    """wal_level, slots, WAL senders and sizes of the source PostgreSQL (`SourceFacts`)."""
+    from ops.replica.source import inspect_source
+
+    return inspect_source(url)
+
+
+def replication_grants(url: str, role: str, tables: list[str]) -> Any:
+    from ops.replica.source import role_grants
+
+    return role_grants(url, role, tables)
+
+
+def dms_source_user(cfg: MigrateConfig) -> str | None:
+    """The user the DMS source endpoint connects as (None when it comes from a secret)."""
+    user: str | None = replica_driver(cfg).source_username()
+    return user
+
+
+def lob_limits(cfg: MigrateConfig, tables: list[str]) -> tuple[dict[str, Any], str]:
+    """Each table's LOB limit (`LobLimit`) from the DMS task or replication config, and the name
+    of the settings document that holds them."""
+    from ops.replica.lobs import dms_limits
+
+    configuration = replica_driver(cfg).configuration()
+    limits = dms_limits(configuration.settings, configuration.table_mappings, tables, "public")
+    return limits, configuration.settings_name
+
+
+def measure_lobs(cfg: MigrateConfig, url: str, tables: list[str]) -> list[Any]:
+    """The largest value of every LOB column (`LobColumn`), sampled or exact per OPS_LOB_SCAN."""
+    from ops.replica.lobs import measure
+
+    return measure(url, tables, mode=cfg.lob_scan, sample_bytes=int(cfg.lob_sample_mb * 2**20))
+
+
+@dataclass(frozen=True)
+class StorageReading:
+    instance: str
+    free_bytes: float | None
+    allocated_bytes: int
+
+
+def rds_free_storage(instance: str, window_seconds: float = 3600) -> StorageReading:
+    """Allocated storage of an RDS instance and the lowest FreeStorageSpace over the window."""
+    found = aws.client("rds").describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]
+    now = utcnow()
+    points = (
+        aws.client("cloudwatch")
+        .get_metric_statistics(
+            Namespace="AWS/RDS",
+            MetricName="FreeStorageSpace",
+            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": instance}],
+            StartTime=now - timedelta(seconds=window_seconds),
+            EndTime=now,
+            Period=300,
+            Statistics=["Minimum"],
+        )
+        .get("Datapoints", [])
+    )
+    free = min((float(p["Minimum"]) for p in points), default=None)
+    return StorageReading(instance, free, int(found.get("AllocatedStorage", 0)) * 2**30)
 
 
 # ------------------------------------------------------------------ backfill (issue 4)

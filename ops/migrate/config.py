@@ -24,9 +24,7 @@ def _env_float(name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ConfigError(
-            f"{name}={raw!r} is not a number; set it to a number of seconds or unset it"
-        ) from None
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to a number or unset it") from None
 
 
 def _env_list(name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -72,6 +70,19 @@ class MigrateConfig:
     replica_task_arn: str | None = None
     # Logical replication: publication/subscription (and slot) name; slot names are per server.
     replica_name: str = "platform_ops"
+    # Preflight on the source: the role the replica connects as (default: the DMS source
+    # endpoint's user, or PROD_DATABASE_URL's role for logical replication), the production RDS
+    # instance whose FreeStorageSpace is read, the free share of its storage required, and the
+    # WAL an inactive replication slot may hold.
+    replication_user: str | None = None
+    source_rds_instance: str | None = None
+    source_min_free_percent: float = 20.0
+    max_slot_wal_mb: float = 1024.0
+    # Preflight LOB check: "sample" reads at most lob_sample_mb of each table's heap, "exact"
+    # every row; the DMS LOB limit must exceed the largest value by lob_margin_percent.
+    lob_scan: str = "sample"
+    lob_sample_mb: float = 512.0
+    lob_margin_percent: float = 25.0
     # RDS instance of the V2 replica on AWS; None on the local stack (pg_dump instead).
     v2_rds_instance: str | None = None
     snapshot_dir: Path = Path(".sandbox/snapshots")
@@ -100,6 +111,13 @@ class MigrateConfig:
             replica_driver=os.environ.get("OPS_REPLICA_DRIVER", "logical"),
             replica_task_arn=os.environ.get("OPS_DMS_TASK_ARN") or None,
             replica_name=os.environ.get("OPS_REPLICA_NAME", "platform_ops"),
+            replication_user=os.environ.get("OPS_REPLICATION_USER") or None,
+            source_rds_instance=os.environ.get("OPS_SOURCE_RDS_INSTANCE") or None,
+            source_min_free_percent=_env_float("OPS_SOURCE_MIN_FREE_PERCENT", 20.0),
+            max_slot_wal_mb=_env_float("OPS_MAX_SLOT_WAL_MB", 1024.0),
+            lob_scan=os.environ.get("OPS_LOB_SCAN") or "sample",
+            lob_sample_mb=_env_float("OPS_LOB_SAMPLE_MB", 512.0),
+            lob_margin_percent=_env_float("OPS_LOB_MARGIN_PERCENT", 25.0),
             v2_rds_instance=os.environ.get("OPS_V2_RDS_INSTANCE") or None,
             snapshot_dir=Path(os.environ.get("OPS_SNAPSHOT_DIR", ".sandbox/snapshots")),
             accept_unmeasurable_pitr=os.environ.get("OPS_PITR_UNSUPPORTED") == "accept",

@@ -9,6 +9,7 @@ cannot even be measured (a service unreachable) fails with the error as its meas
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -42,150 +43,491 @@ def flag_matches(cfg: MigrateConfig, expected: str) -> Check:
 
 # ------------------------------------------------------------------ preflight
 
+# Privileges the dual-write needs in production, on every mapped table and the outbox.
+_WRITE = ("SELECT", "INSERT", "UPDATE", "DELETE")
+# Free slots (and WAL senders) a replica takes on the source: DMS one; a logical subscription
+# one, plus a temporary one per table-sync worker during the initial copy
+# (max_sync_workers_per_subscription, 2 by default).
+_SLOTS_NEEDED = {
+    "dms": (1, "one for the DMS task"),
+    "logical": (3, "the subscription's + 2 table-sync workers'"),
+}
 
-def _pg_check(
-    label: str, url: str | None, variable: str, tables: list[str], privileges: tuple[str, ...]
+
+class Preflight:
+    """One preflight run: the configuration, and what its checks read, each measured at most once
+    (a failure too: an unreachable source is reported by every check that needs it, dialled once)."""
+
+    def __init__(self, cfg: MigrateConfig, control: ControlTable | None = None) -> None:
+        self.cfg = cfg
+        self.control = control
+        self.tables = _safe_tables()
+        self.evidence: dict[str, Any] = {"tables": self.tables}
+        self._memo: dict[str, tuple[bool, Any]] = {}
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """What a check's name, threshold and fix templates may name."""
+        return {"s": self.cfg.settings, "cfg": self.cfg, "control": self.control}
+
+    def once(self, key: str, measure: Callable[[], Any]) -> Any:
+        if key not in self._memo:
+            try:
+                self._memo[key] = (True, measure())
+            except Exception as exc:
+                self._memo[key] = (False, exc)
+        ok, value = self._memo[key]
+        if not ok:
+            raise value
+        return value
+
+    @property
+    def source_url(self) -> str:
+        return adapters.require_url(self.cfg.settings.prod_database_url, "PROD_DATABASE_URL")
+
+    def source(self) -> Any:
+        """`SourceFacts` of the production database."""
+        return self.once("source", lambda: adapters.source_facts(self.source_url))
+
+
+@dataclass(frozen=True)
+class Row:
+    """A check's row before it is measured: name, threshold and fix, each written once."""
+
+    name: str
+    threshold: str
+    fix: str
+
+    def __call__(
+        self, ok: bool, measured: str, *, threshold: str | None = None, fix: str | None = None
+    ) -> Check:
+        return Check(
+            self.name,
+            ok,
+            measured,
+            self.threshold if threshold is None else threshold,
+            self.fix if fix is None else fix,
+        )
+
+
+Template = str | Callable[[Preflight], str]
+Measure = Callable[[Preflight, Row], Check]
+
+
+@dataclass(frozen=True)
+class PreflightCheck:
+    """A preflight check: its row (templates filled from `Preflight.fields`) and the function
+    that measures it. A measurement that raises becomes a failed row with the error as measured."""
+
+    name: Template
+    threshold: Template
+    fix: Template
+    measure: Measure
+    applies: Callable[[Preflight], bool]
+
+    def __call__(self, p: Preflight) -> Check | None:
+        if not self.applies(p):
+            return None
+        row = Row(
+            *(t(p) if callable(t) else t.format_map(p.fields) for t in (self.name, self.threshold, self.fix))
+        )
+        try:
+            return self.measure(p, row)
+        except Exception as exc:
+            return row(False, f"error: {adapters.describe_error(exc)}")
+
+
+def preflight_check(
+    name: Template, threshold: Template, fix: Template, *, applies: Callable[[Preflight], bool] | None = None
+) -> Callable[[Measure], PreflightCheck]:
+    def declare(measure: Measure) -> PreflightCheck:
+        return PreflightCheck(name, threshold, fix, measure, applies or (lambda p: True))
+
+    return declare
+
+
+def _reachable(tables: list[str], privileges: tuple[str, ...]) -> str:
+    return "reachable" + (f"; {', '.join(privileges)} on {', '.join(tables)}" if tables else "")
+
+
+def _pg_reachable(
+    row: Row, url: str | None, variable: str, tables: list[str], privileges: tuple[str, ...]
 ) -> Check:
-    name = f"{label} PostgreSQL"
-    threshold = "reachable" + (f"; {', '.join(privileges)} on {', '.join(tables)}" if tables else "")
-    fix = f"set {variable} to a role with {', '.join(privileges) or 'CONNECT'}; check network/security group"
+    if not url:
+        return row(False, f"{variable} not set", fix=f'export {variable} (eval "$(ops sandbox env)")')
+    if not tables:
+        adapters.existing_tables(url, [])
+        return row(True, "reachable")
+    missing = adapters.table_privileges(url, tables, privileges)
+    if missing:
+        return row(False, "; ".join(f"{t}: {', '.join(m)}" for t, m in missing.items()))
+    return row(True, "reachable, privileges ok")
 
-    def measure() -> Check:
-        if not url:
-            return Check(
-                name,
-                False,
-                f"{variable} not set",
-                threshold,
-                f'export {variable} (eval "$(ops sandbox env)")',
-            )
-        if not tables:
-            adapters.existing_tables(url, [])
-            return Check(name, True, "reachable", threshold, fix)
-        missing = adapters.table_privileges(url, tables, privileges)
-        if missing:
-            return Check(
-                name, False, "; ".join(f"{t}: {', '.join(m)}" for t, m in missing.items()), threshold, fix
-            )
-        return Check(name, True, "reachable, privileges ok", threshold, fix)
 
-    return _probe(name, threshold, fix, measure)
+@preflight_check(
+    "production PostgreSQL",
+    lambda p: _reachable([*p.tables, "outbox"], _WRITE),
+    f"set PROD_DATABASE_URL to a role with {', '.join(_WRITE)}; check network/security group",
+)
+def production_postgres(p: Preflight, row: Row) -> Check:
+    return _pg_reachable(
+        row, p.cfg.settings.prod_database_url, "PROD_DATABASE_URL", [*p.tables, "outbox"], _WRITE
+    )
+
+
+@preflight_check(
+    "V2 replica PostgreSQL",
+    "reachable",
+    "set V2_DATABASE_URL to a role with CONNECT; check network/security group",
+)
+def v2_postgres(p: Preflight, row: Row) -> Check:
+    return _pg_reachable(row, p.cfg.settings.v2_database_url, "V2_DATABASE_URL", [], ())
+
+
+@preflight_check(
+    "V2 RDS instance",
+    "exists",
+    "grant rds:DescribeDBInstances",
+    applies=lambda p: bool(p.cfg.v2_rds_instance),
+)
+def v2_rds_instance(p: Preflight, row: Row) -> Check:
+    instance = str(p.cfg.v2_rds_instance)
+    found = adapters.rds_instance_exists(instance)
+    return row(
+        found,
+        instance if found else f"{instance} not found",
+        threshold="exists (its final snapshot is taken at cleanup)",
+        fix="set OPS_V2_RDS_INSTANCE from `terraform output -json ops_environment`",
+    )
+
+
+_SOURCE_FIX = "check that PROD_DATABASE_URL reaches the production database"
+
+
+@preflight_check("source wal_level", "logical", _SOURCE_FIX)
+def source_wal_level(p: Preflight, row: Row) -> Check:
+    facts = p.source()
+    if facts.on_rds:
+        on = facts.rds_logical_replication in ("on", "1")
+        return row(
+            on and facts.wal_level == "logical",
+            f"rds.logical_replication={facts.rds_logical_replication}, wal_level={facts.wal_level}",
+            threshold="rds.logical_replication = 1 (wal_level = logical)",
+            fix="set rds.logical_replication = 1 in the production instance's DB parameter group, "
+            "then reboot the instance (the parameter is static)",
+        )
+    return row(
+        facts.wal_level == "logical",
+        f"wal_level={facts.wal_level}",
+        fix="ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL",
+    )
+
+
+def _free_capacity(p: Preflight, row: Row, *, setting: str, in_use: int, limit: int, what: str) -> Check:
+    needed, why = _SLOTS_NEEDED.get(p.cfg.replica_driver, _SLOTS_NEEDED["logical"])
+    free = limit - in_use
+    where = (
+        "in the production DB parameter group, then reboot" if p.source().on_rds else "and restart PostgreSQL"
+    )
+    return row(
+        free >= needed,
+        f"{in_use} of {setting}={limit} in use, {free} free",
+        threshold=f">= {needed} free ({why})",
+        fix=f"raise {setting} {where}, or end {what} nobody uses",
+    )
+
+
+@preflight_check("source replication slots free", ">= 1 free", _SOURCE_FIX)
+def source_slots(p: Preflight, row: Row) -> Check:
+    facts = p.source()
+    return _free_capacity(
+        p,
+        row,
+        setting="max_replication_slots",
+        in_use=len(facts.slots),
+        limit=facts.max_replication_slots,
+        what="slots (SELECT pg_drop_replication_slot('<slot>'))",
+    )
+
+
+@preflight_check("source WAL senders free", ">= 1 free", _SOURCE_FIX)
+def source_wal_senders(p: Preflight, row: Row) -> Check:
+    facts = p.source()
+    return _free_capacity(
+        p,
+        row,
+        setting="max_wal_senders",
+        in_use=facts.wal_senders_in_use,
+        limit=facts.max_wal_senders,
+        what="replication connections (pg_stat_replication)",
+    )
+
+
+def _replication_role(p: Preflight) -> tuple[str | None, str]:
+    """The role the replica connects to the source as, and where that name came from."""
+    if p.cfg.replication_user:
+        return p.cfg.replication_user, "OPS_REPLICATION_USER"
+    if p.cfg.replica_driver == "dms":
+        return adapters.dms_source_user(p.cfg), "the DMS source endpoint"
+    return p.source().current_user, "PROD_DATABASE_URL, which the subscription connects as"
+
+
+@preflight_check(
+    "replication user grants",
+    lambda p: f"REPLICATION (on RDS: rds_replication) and SELECT on {', '.join(p.tables)}",
+    _SOURCE_FIX,
+)
+def replication_role(p: Preflight, row: Row) -> Check:
+    role, origin = _replication_role(p)
+    if not role:
+        return row(
+            False,
+            f"unknown: {origin} names no user (it reads a secret)",
+            fix="set OPS_REPLICATION_USER to the role the DMS source endpoint connects as",
+        )
+    grants = adapters.replication_grants(p.source_url, role, p.tables)
+    name = _ident(role)
+    if not grants.exists:
+        return row(
+            False,
+            f"role {role} (from {origin}) does not exist",
+            fix=f"CREATE ROLE {name} LOGIN PASSWORD '...'; then grant it as this check says",
+        )
+    lacking: list[str] = []
+    statements: list[str] = []
+    if not grants.can_replicate:
+        lacking.append(
+            "no REPLICATION attribute"
+            + ("" if grants.rds_replication is None else ", not in rds_replication")
+        )
+        statements.append(
+            f"GRANT rds_replication TO {name};"
+            if grants.rds_replication is not None
+            else f"ALTER ROLE {name} WITH REPLICATION;"
+        )
+    if grants.missing_select:
+        lacking.append(f"no SELECT on {', '.join(grants.missing_select)}")
+        statements.append(f"GRANT SELECT ON {', '.join(grants.missing_select)} TO {name};")
+    how = "superuser" if grants.superuser else "rds_replication" if grants.rds_replication else "REPLICATION"
+    return row(
+        not lacking,
+        f"{role} (from {origin}): "
+        + ("; ".join(lacking) if lacking else f"{how}, SELECT on every mapped table"),
+        fix="run on the production database as an administrator: " + " ".join(statements),
+    )
+
+
+@preflight_check(
+    "WAL held by replication slots",
+    "no inactive slot holding more than {cfg.max_slot_wal_mb:g} MB",
+    _SOURCE_FIX,
+)
+def slot_wal(p: Preflight, row: Row) -> Check:
+    facts = p.source()
+    limit = p.cfg.max_slot_wal_mb * 2**20
+    held = sum(s.retained_bytes or 0 for s in facts.slots)
+    stuck = [s for s in facts.slots if not s.active and (s.retained_bytes or 0) > limit]
+    cap = "unlimited" if facts.max_slot_wal_keep_size in ("-1", "-1MB") else facts.max_slot_wal_keep_size
+    measured = f"{len(facts.slots)} slot(s) hold {_bytes(held)} of WAL (max_slot_wal_keep_size {cap})"
+    if stuck:
+        measured += "; inactive: " + ", ".join(f"{s.name} {_bytes(s.retained_bytes or 0)}" for s in stuck)
+    drops = " ".join(f"SELECT pg_drop_replication_slot('{s.name}');" for s in stuck)
+    return row(
+        not stuck,
+        measured,
+        fix=f"if nothing consumes them any more, drop them: {drops} Otherwise restart their consumer; "
+        "max_slot_wal_keep_size caps what a slot may hold",
+    )
+
+
+@preflight_check(
+    "source free storage",
+    "{cfg.source_min_free_percent:g}% of allocated storage free",
+    "set OPS_SOURCE_RDS_INSTANCE to the production DB instance; grant rds:DescribeDBInstances and "
+    "cloudwatch:GetMetricStatistics",
+)
+def source_storage(p: Preflight, row: Row) -> Check:
+    instance = p.cfg.source_rds_instance
+    if instance:
+        reading = adapters.rds_free_storage(instance)
+        if reading.free_bytes is None:
+            return row(
+                False, f"{instance}: no FreeStorageSpace datapoint in the last hour (CloudWatch AWS/RDS)"
+            )
+        percent = 100 * reading.free_bytes / reading.allocated_bytes if reading.allocated_bytes else 0.0
+        return row(
+            percent >= p.cfg.source_min_free_percent,
+            f"{instance}: {_bytes(reading.free_bytes)} free of {_bytes(reading.allocated_bytes)} "
+            f"({percent:.0f}%), lowest FreeStorageSpace of the last hour",
+            fix=f"aws rds modify-db-instance --db-instance-identifier {instance} --allocated-storage <GiB> "
+            "--apply-immediately (or enable storage autoscaling with --max-allocated-storage); "
+            "a slot whose consumer stalls keeps all WAL from then on",
+        )
+    facts = p.source()
+    if facts.on_rds:
+        return row(
+            False,
+            "the source is Amazon RDS and OPS_SOURCE_RDS_INSTANCE is not set: free storage not measured",
+        )
+    wal = "unknown (pg_ls_waldir needs pg_monitor)" if facts.wal_bytes is None else _bytes(facts.wal_bytes)
+    return row(
+        True,
+        f"free disk is not measurable over SQL on a self-managed server; measured: database "
+        f"{_bytes(facts.database_bytes)}, WAL folder {wal}. Check free disk on the server (df)",
+    )
+
+
+@preflight_check(
+    "LOB sizes vs replication LOB limit",
+    "full LOB mode, or LobMaxSize >= largest LOB value + {cfg.lob_margin_percent:g}%",
+    "check PROD_DATABASE_URL and OPS_DMS_TASK_ARN; grant dms:DescribeReplicationTasks, "
+    "dms:DescribeReplicationConfigs",
+)
+def lob_sizes(p: Preflight, row: Row) -> Check:
+    from ops.replica.lobs import WHOLE, judge
+
+    if p.cfg.replica_driver != "dms":
+        return row(True, f"{p.cfg.replica_driver}: {WHOLE.origin}")
+    limits, settings_name = adapters.lob_limits(p.cfg, p.tables)
+    columns = adapters.measure_lobs(p.cfg, p.source_url, p.tables)
+    p.evidence["lob_columns"] = [c.to_dict() for c in columns]
+    verdict = judge(columns, limits, p.cfg.lob_margin_percent)
+    measured = verdict.measured
+    if verdict.ok and any(c.method.startswith("sample") for c in columns):
+        measured += "; a sample can miss a larger value: `ops replica check --lob-scan exact` reads every row"
+    return row(verdict.ok, measured, fix=_lob_fix(p.cfg, verdict.needed_kb, settings_name))
+
+
+def _lob_fix(cfg: MigrateConfig, needed_kb: int | None, settings_name: str) -> str:
+    arn = cfg.replica_task_arn or "<OPS_DMS_TASK_ARN>"
+    if ":replication-config:" in arn:
+        command = (
+            f"aws dms modify-replication-config --replication-config-arn {arn} "
+            "--replication-settings file://settings.json"
+        )
+    else:
+        command = (
+            f"aws dms modify-replication-task --replication-task-arn {arn} "
+            "--replication-task-settings file://settings.json (with the task stopped)"
+        )
+    size = f"LobMaxSize >= {needed_kb} KB" if needed_kb else "LobMaxSize above the largest value"
+    return (
+        f"in TargetMetadata of the DMS {settings_name} set FullLobMode=true, or LimitedSizeLobMode=true "
+        f"with {size} (SupportLobs=true; the same in any table-settings lob-settings rule): in Terraform "
+        f"(terraform/modules/dms) and `terraform apply`, or {command}"
+    )
+
+
+@preflight_check(
+    "target table + PITR", "ACTIVE, PITR ENABLED", "terraform apply (creates {s.target_table} with PITR)"
+)
+def target_table(p: Preflight, row: Row) -> Check:
+    table = p.cfg.settings.target_table
+    info = adapters.describe_target(table)
+    pitr_ok = info["pitr"] == "ENABLED"
+    pitr = f"PITR {info['pitr']}"
+    if info["pitr"] == adapters.PITR_UNSUPPORTED:
+        pitr_ok = p.cfg.accept_unmeasurable_pitr
+        pitr = "PITR not measurable on this endpoint (no backups API)" + (
+            "; accepted by OPS_PITR_UNSUPPORTED=accept" if pitr_ok else ""
+        )
+    return row(
+        info["status"] == "ACTIVE" and pitr_ok,
+        f"{table}: {info['status']}, {pitr}",
+        fix=f"aws dynamodb update-continuous-backups --table-name {table} "
+        "--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true",
+    )
+
+
+@preflight_check(
+    "control table read/write",
+    "get/put/delete allowed",
+    "grant dynamodb:GetItem/PutItem/DeleteItem/Query on {control.name}",
+)
+def control_table(p: Preflight, row: Row) -> Check:
+    assert p.control is not None, "the preflight gate always has its control table"
+    key = f"LEDGER#{p.cfg.dataset}"
+    p.control.put(key, "PROBE", {"at": adapters.utcnow().isoformat()})
+    p.control.get(key, "PROBE")
+    p.control.delete(key, "PROBE")
+    return row(True, f"{p.control.name}: ok", fix="")
+
+
+@preflight_check(
+    "flag readable by the app",
+    "parameter exists and the app's FlagReader reads it",
+    lambda p: f"grant ssm:GetParameter on {p.cfg.settings.flag_parameter()}",
+)
+def flag_readable(p: Preflight, row: Row) -> Check:
+    parameter = p.cfg.settings.flag_parameter()
+    stored = adapters.flag_parameter_value(p.cfg)
+    seen = adapters.app_reads_mode(p.cfg)
+    return row(
+        stored is not None and seen == stored,
+        f"{parameter}: stored {stored or 'missing'}, app reads {seen}",
+        fix=f"terraform apply (module migration_flag creates {parameter} = postgres); "
+        "grant ssm:GetParameter to the app role",
+    )
+
+
+@preflight_check("CloudWatch alarms exist", ">= 1", "grant cloudwatch:DescribeAlarms")
+def alarms_exist(p: Preflight, row: Row) -> Check:
+    cfg = p.cfg
+    found = adapters.alarms(cfg.alarm_prefixes)
+    names = {a["name"] for a in found}
+    missing = [n for n in cfg.required_alarms if n not in names and n not in adapters.alarm_names((n,))]
+    measured = f"{len(found)} alarm(s) with prefix {', '.join(cfg.alarm_prefixes)}"
+    if missing:
+        measured += f"; missing {', '.join(missing)}"
+    return row(
+        bool(found) and not missing,
+        measured,
+        threshold=">= 1" + (f" incl. {', '.join(cfg.required_alarms)}" if cfg.required_alarms else ""),
+        fix="terraform apply (module migration-monitoring creates the alarms)",
+    )
+
+
+def flag_is_postgres(p: Preflight) -> Check:
+    return flag_matches(p.cfg, "postgres")
+
+
+# What the replica needs from its source; also runs alone (`ops replica check`).
+SOURCE: tuple[Callable[[Preflight], Check | None], ...] = (
+    source_wal_level,
+    source_slots,
+    source_wal_senders,
+    replication_role,
+    slot_wal,
+    source_storage,
+    lob_sizes,
+)
+# Preflight, in the order the operator reads it: databases, the replica's source, AWS, the flag.
+PREFLIGHT: tuple[Callable[[Preflight], Check | None], ...] = (
+    production_postgres,
+    v2_postgres,
+    v2_rds_instance,
+    *SOURCE,
+    target_table,
+    control_table,
+    flag_readable,
+    alarms_exist,
+    flag_is_postgres,
+)
+
+
+def _run(name: str, checks: tuple[Callable[[Preflight], Check | None], ...], p: Preflight) -> GateResult:
+    rows = [c for c in (check(p) for check in checks) if c is not None]
+    return GateResult(name, rows, evidence=p.evidence)
 
 
 def preflight_gate(cfg: MigrateConfig, control: ControlTable) -> GateResult:
-    s = cfg.settings
-    checks: list[Check] = []
-    tables = _safe_tables()
-    checks.append(
-        _pg_check(
-            "production",
-            s.prod_database_url,
-            "PROD_DATABASE_URL",
-            [*tables, "outbox"],
-            ("SELECT", "INSERT", "UPDATE", "DELETE"),
-        )
-    )
-    checks.append(_pg_check("V2 replica", s.v2_database_url, "V2_DATABASE_URL", [], ()))
-    if cfg.v2_rds_instance:
-        instance = cfg.v2_rds_instance
+    return _run("preflight", PREFLIGHT, Preflight(cfg, control))
 
-        def rds() -> Check:
-            found = adapters.rds_instance_exists(instance)
-            return Check(
-                "V2 RDS instance",
-                found,
-                instance if found else f"{instance} not found",
-                "exists (its final snapshot is taken at cleanup)",
-                "set OPS_V2_RDS_INSTANCE from `terraform output` (module rds_postgres)",
-            )
 
-        checks.append(_probe("V2 RDS instance", "exists", "grant rds:DescribeDBInstances", rds))
-
-    def target() -> Check:
-        info = adapters.describe_target(s.target_table)
-        pitr_ok = info["pitr"] == "ENABLED"
-        pitr = f"PITR {info['pitr']}"
-        if info["pitr"] == adapters.PITR_UNSUPPORTED:
-            pitr_ok = cfg.accept_unmeasurable_pitr
-            pitr = "PITR not measurable on this endpoint (no backups API)" + (
-                "; accepted by OPS_PITR_UNSUPPORTED=accept" if pitr_ok else ""
-            )
-        return Check(
-            "target table + PITR",
-            info["status"] == "ACTIVE" and pitr_ok,
-            f"{s.target_table}: {info['status']}, {pitr}",
-            "ACTIVE, PITR ENABLED",
-            f"aws dynamodb update-continuous-backups --table-name {s.target_table} "
-            "--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true",
-        )
-
-    checks.append(
-        _probe(
-            "target table + PITR",
-            "ACTIVE, PITR ENABLED",
-            f"terraform apply (creates {s.target_table} with PITR)",
-            target,
-        )
-    )
-
-    def control_rw() -> Check:
-        control.put(f"LEDGER#{cfg.dataset}", "PROBE", {"at": adapters.utcnow().isoformat()})
-        control.get(f"LEDGER#{cfg.dataset}", "PROBE")
-        control.delete(f"LEDGER#{cfg.dataset}", "PROBE")
-        return Check("control table read/write", True, f"{control.name}: ok", "get/put/delete allowed", "")
-
-    checks.append(
-        _probe(
-            "control table read/write",
-            "get/put/delete allowed",
-            f"grant dynamodb:GetItem/PutItem/DeleteItem/Query on {control.name}",
-            control_rw,
-        )
-    )
-
-    def flag() -> Check:
-        stored = adapters.flag_parameter_value(cfg)
-        seen = adapters.app_reads_mode(cfg)
-        ok = stored is not None and seen == stored
-        return Check(
-            "flag readable by the app",
-            ok,
-            f"{s.flag_parameter()}: stored {stored or 'missing'}, app reads {seen}",
-            "parameter exists and the app's FlagReader reads it",
-            f"terraform apply (module migration_flag creates {s.flag_parameter()} = postgres); "
-            "grant ssm:GetParameter to the app role",
-        )
-
-    checks.append(
-        _probe(
-            "flag readable by the app",
-            "parameter exists and the app's FlagReader reads it",
-            f"grant ssm:GetParameter on {s.flag_parameter()}",
-            flag,
-        )
-    )
-
-    def alarms_exist() -> Check:
-        found = adapters.alarms(cfg.alarm_prefixes)
-        names = {a["name"] for a in found}
-        missing_required = [
-            n for n in cfg.required_alarms if n not in names and n not in adapters.alarm_names((n,))
-        ]
-        ok = bool(found) and not missing_required
-        measured = f"{len(found)} alarm(s) with prefix {', '.join(cfg.alarm_prefixes)}"
-        if missing_required:
-            measured += f"; missing {', '.join(missing_required)}"
-        return Check(
-            "CloudWatch alarms exist",
-            ok,
-            measured,
-            ">= 1" + (f" incl. {', '.join(cfg.required_alarms)}" if cfg.required_alarms else ""),
-            "terraform apply (module migration-monitoring creates the alarms)",
-        )
-
-    checks.append(_probe("CloudWatch alarms exist", ">= 1", "grant cloudwatch:DescribeAlarms", alarms_exist))
-    checks.append(flag_matches(cfg, "postgres"))
-    return GateResult("preflight", checks, evidence={"tables": tables})
+def source_gate(cfg: MigrateConfig) -> GateResult:
+    """The replica's source checks of preflight alone: read-only, outside the phase order, so
+    they can be re-run whenever the source or the DMS settings change."""
+    return _run("replica source", SOURCE, Preflight(cfg))
 
 
 def _safe_tables() -> list[str]:
@@ -193,6 +535,18 @@ def _safe_tables() -> list[str]:
         return adapters.mapped_tables()
     except Exception:
         return []
+
+
+def _ident(name: str) -> str:
+    """`name` as a SQL identifier in a fix the operator pastes."""
+    return name if name.isidentifier() and name == name.lower() else '"' + name.replace('"', '""') + '"'
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} B"
 
 
 # ------------------------------------------------------------------ dual-write

@@ -1,8 +1,9 @@
 """Procedure step 2: the V2 replica. One interface (`ReplicaDriver`), two drivers.
 
 `make_driver("logical")` replicates the local stack's `prod` into `v2` with a publication and a
-subscription; `make_driver("dms", task_arn=...)` drives an AWS DMS task. `replica_gate` judges
-either one's `ReplicaStatus` the same way.
+subscription; `make_driver("dms", task_arn=...)` drives AWS DMS, a replication task or a DMS
+Serverless replication config, whichever the ARN names. `replica_gate` judges any driver's
+`ReplicaStatus` the same way.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ def make_driver(kind: str, **kwargs: Any) -> ReplicaDriver:
     if kind == "dms":
         arn = kwargs.pop("task_arn", None) or os.environ.get("OPS_DMS_TASK_ARN")
         if not arn:
-            raise ConfigError("the dms driver needs --task-arn (or OPS_DMS_TASK_ARN) from `terraform output`")
+            raise ConfigError(
+                "the dms driver needs --task-arn (or OPS_DMS_TASK_ARN) from "
+                "`terraform output -json ops_environment`"
+            )
         if kwargs.get("tables") is None:
             kwargs["tables"] = mapped_tables()
         return DmsReplicaDriver(arn, **kwargs)

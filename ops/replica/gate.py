@@ -1,7 +1,8 @@
 """The `replica ready` gate: what must hold before the backfill may read from `v2`.
 
-Full load complete for every mapped table, validation clean (DMS) or exact counts equal
-(logical), the driver running, and lag under a threshold (30 s by default).
+Full load complete for every mapped table, validation clean (DMS: no failed or suspended
+validation record, which is also how a LOB truncated by DMS's LOB limit shows; logical: exact
+counts equal), the driver running, and lag under a threshold (30 s by default).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ RUNNING = "running"
 _VALIDATION_FIX = {
     "logical": "counts differ: wait (`ops replica wait`); if they stay apart, re-sync with "
     "`ops replica stop --teardown` then `ops replica start`",
-    "dms": "inspect the task's validation failures (awsdms_validation_failures_v1 on the target), "
-    "then reload the table (`ops replica start --reload`)",
+    "dms": "inspect the validation failures (awsdms_validation_failures_v1 on the target): a LOB value "
+    "truncated by the task's LOB limit shows here, so run `ops replica check --lob-scan exact` and fix "
+    "the LOB settings it names first; then reload (`ops replica start --reload`)",
 }
 _NA_FIX = {
     "logical": "the table is not in the publication; restart with `ops replica start`",

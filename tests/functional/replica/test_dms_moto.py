@@ -1,7 +1,10 @@
-"""The DMS driver against moto's server over HTTP: what moto serves (task lifecycle, CloudWatch).
+"""The DMS driver against moto's server over HTTP: what moto serves (the task lifecycle, task
+settings, endpoints, CloudWatch metrics).
 
-Table statistics and task states past "creating" are not served by moto; those paths are covered
-with Stubber in tests/unit/replica/test_dms_driver.py.
+moto serves neither table statistics, task states past "running", nor DMS Serverless replication
+configs; those paths are covered with Stubber in tests/unit/replica/test_dms_driver.py and
+test_dms_serverless.py. The serverless driver's metric discovery only talks to CloudWatch, so it
+runs against moto here.
 """
 
 from __future__ import annotations
@@ -13,79 +16,82 @@ import pytest
 
 from ops import aws
 from ops.replica import DmsReplicaDriver, make_driver
+from ops.replica.dms import Replication
+from ops.replica.lobs import dms_limits
+from tests.functional.replica.moto_dms import create_task, lob_settings
 
 pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
 def task_arn(stack: Any, unique_name: str) -> str:
-    dms = aws.client("dms")
-    instance = dms.create_replication_instance(
-        ReplicationInstanceIdentifier=unique_name, ReplicationInstanceClass="dms.t3.medium"
-    )["ReplicationInstance"]
-    endpoints = [
-        dms.create_endpoint(
-            EndpointIdentifier=f"{unique_name}-{role}",
-            EndpointType=role,
-            EngineName="postgres",
-            ServerName="127.0.0.1",
-            Port=5432,
-            DatabaseName="diary",
-            Username="postgres",
-            Password="unused",
-        )["Endpoint"]["EndpointArn"]
-        for role in ("source", "target")
-    ]
-    task = dms.create_replication_task(
-        ReplicationTaskIdentifier=unique_name,
-        SourceEndpointArn=endpoints[0],
-        TargetEndpointArn=endpoints[1],
-        ReplicationInstanceArn=instance["ReplicationInstanceArn"],
-        MigrationType="full-load-and-cdc",
-        TableMappings='{"rules": []}',
-    )["ReplicationTask"]
-    return str(task["ReplicationTaskArn"])
+    return create_task(
+        unique_name, lob_settings(LimitedSizeLobMode=True, LobMaxSize=64), source_user="dms_replication"
+    )
+
+
+def _put_latency(dimensions: list[dict[str, str]], metric: str, values: list[float]) -> None:
+    now = datetime.now(UTC)
+    aws.client("cloudwatch").put_metric_data(
+        Namespace="AWS/DMS",
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": dimensions,
+                "Timestamp": now - timedelta(minutes=3 - i),
+                "Value": v,
+                "Unit": "Seconds",
+            }
+            for i, v in enumerate(values)
+        ],
+    )
 
 
 def test_task_lifecycle_through_moto(task_arn: str) -> None:
     driver = make_driver("dms", task_arn=task_arn)
-    assert isinstance(driver, DmsReplicaDriver)
+    assert isinstance(driver, DmsReplicaDriver) and driver.kind == "task"
     assert driver.tables == ["couples", "users", "questions", "answers"]  # every mapped table
-    assert driver.task()["Status"] == "creating"
+    assert driver.replication().status == "creating"
     driver.start()
-    assert driver.task()["Status"] == "running"
+    assert driver.replication().status == "running"
     driver.start()  # already running: no second start request
     driver.stop()
-    assert driver.task()["Status"] == "stopped"
+    assert driver.replication().status == "stopped"
     driver.stop()  # already stopped: harmless
     driver.resume()
-    assert driver.task()["Status"] == "running"
+    assert driver.replication().status == "running"
 
 
-def test_cdc_latency_read_from_cloudwatch(task_arn: str, unique_name: str) -> None:
+def test_task_settings_and_source_user_read_through_moto(task_arn: str) -> None:
     driver = make_driver("dms", task_arn=task_arn)
     assert isinstance(driver, DmsReplicaDriver)
-    instance_id = driver.instance_identifier(driver.task())
-    assert instance_id == unique_name
-    cloudwatch = aws.client("cloudwatch")
-    now = datetime.now(UTC)
+    configuration = driver.configuration()
+    limits = dms_limits(configuration.settings, configuration.table_mappings, ["answers"], "public")
+    assert (limits["answers"].mode, limits["answers"].max_kb) == ("limited", 64)
+    assert driver.source_username() == "dms_replication"
+
+
+def test_task_cdc_latency_read_from_cloudwatch(task_arn: str, unique_name: str) -> None:
+    driver = make_driver("dms", task_arn=task_arn)
+    assert isinstance(driver, DmsReplicaDriver)
     dimensions = [
-        {"Name": "ReplicationInstanceIdentifier", "Value": instance_id},
+        {"Name": "ReplicationInstanceIdentifier", "Value": unique_name},
         {"Name": "ReplicationTaskIdentifier", "Value": task_arn.rsplit(":", 1)[-1]},
     ]
-    for metric, values in (("CDCLatencySource", [4.0, 2.0]), ("CDCLatencyTarget", [40.0, 7.0])):
-        cloudwatch.put_metric_data(
-            Namespace="AWS/DMS",
-            MetricData=[
-                {
-                    "MetricName": metric,
-                    "Dimensions": dimensions,
-                    "Timestamp": now - timedelta(minutes=3 - i),
-                    "Value": v,
-                    "Unit": "Seconds",
-                }
-                for i, v in enumerate(values)
-            ],
-        )
-    assert driver.latency_seconds(instance_id) == {"CDCLatencySource": 2.0, "CDCLatencyTarget": 7.0}
-    assert driver.latency_seconds("another-instance") == {"CDCLatencySource": None, "CDCLatencyTarget": None}
+    _put_latency(dimensions, "CDCLatencySource", [4.0, 2.0])
+    _put_latency(dimensions, "CDCLatencyTarget", [40.0, 7.0])
+    assert driver.latency_seconds() == {"CDCLatencySource": 2.0, "CDCLatencyTarget": 7.0}
+
+
+def test_serverless_cdc_latency_found_by_the_metric_naming_the_config(stack: Any, unique_name: str) -> None:
+    arn = f"arn:aws:dms:us-east-1:123456789012:replication-config:{unique_name.upper()}"
+    driver = DmsReplicaDriver(arn, cloudwatch_client=aws.client("cloudwatch"))
+    assert driver.kind == "replication-config"
+    replication = Replication("running", True, {}, {"config_identifier": unique_name})
+    assert driver.latency_seconds(replication) == {"CDCLatencySource": None, "CDCLatencyTarget": None}
+    mine = [{"Name": "ReplicationConfigIdentifier", "Value": unique_name}]
+    other = [{"Name": "ReplicationConfigIdentifier", "Value": f"{unique_name}-other"}]
+    _put_latency(mine, "CDCLatencySource", [9.0, 3.0])
+    _put_latency(mine, "CDCLatencyTarget", [12.0, 5.0])
+    _put_latency(other, "CDCLatencyTarget", [600.0])
+    assert driver.latency_seconds(replication) == {"CDCLatencySource": 3.0, "CDCLatencyTarget": 5.0}

@@ -7,103 +7,28 @@ status path is exercised here; Stubber also checks every response against the se
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
 from ops.replica import DmsReplicaDriver, ReplicaError, replica_gate
+from tests.unit.replica.dms_stubs import (
+    TABLES,
+    TASK_ARN,
+    clients,
+    describe_task,
+    scenario,
+    stub_task_status,
+)
 
-RESPONSES = Path(__file__).parent / "responses"
-TABLES = ["couples", "users", "questions", "answers"]
-ARN = "arn:aws:dms:us-east-1:123456789012:task:VQ7XEMPLAR3DTASKID"
-INSTANCE_ARN = "arn:aws:dms:us-east-1:123456789012:rep:ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def _dates(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: datetime.fromisoformat(v) if isinstance(v, str) and k.endswith(("Date", "Time")) else _dates(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_dates(v) for v in value]
-    return value
-
-
-def _at(clock: str) -> datetime:
-    return datetime.fromisoformat(f"2026-11-25T{clock}:00Z")
-
-
-def _scenario(name: str) -> dict[str, Any]:
-    body = json.loads((RESPONSES / f"{name}.json").read_text())
-    return {k: _dates(v) for k, v in body.items() if not k.startswith("_")}
-
-
-def _clients() -> tuple[Any, Any]:
-    kw = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
-    return boto3.client("dms", **kw), boto3.client("cloudwatch", **kw)
-
-
-def _stub_status(dms: Stubber, cw: Stubber, scenario: dict[str, Any]) -> None:
-    dms.add_response(
-        "describe_replication_tasks",
-        {"ReplicationTasks": [scenario["task"]]},
-        {"Filters": [{"Name": "replication-task-arn", "Values": [ARN]}], "WithoutSettings": True},
-    )
-    pages = scenario["pages"]
-    for i, page in enumerate(pages):
-        response: dict[str, Any] = {"ReplicationTaskArn": ARN, "TableStatistics": page}
-        expected: dict[str, Any] = {"ReplicationTaskArn": ARN, "MaxRecords": 500}
-        if i + 1 < len(pages):
-            response["Marker"] = f"page-{i + 1}"
-        if i:
-            expected["Marker"] = f"page-{i}"
-        dms.add_response("describe_table_statistics", response, expected)
-    dms.add_response(
-        "describe_replication_instances",
-        {
-            "ReplicationInstances": [
-                {"ReplicationInstanceIdentifier": "couple-diary-dms", "ReplicationInstanceArn": INSTANCE_ARN}
-            ]
-        },
-        {"Filters": [{"Name": "replication-instance-arn", "Values": [INSTANCE_ARN]}]},
-    )
-    for metric in ("CDCLatencySource", "CDCLatencyTarget"):
-        value = scenario["latency"][metric]
-        points = (
-            []
-            if value is None
-            else [
-                {"Timestamp": _at("11:58"), "Maximum": 0.5, "Unit": "Seconds"},
-                {"Timestamp": _at("11:59"), "Maximum": value, "Unit": "Seconds"},
-            ]
-        )
-        cw.add_response(
-            "get_metric_statistics",
-            {"Label": metric, "Datapoints": list(reversed(points))},
-            {
-                "Namespace": "AWS/DMS",
-                "MetricName": metric,
-                "Dimensions": [
-                    {"Name": "ReplicationInstanceIdentifier", "Value": "couple-diary-dms"},
-                    {"Name": "ReplicationTaskIdentifier", "Value": "VQ7XEMPLAR3DTASKID"},
-                ],
-                "StartTime": ANY,
-                "EndTime": ANY,
-                "Period": 60,
-                "Statistics": ["Maximum"],
-            },
-        )
+ARN = TASK_ARN
 
 
 def _status(name: str) -> Any:
-    dms, cw = _clients()
+    dms, cw = clients()
     with Stubber(dms) as dms_stub, Stubber(cw) as cw_stub:
-        _stub_status(dms_stub, cw_stub, _scenario(name))
+        stub_task_status(dms_stub, cw_stub, scenario(name))
         status = DmsReplicaDriver(ARN, tables=TABLES, dms_client=dms, cloudwatch_client=cw).status()
         dms_stub.assert_no_pending_responses()
         cw_stub.assert_no_pending_responses()
@@ -163,10 +88,9 @@ def test_failed_task_reports_state_and_failure_message() -> None:
 
 
 def test_missing_table_in_statistics_fails_the_gate() -> None:
-    dms, cw = _clients()
-    scenario = _scenario("complete")
+    dms, cw = clients()
     with Stubber(dms) as dms_stub, Stubber(cw) as cw_stub:
-        _stub_status(dms_stub, cw_stub, scenario)
+        stub_task_status(dms_stub, cw_stub, scenario("complete"))
         driver = DmsReplicaDriver(ARN, tables=[*TABLES, "outbox"], dms_client=dms, cloudwatch_client=cw)
         status = driver.status()
     gate = replica_gate(status, 30)
@@ -178,8 +102,8 @@ def test_missing_table_in_statistics_fails_the_gate() -> None:
     [(None, "start-replication"), ("2026-11-25T10:00:00Z", "resume-processing")],
 )
 def test_start_chooses_fresh_start_or_resume(start_date: str | None, expected_kind: str) -> None:
-    dms, cw = _clients()
-    task = _scenario("complete")["task"]
+    dms, cw = clients()
+    task = scenario("complete")["task"]
     task["Status"] = "ready" if start_date is None else "stopped"
     if start_date is None:
         task.pop("ReplicationTaskStartDate")
@@ -195,7 +119,7 @@ def test_start_chooses_fresh_start_or_resume(start_date: str | None, expected_ki
 
 
 def test_refusal_from_dms_becomes_an_operator_error() -> None:
-    dms, cw = _clients()
+    dms, cw = clients()
     with Stubber(dms) as stub:
         stub.add_client_error(
             "start_replication_task",
@@ -206,6 +130,125 @@ def test_refusal_from_dms_becomes_an_operator_error() -> None:
             DmsReplicaDriver(ARN, dms_client=dms, cloudwatch_client=cw).resume()
 
 
-def test_rejects_something_that_is_not_a_task_arn() -> None:
-    with pytest.raises(ReplicaError, match="not a DMS replication task ARN"):
-        DmsReplicaDriver("couple-diary-task", dms_client=object(), cloudwatch_client=object())
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "couple-diary-task",
+        "arn:aws:dms:us-east-1:123456789012:endpoint:SOURCEENDPOINTID",
+        "arn:aws:rds:us-east-1:123456789012:task:VQ7XEMPLAR3DTASKID",
+        "arn:aws:dms:us-east-1:123456789012:task:",
+    ],
+)
+def test_rejects_an_arn_of_neither_kind(arn: str) -> None:
+    with pytest.raises(ReplicaError, match=r"neither a DMS replication task ARN .* nor a DMS Serverless"):
+        DmsReplicaDriver(arn, dms_client=object(), cloudwatch_client=object())
+
+
+def test_suspended_validation_records_fail_the_table_as_mismatched() -> None:
+    """Suspended records are rows DMS could not compare (a truncated LOB among them): the table is
+    mismatched, with the LOB fix, even while its ValidationState still reads "Pending records"."""
+    dms, cw = clients()
+    scene = scenario("complete")
+    answers = scene["pages"][-1][-1]
+    assert answers["TableName"] == "answers"
+    answers.update(
+        ValidationState="Pending records", ValidationPendingRecords=10, ValidationSuspendedRecords=3
+    )
+    with Stubber(dms) as dms_stub, Stubber(cw) as cw_stub:
+        stub_task_status(dms_stub, cw_stub, scene)
+        status = DmsReplicaDriver(ARN, tables=TABLES, dms_client=dms, cloudwatch_client=cw).status()
+    gate = replica_gate(status, 30, TABLES)
+    (check,) = gate.failed
+    assert check.name == "answers: validation"
+    assert check.measured.startswith("mismatched")
+    assert "0 failed, 3 suspended records" in status.table("answers").detail
+    assert "LOB" in check.fix and "ops replica check --lob-scan exact" in check.fix
+
+
+@pytest.mark.parametrize(("status", "calls"), [("running", 1), ("stopped", 0), ("stopping", 0)])
+def test_stop_only_stops_what_runs(status: str, calls: int) -> None:
+    dms, cw = clients()
+    task = {**scenario("complete")["task"], "Status": status}
+    with Stubber(dms) as stub:
+        describe_task(stub, task)
+        if calls:
+            stub.add_response(
+                "stop_replication_task",
+                {"ReplicationTask": {**task, "Status": "stopping"}},
+                {"ReplicationTaskArn": ARN},
+            )
+        DmsReplicaDriver(ARN, dms_client=dms, cloudwatch_client=cw).stop()
+        stub.assert_no_pending_responses()
+
+
+def test_task_settings_and_table_mappings_give_each_tables_lob_limit() -> None:
+    from ops.replica.lobs import dms_limits
+
+    dms, cw = clients()
+    task = {
+        **scenario("complete")["task"],
+        "ReplicationTaskSettings": json.dumps(
+            {
+                "TargetMetadata": {
+                    "SupportLobs": True,
+                    "FullLobMode": False,
+                    "LimitedSizeLobMode": True,
+                    "LobMaxSize": 64,
+                }
+            }
+        ),
+        "TableMappings": json.dumps(
+            {
+                "rules": [
+                    {
+                        "rule-type": "selection",
+                        "rule-id": "1",
+                        "rule-name": "include",
+                        "object-locator": {"schema-name": "public", "table-name": "%"},
+                        "rule-action": "include",
+                    },
+                    {
+                        "rule-type": "table-settings",
+                        "rule-id": "2",
+                        "rule-name": "users-full-lob",
+                        "object-locator": {"schema-name": "public", "table-name": "users"},
+                        "lob-settings": {"mode": "unlimited", "bulk-max-size": "0"},
+                    },
+                ]
+            }
+        ),
+    }
+    with Stubber(dms) as stub:
+        describe_task(stub, task, with_settings=True)
+        configuration = DmsReplicaDriver(ARN, dms_client=dms, cloudwatch_client=cw).configuration()
+    assert configuration.settings_name == "task settings"
+    assert configuration.source_endpoint_arn == task["SourceEndpointArn"]
+    limits = dms_limits(configuration.settings, configuration.table_mappings, TABLES, "public")
+    assert limits["answers"].mode == "limited" and limits["answers"].max_kb == 64
+    assert limits["users"].mode == "full" and "users-full-lob" in limits["users"].origin
+
+
+def test_source_username_comes_from_the_source_endpoint() -> None:
+    dms, cw = clients()
+    task = scenario("complete")["task"]
+    with Stubber(dms) as stub:
+        describe_task(stub, task, with_settings=True)
+        stub.add_response(
+            "describe_endpoints",
+            {
+                "Endpoints": [
+                    {
+                        "EndpointIdentifier": "couple-diary-source",
+                        "EndpointType": "SOURCE",
+                        "EngineName": "postgres",
+                        "Username": "dms_replication",
+                        "EndpointArn": task["SourceEndpointArn"],
+                    }
+                ]
+            },
+            {"Filters": [{"Name": "endpoint-arn", "Values": [task["SourceEndpointArn"]]}]},
+        )
+        assert (
+            DmsReplicaDriver(ARN, dms_client=dms, cloudwatch_client=cw).source_username() == "dms_replication"
+        )
+        stub.assert_no_pending_responses()
