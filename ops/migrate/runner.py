@@ -211,7 +211,11 @@ class Cutover:
         if phase in DESTRUCTIVE:
             return self._destructive_plan(phase, flag_steps, opts)
         plans: dict[Phase, list[str]] = {
-            Phase.PREFLIGHT: ["check connectivity, permissions, PITR, alarms and the flag (read-only)"],
+            Phase.PREFLIGHT: [
+                "check connectivity, permissions, PITR, alarms and the flag (read-only)",
+                "check the replica's source: logical decoding, slots, the replication role, WAL held, "
+                "free storage, and LOB sizes against the replica's LOB limit",
+            ],
             Phase.DUAL_WRITE: [*flag_steps, "check the outbox drains and the app reads each mode"],
             Phase.REPLICATE: [
                 f"start the {self.cfg.replica_driver} replica (prod -> V2) unless started",

@@ -40,6 +40,7 @@ class World:
     snapshot_dir: Path
     replica_name: str
     runner: CliRunner = field(default_factory=CliRunner)
+    reverse_started: bool = False
 
     @property
     def cfg(self) -> MigrateConfig:
@@ -75,6 +76,7 @@ class World:
             from ops.reverse import control
 
             control.start(Settings.from_env(), "test")
+            self.reverse_started = True
 
     def alarm(self, name: str, state: str) -> None:
         aws.client("cloudwatch").set_alarm_state(
@@ -212,9 +214,10 @@ def world(
     try:
         yield w
     finally:
-        from ops.reverse import control
+        if w.reverse_started:
+            from ops.reverse import control
 
-        control.stop(Settings.from_env())
+            control.stop(Settings.from_env())
         _drop_replication(w)
         for name in (control_name, target_name):
             ddb.delete_table(TableName=name)
