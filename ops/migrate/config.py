@@ -54,6 +54,9 @@ class MigrateConfig:
     # pause may hold writes (its deadline; a crashed cutover cannot hold them longer).
     drain_timeout_seconds: float = 120.0
     pause_max_seconds: float = 30.0
+    # The rollback from dynamodb: how long reverse replication may take to reach the stream's tip
+    # while writes are paused (the Lambda driver answers a CloudWatch period late: use 180 there).
+    reverse_catchup_seconds: float = 30.0
     # shadow reads: mismatches allowed (0) over this trailing window before reads switch.
     shadow_window_seconds: float = 900.0
     shadow_max_mismatches: int = 0
@@ -101,6 +104,7 @@ class MigrateConfig:
             outbox_max_age_seconds=_env_float("OPS_OUTBOX_MAX_AGE_SECONDS", 10.0),
             drain_timeout_seconds=_env_float("OPS_DRAIN_TIMEOUT_SECONDS", 120.0),
             pause_max_seconds=_env_float("OPS_PAUSE_MAX_SECONDS", 30.0),
+            reverse_catchup_seconds=_env_float("OPS_REVERSE_CATCHUP_SECONDS", 30.0),
             shadow_window_seconds=_env_float("OPS_SHADOW_WINDOW_SECONDS", 900.0),
             shadow_max_mismatches=int(_env_float("OPS_SHADOW_MAX_MISMATCHES", 0)),
             flag_propagation_seconds=_env_float("OPS_FLAG_PROPAGATION_SECONDS", 15.0),

@@ -198,7 +198,9 @@ def rollback_from_dynamodb(cfg: MigrateConfig, operator: str, verify: Any) -> Fl
     # after the TTL (and a write already under way) no change can enter DynamoDB.
     propagation = cfg.flag_reader_ttl_seconds + SETTLE_MARGIN_SECONDS
     paused = store.pause(
-        seconds=propagation + cfg.pause_max_seconds, reason="cutover: rollback from dynamodb", who=operator
+        seconds=propagation + cfg.reverse_catchup_seconds + DEADLINE_MARGIN_SECONDS,
+        reason="cutover: rollback from dynamodb",
+        who=operator,
     )
     pause_started = time.monotonic()
     settled_at = time.time() + propagation
@@ -207,7 +209,7 @@ def rollback_from_dynamodb(cfg: MigrateConfig, operator: str, verify: Any) -> Fl
         # change can enter DynamoDB, and once the stream is applied past that moment PostgreSQL
         # holds everything.
         time.sleep(propagation)
-        deadline = pause_started + propagation + cfg.pause_max_seconds - DEADLINE_MARGIN_SECONDS
+        deadline = pause_started + propagation + cfg.reverse_catchup_seconds
         while True:
             caught_up = adapters.reverse_gate(cfg, caught_up_after=settled_at)
             if caught_up.ok:

@@ -124,7 +124,50 @@ def _alive(pid: int) -> bool:
 
 
 def status(settings: Settings, *, control: ControlTable | None = None) -> ReverseStatus:
-    return _state(settings, control).status()
+    current = _state(settings, control).status()
+    if current.driver == "lambda":
+        lambda_position(current, os.environ.get("OPS_REVERSE_FUNCTION", ""))
+    return current
+
+
+def lambda_position(current: ReverseStatus, function: str, now: float | None = None) -> None:
+    """Lag and caught-up time of the reverse Lambda, from its IteratorAge (1-minute periods).
+
+    The function cannot see the stream's tip, its event source mapping can: IteratorAge is the
+    age of the last record it handed over. A minute whose maximum is at most a second was applied
+    to the tip by its end; a minute with no datapoint had nothing to hand over. Either way the
+    answer comes a period late, so with this driver the rollback from dynamodb holds writes about
+    two minutes (OPS_REVERSE_CATCHUP_SECONDS); the local poller answers at once.
+    """
+    if not function:
+        raise ConfigError("OPS_REVERSE_DRIVER=lambda needs OPS_REVERSE_FUNCTION (terraform output)")
+    now = now if now is not None else time.time()
+    from datetime import UTC, datetime, timedelta
+
+    end = datetime.fromtimestamp(now, UTC)
+    points = (
+        aws.client("cloudwatch")
+        .get_metric_statistics(
+            Namespace="AWS/Lambda",
+            MetricName="IteratorAge",
+            Dimensions=[{"Name": "FunctionName", "Value": function}],
+            StartTime=end - timedelta(minutes=10),
+            EndTime=end,
+            Period=60,
+            Statistics=["Maximum"],
+        )
+        .get("Datapoints", [])
+    )
+    latest = max(points, key=lambda p: p["Timestamp"], default=None)
+    current.measured_at = now
+    if latest is None or latest["Timestamp"].timestamp() + 120 <= now:
+        # Nothing handed over for two full periods: nothing was waiting.
+        current.lag_seconds = 0.0
+        current.caught_up_at = now - 60
+        return
+    current.lag_seconds = float(latest["Maximum"]) / 1000
+    if current.lag_seconds <= 1.0:
+        current.caught_up_at = latest["Timestamp"].timestamp() + 60
 
 
 def _streams_client() -> Any:

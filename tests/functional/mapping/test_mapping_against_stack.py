@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from ops import aws
 from ops.control import ConditionFailed, ControlTable
 from ops.mapping import RowError, configure_connection, is_tombstone, load_mapping
-from ops.schema import applied_versions, apply_migrations
+from ops.schema import applied_versions, apply_migrations, migration_files
 from ops.tables import ensure_target_table
 
 pytestmark = pytest.mark.stack
@@ -39,13 +39,23 @@ def diary_db(prod_db: str) -> str:
 
 
 def test_migrations_are_idempotent_and_recorded(prod_db: str) -> None:
-    first = apply_migrations(prod_db)
-    assert first == ["0001_couple_diary"]
+    shipped = [version for version, _ in migration_files()]
+    assert shipped[0] == "0001_couple_diary" and shipped == sorted(shipped)
+    assert apply_migrations(prod_db) == shipped
     assert apply_migrations(prod_db) == []
-    assert applied_versions(prod_db) == ["0001_couple_diary"]
+    assert applied_versions(prod_db) == shipped
     with psycopg.connect(prod_db) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-    assert {"couples", "users", "questions", "answers", "outbox", "schema_migrations"} <= tables
+    assert {
+        "couples",
+        "users",
+        "questions",
+        "answers",
+        "outbox",
+        "migration_fence",
+        "reverse_deletes",
+        "schema_migrations",
+    } <= tables
 
 
 def _insert_answer(conn: psycopg.Connection[Any], **values: Any) -> dict[str, Any]:

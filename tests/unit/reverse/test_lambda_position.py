@@ -1,0 +1,63 @@
+"""The Lambda driver's lag and caught-up time, read from IteratorAge (moto's CloudWatch)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ops import aws
+from ops.reverse.control import lambda_position, reverse_gate
+from ops.reverse.state import ReverseStatus
+
+NOW = datetime(2026, 12, 6, 12, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    aws.reset()
+    with mock_aws():
+        yield boto3.client("cloudwatch", region_name="us-east-1")
+    aws.reset()
+
+
+def _age(cloudwatch: Any, at: datetime, ms: float) -> None:
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "IteratorAge",
+                "Dimensions": [{"Name": "FunctionName", "Value": "reverse"}],
+                "Timestamp": at,
+                "Value": ms,
+                "Unit": "Milliseconds",
+            }
+        ],
+    )
+
+
+def test_a_minute_at_the_tip_counts_as_caught_up_at_its_end(cloudwatch: Any) -> None:
+    _age(cloudwatch, NOW - timedelta(seconds=90), 45_000)
+    status = ReverseStatus(running=True, measured_at=NOW.timestamp())
+    lambda_position(status, "reverse", now=NOW.timestamp())
+    assert status.lag_seconds == 45.0 and status.caught_up_at is None
+    _age(cloudwatch, NOW - timedelta(seconds=20), 200)
+    lambda_position(status, "reverse", now=NOW.timestamp())
+    assert status.lag_seconds == 0.2
+    assert status.caught_up_at is not None and status.caught_up_at > (NOW - timedelta(seconds=30)).timestamp()
+    gate = reverse_gate(status, caught_up_after=(NOW - timedelta(seconds=60)).timestamp())
+    assert [c.name for c in gate.failed] == []
+
+
+def test_no_invocation_for_two_periods_means_nothing_was_waiting(cloudwatch: Any) -> None:
+    status = ReverseStatus(running=True)
+    lambda_position(status, "reverse", now=NOW.timestamp())
+    assert status.lag_seconds == 0.0 and status.caught_up_at == NOW.timestamp() - 60
