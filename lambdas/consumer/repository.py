@@ -505,6 +505,13 @@ class Repository:
             for r in rows
         ]
 
+    def status_of(self, provider: str, key: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT status FROM notification_subscriptions WHERE provider = %s AND subscription_key = %s",
+            (provider, key),
+        ).fetchone()
+        return row["status"] if row else None
+
     def flag(self, provider: str, key: str, reason: str) -> None:
         """Ask the next reconciliation to check this row."""
         self.conn.execute(

@@ -392,3 +392,157 @@ def replay_apple(  # noqa: PLR0917 - one parameter per CLI option
     render(result, console, as_json)
     if not result.ok:
         raise typer.Exit(1)
+
+
+LocalStateOption = typer.Option(
+    None,
+    "--state",
+    help="The --state folder of a running `ops notifications serve`: reconcile against its local fakes.",
+)
+DatabaseOption = typer.Option(
+    "", envvar="NOTIFICATIONS_DATABASE_URL", help="PostgreSQL URL of the consumer's database."
+)
+
+
+def _progress_bar(total: int, what: str) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn(f"[bold]{what}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.1f}/s repaired {task.fields[repaired]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task(what, total=total or None, rate=0.0, repaired=0)
+    started = time.monotonic()
+    counts = {"done": 0, "repaired": 0}
+
+    def advance(item: Any) -> None:
+        counts["done"] += 1
+        counts["repaired"] += int(getattr(item, "repaired", False))
+        rate = counts["done"] / max(time.monotonic() - started, 1e-6)
+        progress.update(task, advance=1, rate=rate, repaired=counts["repaired"])
+
+    return progress, advance
+
+
+@app.command()
+def reconcile(  # noqa: PLR0917 - one parameter per CLI option
+    database_url: str = DatabaseOption,
+    state: Path | None = LocalStateOption,
+    lookback_days: float = typer.Option(7, help="Also check subscriptions whose access ended this recently."),
+    horizon_hours: float = typer.Option(24, help="Check subscriptions whose access ends within this."),
+    stale_days: float = typer.Option(
+        30, help="Check anything the stores were not asked about for this long."
+    ),
+    history_hours: float = typer.Option(2, help="Apply Apple's notification history of this window."),
+    voided_days: float = typer.Option(2, help="Apply Google's voided purchases of this window."),
+    limit: int = typer.Option(500, help="At most this many subscriptions per run."),
+    every: bool = typer.Option(False, "--all", help="Check every subscription (a full sweep)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be checked; call no store."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Ask Apple and Google for the truth about due subscriptions and repair entitlements.
+
+    Uses the consumer's environment variables (GOOGLE_PLAY_CREDENTIALS_*, APP_STORE_API_KEY_*,
+    APPLE_*); repairs go through the same strategies, ordering and history as notifications.
+    """
+    from datetime import timedelta
+
+    from lambdas.consumer.reconcile import ReconcileOptions
+    from ops.notifications.reconcile import consumer_config
+    from ops.notifications.reconcile import reconcile as run_reconcile
+
+    config = consumer_config(database_url, state.resolve() if state else None)
+    options = ReconcileOptions(
+        lookback=timedelta(days=lookback_days),
+        horizon=timedelta(hours=horizon_hours),
+        stale_after=timedelta(days=stale_days),
+        history_window=timedelta(hours=history_hours),
+        voided_window=timedelta(days=voided_days),
+        limit=limit,
+        every=every,
+    )
+    if not dry_run and not yes:
+        planned = run_reconcile(config, options, dry_run=True)
+        typer.confirm(
+            f"Ask the stores about {planned.evidence['due']} subscription(s) and repair them?", abort=True
+        )
+    if dry_run:
+        result = run_reconcile(config, options, dry_run=True)
+    else:
+        progress, advance = _progress_bar(limit, "reconciling")
+        with progress:
+            result = run_reconcile(config, options, dry_run=False, progress=advance)
+    render(result, console, as_json)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+CsvArgument = typer.Argument(..., help="CSV: provider,id,product_id,account_id (header row).")
+
+
+@app.command("import-lifetime")
+def import_lifetime(  # noqa: PLR0917 - one parameter per CLI option
+    csv_file: Path = CsvArgument,
+    database_url: str = DatabaseOption,
+    state: Path | None = LocalStateOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the file; call no store, grant nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Grant lifetime passes bought before this service existed, each verified with its store.
+
+    Apple: Get Transaction Info (the pass is granted unless revoked). Google: purchases.products.get
+    (granted when purchased; acknowledged if Play still waits). account_id names the app user when
+    the store has none for an old purchase.
+    """
+    from ops.notifications.reconcile import consumer_config, read_passes
+    from ops.notifications.reconcile import import_lifetime as run_import
+
+    passes = read_passes(csv_file)
+    config = consumer_config(database_url, state.resolve() if state else None)
+    if not dry_run and not yes:
+        typer.confirm(f"Verify and grant {len(passes)} lifetime pass(es)?", abort=True)
+    if dry_run:
+        result = run_import(config, passes, dry_run=True)
+    else:
+        progress, advance = _progress_bar(len(passes), "importing")
+        with progress:
+            result = run_import(config, passes, dry_run=False, progress=advance)
+    render(result, console, as_json)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def reprocess(  # noqa: PLR0917 - one parameter per CLI option
+    database_url: str = DatabaseOption,
+    state: Path | None = LocalStateOption,
+    outcome: str = typer.Option("unknown-type", help="Stored notifications with this outcome ('' = any)."),
+    event_type: str = typer.Option("", "--type", help="Only this type, e.g. SUBSCRIPTION_21 or DID_PAUSE."),
+    limit: int = typer.Option(1000, help="At most this many."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be sent again; send nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Send stored notifications through the consumer again (after deploying a strategy for a type
+    it did not know); each is applied once more, in its own FIFO group."""
+    from ops.notifications.reconcile import consumer_config
+    from ops.notifications.reconcile import reprocess as run_reprocess
+
+    queue = Settings.from_env().notifications_queue
+    config = consumer_config(database_url, state.resolve() if state else None)
+
+    def run(dry: bool) -> PhaseResult:
+        return run_reprocess(
+            config, queue, outcome=outcome or None, event_type=event_type or None, limit=limit, dry_run=dry
+        )
+
+    if not dry_run and not yes:
+        typer.confirm(f"Send {run(True).evidence['matched']} stored notification(s) again?", abort=True)
+    render(run(dry_run), console, as_json)

@@ -116,8 +116,9 @@ class AppleNotification:
 
     @property
     def account_id(self) -> str | None:
-        """appAccountToken: the UUID the app sets at purchase (the user's external id)."""
-        value = self.transaction.get("appAccountToken")
+        """appAccountToken: the UUID the app sets at purchase (the user's external id); for a pass bought
+        before the app set one, the account an import names (`accountId`, never from the store)."""
+        value = self.transaction.get("appAccountToken") or self.payload.get("accountId")
         return str(value) if value else None
 
     def require_transaction(self) -> None:

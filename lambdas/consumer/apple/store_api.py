@@ -164,6 +164,22 @@ class AppStoreApi:
 
     # --- verification -------------------------------------------------------------------------
 
+    def verify_notification(self, signed_payload: str) -> dict[str, Any]:
+        """A notification from the history, verified with its nested signed data, in the shape the
+        receiver hands the consumer (`data.transactionInfo` / `data.renewalInfo` added)."""
+        try:
+            self.verifier.verify_and_decode_notification(signed_payload)
+        except VerificationException as exc:
+            raise StoreDataInvalid(f"App Store notification did not verify ({exc.status.name})") from None
+        payload = _payload(signed_payload)
+        data = payload.get("data")
+        if isinstance(data, dict):
+            if isinstance(data.get("signedTransactionInfo"), str):
+                data["transactionInfo"] = self.verify_transaction(data["signedTransactionInfo"])
+            if isinstance(data.get("signedRenewalInfo"), str):
+                data["renewalInfo"] = self.verify_renewal(data["signedRenewalInfo"])
+        return payload
+
     def verify_transaction(self, jws: str) -> dict[str, Any]:
         try:
             self.verifier.verify_and_decode_signed_transaction(jws)

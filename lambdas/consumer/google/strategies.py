@@ -220,7 +220,7 @@ def sync_lifetime(n: GoogleNotification, event_type: str, sku: str, ctx: GoogleC
         kind="lifetime",
         product_id=sku,
         auto_renew=False,
-        account_id=purchase.get("obfuscatedExternalAccountId") or None,
+        account_id=purchase.get("obfuscatedExternalAccountId") or n.body.get("accountId") or None,
         latest_transaction_id=purchase.get("orderId") or None,
         checked=True,
     )
