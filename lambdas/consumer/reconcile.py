@@ -76,10 +76,15 @@ class Reconciled:
     status_before: str | None
     status_after: str | None
     detail: str = ""
+    # The end of access the row gave before and gives after.
+    until_before: datetime | None = None
+    until_after: datetime | None = None
 
     @property
     def repaired(self) -> bool:
-        return self.outcome == "reconciled" and self.status_before != self.status_after
+        """The store's answer changed the state or the end of access."""
+        changed = (self.status_before, self.until_before) != (self.status_after, self.until_after)
+        return self.outcome == "reconciled" and changed
 
 
 @dataclass
@@ -159,7 +164,13 @@ class Reconciler:
 
     def check(self, row: DueSubscription, account_id: str | None = None) -> Reconciled:
         """Ask the store about one row (or a purchase to import) and apply the answer."""
-        before = self._status(row)
+        status, until = self.repository.status_of(row.provider, row.key)
+        unchanged = {
+            "status_before": status,
+            "status_after": status,
+            "until_before": until,
+            "until_after": until,
+        }
         try:
             message = (
                 self._apple_message(row, account_id)
@@ -168,18 +179,25 @@ class Reconciler:
             )
             if message is None:
                 self.repository.flag(row.provider, row.key, "not-found-in-store")
-                return Reconciled(row.provider, row.key, row.reason, "not-found", before, before)
+                return Reconciled(row.provider, row.key, row.reason, "not-found", **unchanged)
             outcome = self.service.process(message)
         except ConsumerError as exc:
             log.warning(
                 "reconciliation of one subscription failed",
                 extra=fields(provider=row.provider, key=fingerprint(row.key), error=exc.__class__.__name__),
             )
-            return Reconciled(row.provider, row.key, row.reason, "failed", before, before, str(exc)[:200])
-        return Reconciled(row.provider, row.key, row.reason, outcome, before, self._status(row))
-
-    def _status(self, row: DueSubscription) -> str | None:
-        return self.repository.status_of(row.provider, row.key)
+            return Reconciled(row.provider, row.key, row.reason, "failed", detail=str(exc)[:200], **unchanged)
+        status_after, until_after = self.repository.status_of(row.provider, row.key)
+        return Reconciled(
+            row.provider,
+            row.key,
+            row.reason,
+            outcome,
+            status_before=status,
+            status_after=status_after,
+            until_before=until,
+            until_after=until_after,
+        )
 
     def _apple_message(self, row: DueSubscription, account_id: str | None) -> NotificationMessage | None:
         store = self.service.apple.store

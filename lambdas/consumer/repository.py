@@ -370,7 +370,7 @@ class Repository:
         else:
             return
         # One statement (no round trip for the rows): the purchase whose access lasts longest (the
-        # lifetime pass: infinity). Premium is read at read time from entitled_until
+        # lifetime pass: 9999-12-31). Premium is read at read time from entitled_until
         # (notification_entitlements_now); `premium` is its value when the row was written.
         self.conn.execute(
             f"""
@@ -505,12 +505,14 @@ class Repository:
             for r in rows
         ]
 
-    def status_of(self, provider: str, key: str) -> str | None:
+    def status_of(self, provider: str, key: str) -> tuple[str | None, datetime | None]:
+        """(status, entitled_until) of one row; (None, None) when it does not exist."""
         row = self.conn.execute(
-            "SELECT status FROM notification_subscriptions WHERE provider = %s AND subscription_key = %s",
+            "SELECT status, entitled_until FROM notification_subscriptions "
+            "WHERE provider = %s AND subscription_key = %s",
             (provider, key),
         ).fetchone()
-        return row["status"] if row else None
+        return (row["status"], row["entitled_until"]) if row else (None, None)
 
     def flag(self, provider: str, key: str, reason: str) -> None:
         """Ask the next reconciliation to check this row."""

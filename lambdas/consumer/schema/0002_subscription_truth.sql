@@ -11,17 +11,18 @@ ALTER TABLE notification_subscriptions ADD COLUMN ack_pending boolean NOT NULL D
 ALTER TABLE notification_subscriptions ADD COLUMN checked_at timestamptz;
 -- Why the row must be reconciled soon (NULL: nothing known to be wrong).
 ALTER TABLE notification_subscriptions ADD COLUMN flagged text;
--- Until when the row gives access: the store's expiry (or grace end); infinity for an active lifetime
+-- Until when the row gives access: the store's expiry (or grace end); 9999-12-31 (never: psycopg
+-- cannot read 'infinity') for an active lifetime
 -- pass; NULL when it gives none. Computed here so every reader agrees.
 ALTER TABLE notification_subscriptions ADD COLUMN entitled_until timestamptz GENERATED ALWAYS AS (
     CASE
-        WHEN kind = 'lifetime' THEN CASE WHEN status = 'active' THEN 'infinity'::timestamptz END
+        WHEN kind = 'lifetime' THEN CASE WHEN status = 'active' THEN '9999-12-31 00:00:00+00'::timestamptz END
         WHEN status IN ('active', 'canceled-until-expiry') THEN expires_at
         WHEN status = 'grace' THEN GREATEST(expires_at, grace_until)
     END
 ) STORED;
 CREATE INDEX notification_subscriptions_due ON notification_subscriptions (entitled_until)
-    WHERE entitled_until IS NOT NULL AND entitled_until < 'infinity';
+    WHERE entitled_until IS NOT NULL AND entitled_until < '9999-12-31 00:00:00+00';
 CREATE INDEX notification_subscriptions_flagged ON notification_subscriptions (flagged) WHERE flagged IS NOT NULL;
 CREATE INDEX notification_subscriptions_ack ON notification_subscriptions (ack_pending) WHERE ack_pending;
 CREATE INDEX notification_subscriptions_linked ON notification_subscriptions (provider, linked_key)

@@ -148,7 +148,7 @@ def test_other_one_time_products_and_tests_are_recorded(
 def test_play_outage_fails_the_message_for_a_retry(consumer: Consumer, db: Db, fake_play: FakePlay) -> None:
     fake_play.subscriptions[TOKEN] = subscription_purchase(account_id=ev.ACCOUNT)
     fake_play.unavailable = True
-    consumer.service.begin(1.0)
+    consumer.store_budget_s = 0.2
     renewed = ev.google_subscription(CODES["SUBSCRIPTION_RENEWED"])
     assert deliver(consumer, renewed) == [0]
     assert db.status(TOKEN, "google") is None
