@@ -165,7 +165,7 @@ class Reconciler:
     def check(self, row: DueSubscription, account_id: str | None = None) -> Reconciled:
         """Ask the store about one row (or a purchase to import) and apply the answer."""
         status, until = self.repository.status_of(row.provider, row.key)
-        unchanged = {
+        unchanged: dict[str, Any] = {
             "status_before": status,
             "status_after": status,
             "until_before": until,
