@@ -298,9 +298,6 @@ class AppleVerifier:
             raise NotForThisApp("wrong_bundle_id", "transaction bundleId differs")
         if transaction.get("environment") != self.environment:
             raise NotForThisApp("wrong_environment", "transaction environment differs")
-        for name in ("transactionId", "originalTransactionId"):
-            if not isinstance(transaction.get(name), str) or not transaction[name]:
-                raise MalformedRequest("transaction_id", f"transaction has no {name}")
         return transaction
 
     def _verify_nested(self, data: dict[str, Any]) -> None:

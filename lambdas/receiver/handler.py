@@ -228,6 +228,9 @@ class Receiver:
         if not isinstance(signed, str):
             raise MalformedRequest("signed_transaction_missing", "body has no signedTransaction string")
         transaction = self.apple.verify_transaction(signed)
+        for name in ("transactionId", "originalTransactionId"):
+            if not isinstance(transaction.get(name), str) or not transaction[name]:
+                raise MalformedRequest("transaction_id", f"transaction has no {name}")
         signed_date = transaction.get("signedDate")
         if isinstance(signed_date, bool) or not isinstance(signed_date, int) or signed_date <= 0:
             raise MalformedRequest("signed_date", "transaction has no signedDate")
