@@ -7,7 +7,7 @@ OPS := $(BIN)/ops
 STAMP := $(VENV)/.stamp-installed
 DDB_LOCAL := tools/dynamodb-local/node_modules/.package-lock.json
 
-.PHONY: help setup demo test lint pytest bench chaos package lock tools-check clean terraform-docs terraform-test docs
+.PHONY: help setup demo test lint pytest bench chaos package lock tools-check clean terraform-docs terraform-test docs oracle
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,10 @@ docs: setup  ## Regenerate docs/cli.md from the CLI (a test fails when it is sta
 
 terraform-docs: setup  ## Regenerate the Inputs/Outputs tables of the Terraform module READMEs
 	$(BIN)/python -m tests.terraform.terraform_docs
+
+oracle: setup  ## The notification oracle with many seeds (ORACLE_RUNS, default 40); prints its numbers
+	set -o pipefail; ORACLE_RUNS=$${ORACLE_RUNS:-40} $(BIN)/pytest tests/functional/consumer/test_oracle.py -s -q \
+		| grep -E '^(oracle|mismatch|late acknowledgement):|passed|failed'
 
 terraform-test: setup  ## Only the Terraform checks (fmt, validate, terraform test, checkov, contract)
 	$(BIN)/pytest tests/terraform -m terraform

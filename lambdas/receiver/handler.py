@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lambdas.receiver.apple import AppleVerifier, apple_group_id
@@ -82,8 +82,10 @@ class Receiver:
         sqs_client: Any,
         jwks: JwksCache | None = None,
         metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self._clock = clock
         self.apple = AppleVerifier(
             config.apple_root_ca_der,
             bundle_id=config.apple_bundle_id,
@@ -271,7 +273,7 @@ class Receiver:
             raise MalformedRequest("product_id", "productId must be a Play product id")
         if product_type not in _PRODUCT_TYPES:
             raise MalformedRequest("product_type", "productType must be subscription or product")
-        now_ms = int(time.time() * 1000)
+        now_ms = int(self._clock() * 1000)
         digest = hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
         payload = {
             "version": "1.0",
