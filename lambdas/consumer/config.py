@@ -234,13 +234,17 @@ class AppStoreSettings:
         """The App Store Server API client with Apple's SignedDataVerifier, built from this configuration."""
         from lambdas.consumer.apple.store_api import AppStoreApi, AppStoreKey
 
-        key = _load_secret(
-            self.key_source,
-            read_secret,
-            AppStoreKey.from_json,
-            "App Store Server API key",
-            'store {"key_id", "issuer_id", "private_key"} of an App Store Connect in-app purchase key.',
-        )
+        def key() -> AppStoreKey:
+            return _load_secret(
+                self.key_source,
+                read_secret,
+                AppStoreKey.from_json,
+                "App Store Server API key",
+                'store {"key_id", "issuer_id", "private_key"} of an App Store Connect in-app purchase key.',
+            )
+
+        # The key is read on the first call, not at cold start: a consumer deployed before the key is
+        # stored keeps processing notifications.
         return AppStoreApi(
             key,
             bundle_id=self.bundle_id,

@@ -30,6 +30,7 @@ from typing import Any
 from lambdas.consumer.exceptions import ConsumerError
 from lambdas.consumer.repository import DueSubscription
 from lambdas.consumer.service import NotificationService
+from lambdas.shared.exceptions import LambdaError
 from lambdas.shared.log import fields, fingerprint, get_logger
 from lambdas.shared.messages import NotificationMessage
 
@@ -181,7 +182,7 @@ class Reconciler:
                 self.repository.flag(row.provider, row.key, "not-found-in-store")
                 return Reconciled(row.provider, row.key, row.reason, "not-found", **unchanged)
             outcome = self.service.process(message)
-        except ConsumerError as exc:
+        except LambdaError as exc:
             log.warning(
                 "reconciliation of one subscription failed",
                 extra=fields(provider=row.provider, key=fingerprint(row.key), error=exc.__class__.__name__),
@@ -280,7 +281,7 @@ class Reconciler:
                 message = self._message("apple", str(payload.get("notificationUUID")), group, payload)
                 if self.service.process(message) != "duplicate":
                     report.history_applied += 1
-        except ConsumerError as exc:
+        except LambdaError as exc:
             report.errors.append(f"Apple notification history: {exc}")
 
     def _google_voided(self, start: datetime, report: ReconcileReport) -> None:
@@ -295,7 +296,7 @@ class Reconciler:
                 message = self._message("google", item[0], item[1], item[2])
                 if self.service.process(message) not in ("duplicate",):
                     report.voided_applied += 1
-        except ConsumerError as exc:
+        except LambdaError as exc:
             report.errors.append(f"Google voided purchases: {exc}")
 
 

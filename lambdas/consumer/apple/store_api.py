@@ -81,7 +81,7 @@ def _payload(jws: str) -> dict[str, Any]:
 class AppStoreApi:
     def __init__(
         self,
-        key: AppStoreKey,
+        key: AppStoreKey | Callable[[], AppStoreKey],
         *,
         bundle_id: str,
         app_apple_id: int | None,
@@ -92,12 +92,22 @@ class AppStoreApi:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         env = Environment(environment)
-        self.client = AppStoreServerAPIClient(key.private_key_pem, key.key_id, key.issuer_id, bundle_id, env)
-        if base_url:
-            # The library fixes its URL by environment; a local fake of the API is reached this way.
-            self.client._base_url = base_url.rstrip("/")
+        self._key = key
+        self._bundle_id, self._environment, self._base_url = bundle_id, env, base_url
         self._verifier_args = (root_certificates, online_checks, env, bundle_id, app_apple_id)
         self._sleep = sleep
+
+    @cached_property
+    def client(self) -> AppStoreServerAPIClient:
+        """Apple's client, built on first use: the key (a secret) is read only when a call needs it."""
+        key = self._key() if callable(self._key) else self._key
+        client = AppStoreServerAPIClient(
+            key.private_key_pem, key.key_id, key.issuer_id, self._bundle_id, self._environment
+        )
+        if self._base_url:
+            # The library fixes its URL by environment; a local fake of the API is reached this way.
+            client._base_url = self._base_url.rstrip("/")
+        return client
 
     @cached_property
     def verifier(self) -> SignedDataVerifier:
