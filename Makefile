@@ -59,7 +59,7 @@ terraform-docs: setup  ## Regenerate the Inputs/Outputs tables of the Terraform 
 
 oracle: setup  ## The notification oracle with many seeds (ORACLE_RUNS, default 40); prints its numbers
 	set -o pipefail; ORACLE_RUNS=$${ORACLE_RUNS:-40} $(BIN)/pytest tests/functional/consumer/test_oracle.py -s -q \
-		| grep -E '^(oracle|mismatch|late acknowledgement):|passed|failed'
+		| grep -vE '^\{"timestamp' | grep -E '^(oracle|mismatch|late acknowledgement):| (passed|failed)'
 
 terraform-test: setup  ## Only the Terraform checks (fmt, validate, terraform test, checkov, contract)
 	$(BIN)/pytest tests/terraform -m terraform

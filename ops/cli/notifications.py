@@ -404,6 +404,14 @@ DatabaseOption = typer.Option(
 )
 
 
+def _lambda_logs_to_stderr() -> Any:
+    """The Lambdas' code logs JSON lines to stdout (CloudWatch's way); here they would corrupt --json."""
+    import contextlib
+    import sys
+
+    return contextlib.redirect_stdout(sys.stderr)
+
+
 def _progress_bar(total: int, what: str) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -476,7 +484,7 @@ def reconcile(  # noqa: PLR0917 - one parameter per CLI option
         result = run_reconcile(config, options, dry_run=True)
     else:
         progress, advance = _progress_bar(limit, "reconciling")
-        with progress:
+        with _lambda_logs_to_stderr(), progress:
             result = run_reconcile(config, options, dry_run=False, progress=advance)
     render(result, console, as_json)
     if not result.ok:
@@ -512,7 +520,7 @@ def import_lifetime(  # noqa: PLR0917 - one parameter per CLI option
         result = run_import(config, passes, dry_run=True)
     else:
         progress, advance = _progress_bar(len(passes), "importing")
-        with progress:
+        with _lambda_logs_to_stderr(), progress:
             result = run_import(config, passes, dry_run=False, progress=advance)
     render(result, console, as_json)
     if not result.ok:

@@ -139,9 +139,10 @@ def build(options: LocalOptions, trust: LocalTrust) -> tuple[LocalPipeline, Cons
         sqs_client=aws.client("sqs"),
         jwks=JwksCache(LOCAL_JWKS_URL, fetch=lambda _url: document),
     )
-    consumer = Consumer.from_config(
-        ConsumerConfig.from_env(consumer_environment(options, trust)), aws.client("sqs")
-    )
+    consumer_env = consumer_environment(options, trust)
+    # `ops notifications reconcile|import-lifetime|reprocess --state` run against this serve with it.
+    _private_file(options.state_dir / "consumer-env.json", json.dumps(consumer_env))
+    consumer = Consumer.from_config(ConsumerConfig.from_env(consumer_env), aws.client("sqs"))
     consumer.store_budget_s = options.store_budget_s
     consumer.store_backoff_base_s = options.store_backoff_base_s
     front = LocalFront(lambda event, _context: receiver.handle(event), port=options.port)

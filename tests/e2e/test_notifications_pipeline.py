@@ -282,3 +282,79 @@ def test_ops_notifications_serve_send_and_dlq_commands(
         except subprocess.TimeoutExpired:
             serve.kill()
             serve.wait(timeout=10)
+
+
+def test_lifetime_passes_bought_in_the_app_are_granted_through_the_purchase_routes(env: Env) -> None:
+    from opstestkit.fake_app_store import AppleOneTime
+    from opstestkit.fake_play import product_purchase
+
+    apple_account, google_account = "acct-apple-lifetime", "acct-google-lifetime"
+    env.app_store.one_time["4000000000000001"] = AppleOneTime(
+        "4000000000000001", "com.example.couplediary.lifetime", apple_account, kit.now_ms()
+    )
+    signed = env.app_store.signed_transaction("4000000000000001")
+    url = env.pipeline.front.url
+    assert (
+        requests.post(f"{url}/purchases/apple", json={"signedTransaction": signed}, timeout=10).status_code
+        == 200
+    )
+    env.fake_play.products[("lifetime_premium", "lifetime-token")] = product_purchase(
+        account_id=google_account
+    )
+    body = {"purchaseToken": "lifetime-token", "productId": "lifetime_premium", "productType": "product"}
+    assert requests.post(f"{url}/purchases/google", json=body, timeout=10).status_code == 200
+    forged = kit.make_apple_test_ca().sign(
+        env.app_store.one_time_transaction(env.app_store.one_time["4000000000000001"])
+    )
+    assert (
+        requests.post(f"{url}/purchases/apple", json={"signedTransaction": forged}, timeout=10).status_code
+        == 401
+    )
+
+    def premium(account: str) -> tuple[Any, ...] | None:
+        return env.row(
+            "SELECT premium, source FROM notification_entitlements_now WHERE owner_key = %s",
+            f"account:{account}",
+        )
+
+    wait_for(
+        lambda: premium(apple_account) == (True, "lifetime") and premium(google_account) == (True, "lifetime")
+    )
+    assert env.fake_play.acknowledged == [("products", "lifetime_premium", "lifetime-token")]
+
+
+def test_ops_notifications_reconcile_repairs_what_a_lost_notification_left_wrong(
+    env: Env, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from ops.cli.main import app
+
+    now = kit.now_ms()
+    env.app_store.subscriptions[OTID] = AppleSubscription(
+        OTID, "com.example.couplediary.premium.monthly", ACCOUNT, now - 40 * 86_400_000, now - 10 * 86_400_000
+    )
+    # The app posted the first period's transaction; the renewal notification never came.
+    signed = env.app_store.signed_transaction(OTID)
+    assert (
+        requests.post(
+            f"{env.pipeline.front.url}/purchases/apple", json={"signedTransaction": signed}, timeout=10
+        ).status_code
+        == 200
+    )
+    wait_for(lambda: env.status(OTID) == "expired")
+    env.app_store.subscriptions[OTID].renewals = 1
+    env.app_store.subscriptions[OTID].purchase_ms = now - 10 * 86_400_000
+    env.app_store.subscriptions[OTID].expires_ms = now + 20 * 86_400_000
+    runner = CliRunner()
+    state = str(tmp_path / "state")
+    planned = runner.invoke(app, ["notifications", "reconcile", "--state", state, "--dry-run", "--json"])
+    assert planned.exit_code == 0, planned.output
+    assert json.loads(planned.stdout)["evidence"] == {"due": 1}
+    result = runner.invoke(
+        app, ["notifications", "reconcile", "--state", state, "--yes", "--json", "--history-hours", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    evidence = json.loads(result.stdout)["evidence"]
+    assert (evidence["checked"], evidence["repaired"], evidence["failed"]) == (1, 1, 0)
+    assert env.status(OTID) == "active"
