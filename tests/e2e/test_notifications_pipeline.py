@@ -3,6 +3,7 @@ PostgreSQL, with redrive to the FIFO DLQ by the queue's RedrivePolicy and back b
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -358,3 +359,19 @@ def test_ops_notifications_reconcile_repairs_what_a_lost_notification_left_wrong
     evidence = json.loads(result.stdout)["evidence"]
     assert (evidence["checked"], evidence["repaired"], evidence["failed"]) == (1, 1, 0)
     assert env.status(OTID) == "active"
+
+
+def test_the_demo_scenarios_end_with_the_expected_entitlements(
+    stack: Any, unique_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from ops.demo.notifications_demo import run_notifications_demo
+
+    monkeypatch.setenv("OPS_NOTIFICATIONS_QUEUE", f"{unique_name}.fifo")
+    monkeypatch.setenv("OPS_NOTIFICATIONS_DLQ", f"{unique_name}-dlq.fifo")
+    monkeypatch.setenv("PROD_DATABASE_URL", stack.prod_url)
+    console = Console(file=io.StringIO(), width=160)
+    result = run_notifications_demo(console, tmp_path / "notifications.log")
+    assert result["ok"], (result, console.file.getvalue())
+    assert (result["rejected"], result["ignored"], result["dead_lettered"]) == (1, 1, 0)
