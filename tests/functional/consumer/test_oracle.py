@@ -440,10 +440,13 @@ class Pipeline:
         return int(self.receiver.handle(event)["statusCode"])
 
     def drain(self) -> None:
-        """Batches of up to 10 until the queue is empty; failures come back (visibility 0 here)."""
+        """Batches of up to 10 until the queue is empty; failures come back at once (visibility 0).
+
+        A minute of visibility while the consumer works: a slow machine must not see a message twice.
+        """
         for _ in range(200):
             messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=1, AttributeNames=["All"]
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60, AttributeNames=["All"]
             ).get("Messages", [])
             if not messages:
                 return
