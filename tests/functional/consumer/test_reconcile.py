@@ -167,3 +167,51 @@ def test_lifetime_passes_bought_before_the_service_are_imported_after_verificati
     assert db.premium("account:acct-unknown") is None  # Apple knows no such transaction
     assert db.premium("account:acct-google") == (True, "lifetime")
     assert fake_play.acknowledged == [("products", ev.GOOGLE_LIFETIME, "old-token")]
+
+
+def test_reprocess_sends_stored_unknown_types_back_to_the_queue(
+    consumer: Consumer, db: Db, unique_name: str
+) -> None:
+    from lambdas.consumer.config import ConsumerConfig
+    from lambdas.shared.messages import NotificationMessage
+    from ops import aws
+    from ops.notifications.reconcile import reprocess
+
+    unknown = ev.apple("DID_PAUSE", signed=ev.T0)
+    assert deliver(consumer, unknown) == []
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(
+        QueueName=f"{unique_name}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"},
+    )["QueueUrl"]
+    config = ConsumerConfig.from_env(
+        {
+            "DATABASE_URL": db.url,
+            "GOOGLE_PACKAGE_NAME": ev.PACKAGE,
+            "GOOGLE_PLAY_CREDENTIALS_FILE": "/unused.json",
+        }
+    )
+    planned = reprocess(
+        config, f"{unique_name}.fifo", outcome="unknown-type", event_type=None, limit=10, dry_run=True
+    )
+    assert [s.status for s in planned.steps] == ["planned"]
+    assert db.one("SELECT count(*) AS n FROM notification_processed") == {"n": 1}
+    done = reprocess(
+        config, f"{unique_name}.fifo", outcome="unknown-type", event_type="DID_PAUSE", limit=10, dry_run=False
+    )
+    assert [s.status for s in done.steps] == ["ok"]
+    [message] = sqs.receive_message(QueueUrl=url, AttributeNames=["All"]).get("Messages", [])
+    again = NotificationMessage.from_json(message["Body"])
+    assert (again.notification_id, again.payload) == (unknown.notification_id, unknown.payload)
+    assert message["Attributes"]["MessageGroupId"] == OTID
+    # Its processed id is forgotten, so the consumer applies it once more (now with a strategy).
+    assert db.one("SELECT count(*) AS n FROM notification_processed") == {"n": 0}
+
+
+def test_a_bad_import_file_names_every_problem(tmp_path: Path) -> None:
+    from ops.exceptions import ConfigError
+
+    csv = tmp_path / "passes.csv"
+    csv.write_text("provider,id,product_id,account_id\namazon,1,x,\napple,,x,\n")
+    with pytest.raises(ConfigError, match=r"line 2: .*; line 3: .*Fix the file"):
+        read_passes(csv)
