@@ -12,11 +12,12 @@ DDB_LOCAL := tools/dynamodb-local/node_modules/.package-lock.json
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# testkit/ is the dev-only package of test doubles (never in the product wheel): the tests and
+# `make demo` import it.
 $(STAMP): pyproject.toml constraints.txt testkit/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
-	# The dev-only test doubles (never in the product wheel): tests and `make demo` import them.
 	$(BIN)/python -m pip install -q -c constraints.txt -e ./testkit
 	@touch $(STAMP)
 
