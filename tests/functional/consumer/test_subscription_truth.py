@@ -19,7 +19,6 @@ from tests.fixtures.notifications.consumer import events as ev
 from tests.functional.consumer.conftest import Db
 
 OTID = "2000000000000001"
-NOW = ev.T0 + ev.DAY  # the tests' "now" is about a day after T0
 OWNER = f"account:{ev.ACCOUNT}"
 
 

@@ -14,8 +14,6 @@ from lambdas.consumer.apple.store_api import AppStoreApi, AppStoreKey
 from ops.exceptions import ConfigError, OpsError
 from ops.notifications.replay import load_key, notification_history
 
-NOW = datetime.now(UTC)
-
 
 def api_for(store: FakeAppStore, key: KeyCredentials | None = None) -> AppStoreApi:
     key = key or store.key
@@ -45,7 +43,8 @@ def store() -> FakeAppStore:
 
 def test_history_is_fetched_page_by_page_with_a_valid_token(store: FakeAppStore) -> None:
     sent = [store.notify("DID_RENEW", None, "2000000000000001") for _ in range(5)]
-    fetched = list(notification_history(api_for(store), NOW - timedelta(days=2), NOW + timedelta(minutes=1)))
+    now = datetime.now(UTC)
+    fetched = list(notification_history(api_for(store), now - timedelta(days=2), now + timedelta(minutes=1)))
     assert fetched == sent
     assert [p for m, p in store.requests if p.endswith("/history")] == [
         "/inApps/v1/notifications/history"
@@ -54,16 +53,18 @@ def test_history_is_fetched_page_by_page_with_a_valid_token(store: FakeAppStore)
 
 def test_a_token_from_another_key_is_refused_with_a_clear_error(store: FakeAppStore) -> None:
     store.notify("DID_RENEW", None, "2000000000000001")
+    now = datetime.now(UTC)
     with pytest.raises(OpsError, match="401"):
-        list(notification_history(api_for(store, KeyCredentials()), NOW - timedelta(days=1), NOW))
+        list(notification_history(api_for(store, KeyCredentials()), now - timedelta(days=1), now))
 
 
 def test_bad_ranges_and_missing_credentials_are_explained(store: FakeAppStore, tmp_path: Path) -> None:
     api = api_for(store)
+    now = datetime.now(UTC)
     with pytest.raises(OpsError, match="180 days"):
-        list(notification_history(api, NOW - timedelta(days=200), NOW))
+        list(notification_history(api, now - timedelta(days=200), now))
     with pytest.raises(OpsError, match="before"):
-        list(notification_history(api, NOW, NOW - timedelta(days=1)))
+        list(notification_history(api, now, now - timedelta(days=1)))
     key_path = tmp_path / "AuthKey.p8"
     key_path.write_bytes(store.key.private_key_pem)
     with pytest.raises(ConfigError, match="key id"):
