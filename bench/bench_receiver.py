@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import opstestkit as kit
 from rich.console import Console
 from rich.table import Table
 
@@ -27,7 +28,6 @@ from lambdas.receiver.config import ReceiverConfig
 from lambdas.receiver.google import JwksCache
 from lambdas.receiver.handler import Receiver
 from lambdas.shared.metrics import Metrics
-from ops.notifications import signing
 
 TARGET_CACHED_CPU_MS = 1.0
 ROUNDS = 300
@@ -53,11 +53,11 @@ def _cpu_ms_per_call(work: Callable[[], object], rounds: int) -> float:
     return (time.process_time() - start) * 1000 / rounds
 
 
-def _verifier(ca: signing.AppleTestCA, cache_size: int) -> AppleVerifier:
+def _verifier(ca: kit.AppleTestCA, cache_size: int) -> AppleVerifier:
     return AppleVerifier(
         ca.root_der,
-        bundle_id=signing.DEFAULT_BUNDLE_ID,
-        app_apple_id=signing.DEFAULT_APP_APPLE_ID,
+        bundle_id=kit.DEFAULT_BUNDLE_ID,
+        app_apple_id=kit.DEFAULT_APP_APPLE_ID,
         environment="Sandbox",
         cache_size=cache_size,
     )
@@ -91,10 +91,10 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def main() -> bool:
     console = Console()
-    ca = signing.make_apple_test_ca()
-    google = signing.make_google_signer("bench-kid")
-    subscription = ca.sign(signing.apple_subscription_notification(ca))
-    test_only = ca.sign(signing.apple_test_notification())
+    ca = kit.make_apple_test_ca()
+    google = kit.make_google_signer("bench-kid")
+    subscription = ca.sign(kit.apple_subscription_notification(ca))
+    test_only = ca.sign(kit.apple_test_notification())
 
     # cache_size=0 keeps nothing: every JWS walks and checks its chain (the baseline path).
     uncached = _verifier(ca, cache_size=0)
@@ -129,13 +129,13 @@ def main() -> bool:
         config = ReceiverConfig.from_env(
             {
                 "NOTIFICATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench.fifo",
-                "APPLE_BUNDLE_ID": signing.DEFAULT_BUNDLE_ID,
-                "APPLE_APP_APPLE_ID": str(signing.DEFAULT_APP_APPLE_ID),
+                "APPLE_BUNDLE_ID": kit.DEFAULT_BUNDLE_ID,
+                "APPLE_APP_APPLE_ID": str(kit.DEFAULT_APP_APPLE_ID),
                 "APPLE_ENVIRONMENT": "Sandbox",
                 "APPLE_ROOT_CA_PATH": str(root),
-                "GOOGLE_PACKAGE_NAME": signing.DEFAULT_PACKAGE_NAME,
-                "GOOGLE_PUBSUB_AUDIENCE": signing.DEFAULT_AUDIENCE,
-                "GOOGLE_PUSH_SERVICE_ACCOUNT": signing.DEFAULT_SERVICE_ACCOUNT,
+                "GOOGLE_PACKAGE_NAME": kit.DEFAULT_PACKAGE_NAME,
+                "GOOGLE_PUBSUB_AUDIENCE": kit.DEFAULT_AUDIENCE,
+                "GOOGLE_PUSH_SERVICE_ACCOUNT": kit.DEFAULT_SERVICE_ACCOUNT,
             }
         )
     stub = _SqsStub()
@@ -148,7 +148,7 @@ def main() -> bool:
     apple_events = [
         _event(
             "/notifications/apple",
-            signing.apple_request_body(ca.sign(signing.apple_subscription_notification(ca))),
+            kit.apple_request_body(ca.sign(kit.apple_subscription_notification(ca))),
         )
         for _ in range(ROUNDS)
     ]
@@ -156,7 +156,7 @@ def main() -> bool:
     google_events = [
         _event(
             "/notifications/google",
-            json.dumps(signing.pubsub_push_body(signing.google_subscription_notification())),
+            json.dumps(kit.pubsub_push_body(kit.google_subscription_notification())),
             auth,
         )
         for _ in range(ROUNDS)

@@ -46,6 +46,10 @@ PYTHON_VERSION = "3.12"
 MAX_ZIP_BYTES = 50 * 1024 * 1024
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 SKIPPED_PARTS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache"}
+# google-api-python-client ships ~110 MB of discovery documents for every Google API; the consumer
+# builds only androidpublisher v3 from its shipped document.
+DISCOVERY_DOCUMENTS = Path("googleapiclient") / "discovery_cache" / "documents"
+KEPT_DISCOVERY_DOCUMENTS = {"androidpublisher.v3.json"}
 
 
 class PackagingError(Exception):
@@ -121,6 +125,11 @@ def stage(root: Path, function: str, staging: Path) -> None:
             )
     for cache in staging.rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)
+    documents = staging / DISCOVERY_DOCUMENTS
+    if documents.is_dir():
+        for document in documents.iterdir():
+            if document.name not in KEPT_DISCOVERY_DOCUMENTS:
+                document.unlink()
 
 
 def write_zip(staging: Path, destination: Path) -> None:

@@ -69,6 +69,8 @@ class Current:
     auto_renew: bool | None
     product_id: str | None
     last_event_at: datetime
+    grace_until: datetime | None = None
+    latest_transaction_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,14 @@ class Change:
     account_id: str | None = None
     # Google plan change: the old purchase token whose entitlement moves to this one.
     replaces_key: str | None = None
+    grace_until: datetime | None = None
+    latest_transaction_id: str | None = None
+    # Google: still unacknowledged after this event (None: unchanged).
+    ack_pending: bool | None = None
+    # Ask reconciliation to confirm this row soon (a client-posted purchase, an unknown state).
+    flag: str | None = None
+    # The store was asked for the truth (not only told by a notification): sets checked_at.
+    checked: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,8 @@ class Decision:
     change: Change | None = None
     outcome: Literal["applied", "recorded", "unknown-type", "not-found"] = "applied"
     detail: dict[str, Any] = field(default_factory=dict)
+    # Apple RESCIND_CONSENT: the appTransactionId whose consent to share data is withdrawn.
+    rescind_consent: str | None = None
 
     @classmethod
     def record(cls, event_type: str, subtype: str | None = None, **detail: Any) -> Decision:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any, cast
 
@@ -18,8 +18,6 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from lambdas.consumer.model import (
-    ENTITLED_STATUSES,
-    LIFETIME_ENTITLED_STATUSES,
     Change,
     Current,
     Decision,
@@ -90,6 +88,7 @@ class Repository:
         self._pipeline: psycopg.Pipeline | None = None
         self._savepoints = 0
         self._pending_events: list[tuple[Any, ...]] = []
+        self._pending_payloads: list[tuple[Any, ...]] = []
         self._touched_owners: set[tuple[str | None, int | None]] = set()
 
     @property
@@ -122,6 +121,7 @@ class Repository:
         outermost = self._depth == 0
         self._depth += 1
         events_mark = len(self._pending_events)
+        payloads_mark = len(self._pending_payloads)
         owners_before = set(self._touched_owners)
         try:
             with (
@@ -131,6 +131,7 @@ class Repository:
                     yield
                 except BaseException:
                     del self._pending_events[events_mark:]
+                    del self._pending_payloads[payloads_mark:]
                     self._touched_owners &= owners_before
                     raise
                 if outermost:
@@ -139,6 +140,7 @@ class Repository:
             self._depth -= 1
             if outermost:
                 self._pending_events.clear()
+                self._pending_payloads.clear()
                 self._touched_owners.clear()
 
     @contextmanager
@@ -186,6 +188,16 @@ class Repository:
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     self._pending_events,
                 )
+        if self._pending_payloads:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO notification_payloads (provider, notification_id, subscription_key, "
+                    "event_type, "
+                    "outcome, payload, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (provider, notification_id) DO UPDATE SET event_type = EXCLUDED.event_type, "
+                    "outcome = EXCLUDED.outcome, stored_at = now()",
+                    self._pending_payloads,
+                )
 
     # --- idempotency --------------------------------------------------------------------------
 
@@ -213,7 +225,7 @@ class Repository:
             FROM (SELECT 1) AS one
             LEFT JOIN LATERAL (
                 SELECT id, kind, status, expires_at, auto_renew, product_id, last_event_at, account_id,
-                    couple_id
+                    couple_id, grace_until, latest_transaction_id
                 FROM notification_subscriptions
                 WHERE provider = %(provider)s AND subscription_key = %(key)s
                 FOR UPDATE
@@ -238,7 +250,7 @@ class Repository:
     def lock(self, provider: str, key: str) -> StoredSubscription | None:
         row = self.conn.execute(
             "SELECT id, kind, status, expires_at, auto_renew, product_id, last_event_at, account_id, "
-            "couple_id "
+            "couple_id, grace_until, latest_transaction_id "
             "FROM notification_subscriptions WHERE provider = %s AND subscription_key = %s FOR UPDATE",
             (provider, key),
         ).fetchone()
@@ -273,15 +285,25 @@ class Repository:
         self.conn.execute(
             """
             INSERT INTO notification_subscriptions AS s (provider, subscription_key, kind, account_id,
-                couple_id, product_id, plan, status, expires_at, auto_renew, last_event_at, linked_key)
+                couple_id, product_id, plan, status, expires_at, auto_renew, last_event_at, linked_key,
+                grace_until, latest_transaction_id, ack_pending, flagged, checked_at)
             VALUES (%(provider)s, %(key)s, %(kind)s, %(account)s, %(couple)s, %(product)s, %(plan)s,
-                %(status)s, %(expires)s, %(auto_renew)s, %(event_time)s, %(linked)s)
+                %(status)s, %(expires)s, %(auto_renew)s, %(event_time)s, %(linked)s, %(grace)s,
+                %(transaction)s, COALESCE(%(ack_pending)s, false), %(flag)s,
+                CASE WHEN %(checked)s THEN now() END)
             ON CONFLICT (provider, subscription_key) DO UPDATE SET
                 kind = EXCLUDED.kind, account_id = EXCLUDED.account_id, couple_id = EXCLUDED.couple_id,
                 product_id = EXCLUDED.product_id, plan = EXCLUDED.plan, status = EXCLUDED.status,
                 expires_at = EXCLUDED.expires_at, auto_renew = EXCLUDED.auto_renew,
                 last_event_at = EXCLUDED.last_event_at,
-                linked_key = COALESCE(EXCLUDED.linked_key, s.linked_key), updated_at = now()
+                linked_key = COALESCE(EXCLUDED.linked_key, s.linked_key),
+                grace_until = EXCLUDED.grace_until,
+                latest_transaction_id = COALESCE(EXCLUDED.latest_transaction_id, s.latest_transaction_id),
+                ack_pending = COALESCE(%(ack_pending)s, s.ack_pending),
+                flagged = CASE WHEN %(checked)s THEN EXCLUDED.flagged
+                    ELSE COALESCE(EXCLUDED.flagged, s.flagged) END,
+                checked_at = COALESCE(EXCLUDED.checked_at, s.checked_at),
+                updated_at = now()
             """,
             {
                 "provider": provider,
@@ -296,6 +318,11 @@ class Repository:
                 "auto_renew": auto_renew,
                 "event_time": event_time,
                 "linked": change.replaces_key,
+                "grace": change.grace_until,
+                "transaction": change.latest_transaction_id,
+                "ack_pending": change.ack_pending,
+                "flag": change.flag,
+                "checked": change.checked,
             },
         )
         if linked is not None and linked.current.status != "replaced":
@@ -342,40 +369,34 @@ class Repository:
             )
         else:
             return
-        # One statement (no round trip for the rows): the lifetime pass wins, else the running
-        # subscription that lasts longest.
+        # One statement (no round trip for the rows): the purchase whose access lasts longest (the
+        # lifetime pass: 9999-12-31). Premium is read at read time from entitled_until
+        # (notification_entitlements_now); `premium` is its value when the row was written.
         self.conn.execute(
             f"""
             INSERT INTO notification_entitlements AS e (owner_key, couple_id, account_id, premium, source,
-                subscription_id, expires_at)
-            SELECT %(owner)s, %(couple)s, %(account)s, best.id IS NOT NULL, COALESCE(best.kind, 'none'),
-                best.id, CASE WHEN best.kind = 'subscription' THEN best.expires_at END
+                subscription_id, expires_at, entitled_until)
+            SELECT %(owner)s, %(couple)s, %(account)s, COALESCE(best.entitled_until > now(), false),
+                COALESCE(best.kind, 'none'), best.id,
+                CASE WHEN best.kind = 'subscription' THEN best.entitled_until END, best.entitled_until
             FROM (SELECT 1) AS one
             LEFT JOIN LATERAL (
-                SELECT id, kind, expires_at FROM notification_subscriptions
-                WHERE {where}
-                  AND ((kind = 'lifetime' AND status = ANY(%(lifetime)s))
-                       OR (kind = 'subscription' AND status = ANY(%(running)s)))
-                ORDER BY kind = 'lifetime' DESC, expires_at DESC NULLS LAST, id DESC
+                SELECT id, kind, entitled_until FROM notification_subscriptions
+                WHERE {where} AND entitled_until IS NOT NULL
+                ORDER BY entitled_until DESC, id DESC
                 LIMIT 1
             ) AS best ON true
             ON CONFLICT (owner_key) DO UPDATE SET premium = EXCLUDED.premium, source = EXCLUDED.source,
                 subscription_id = EXCLUDED.subscription_id, expires_at = EXCLUDED.expires_at,
-                account_id = EXCLUDED.account_id, updated_at = now()
+                entitled_until = EXCLUDED.entitled_until, account_id = EXCLUDED.account_id, updated_at = now()
             """,
-            {
-                "owner": owner,
-                "couple": couple_id,
-                "account": account_id,
-                "arg": arg,
-                "lifetime": sorted(LIFETIME_ENTITLED_STATUSES),
-                "running": sorted(ENTITLED_STATUSES),
-            },
+            {"owner": owner, "couple": couple_id, "account": account_id, "arg": arg},
         )
 
     def entitlement(self, owner_key: str) -> dict[str, Any] | None:
+        """Premium now for `owner_key` (`couple:<id>` / `account:<id>`): notification_entitlements_now."""
         return self.conn.execute(
-            "SELECT * FROM notification_entitlements WHERE owner_key = %s", (owner_key,)
+            "SELECT * FROM notification_entitlements_now WHERE owner_key = %s", (owner_key,)
         ).fetchone()
 
     # --- history ------------------------------------------------------------------------------
@@ -391,10 +412,18 @@ class Repository:
         outcome: str,
         status_before: str | None,
         status_after: str | None,
+        payload: dict[str, Any] | None = None,
+        received_at: datetime | None = None,
     ) -> None:
-        """Queue a history row; it is written with the rest of the transaction's, before the commit."""
+        """Queue a history row (and the raw payload, kept for replay); written with the rest of the
+        transaction's, before the commit."""
         if self._depth == 0:
             raise RuntimeError("record_event must run inside Repository.transaction()")
+        if payload is not None:
+            label = decision.event_type + (f"/{decision.subtype}" if decision.subtype else "")
+            self._pending_payloads.append(
+                (provider, notification_id, key, label, outcome, Jsonb(payload), received_at or event_time)
+            )
         self._pending_events.append(
             (
                 provider,
@@ -410,6 +439,128 @@ class Repository:
             ),
         )
 
+    # --- consent (Apple RESCIND_CONSENT) ------------------------------------------------------
+
+    def rescind_consent(self, app_transaction_id: str, at: datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO notification_consent_rescinded (app_transaction_id, rescinded_at) VALUES (%s, %s) "
+            "ON CONFLICT (app_transaction_id) DO NOTHING",
+            (app_transaction_id, at),
+        )
+
+    def consent_rescinded(self, app_transaction_id: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM notification_consent_rescinded WHERE app_transaction_id = %s",
+            (app_transaction_id,),
+        ).fetchone()
+        return row is not None
+
+    # --- reconciliation -----------------------------------------------------------------------
+
+    def due_subscriptions(
+        self,
+        *,
+        lookback: timedelta,
+        horizon: timedelta,
+        stale_after: timedelta,
+        limit: int,
+        every: bool = False,
+    ) -> list[DueSubscription]:
+        """Rows the stores should be asked about, most urgent first.
+
+        flagged; unacknowledged (Play refunds after 3 days); access ending within `horizon` or ended
+        within `lookback` (a renewal, recovery or resubscription may have been missed); states that
+        move without us (billing retry, on hold, paused, pending); anything not checked for
+        `stale_after`. `every`: all rows (a full sweep).
+        """
+        rows = self.conn.execute(
+            """
+            SELECT provider, subscription_key, kind, product_id,
+                CASE
+                    WHEN %(every)s THEN 'sweep'
+                    WHEN flagged IS NOT NULL THEN 'flagged:' || flagged
+                    WHEN ack_pending THEN 'unacknowledged'
+                    WHEN entitled_until < now() + %(horizon)s THEN 'expiring'
+                    WHEN status IN ('billing-retry', 'on-hold', 'paused', 'pending', 'grace') THEN 'in-flux'
+                    WHEN status = 'expired' AND COALESCE(expires_at, last_event_at) > now() - %(lookback)s
+                        THEN 'recently-expired'
+                    ELSE 'stale'
+                END AS reason
+            FROM notification_subscriptions
+            WHERE %(every)s
+               OR flagged IS NOT NULL
+               OR ack_pending
+               OR (entitled_until IS NOT NULL AND entitled_until < now() + %(horizon)s)
+               OR status IN ('billing-retry', 'on-hold', 'paused', 'pending', 'grace')
+               OR (status = 'expired' AND COALESCE(expires_at, last_event_at) > now() - %(lookback)s)
+               OR (status NOT IN ('replaced', 'refunded', 'revoked', 'expired')
+                   AND COALESCE(checked_at, last_event_at) < now() - %(stale)s)
+            ORDER BY flagged IS NULL, NOT ack_pending, entitled_until NULLS LAST, id
+            LIMIT %(limit)s
+            """,
+            {"every": every, "horizon": horizon, "lookback": lookback, "stale": stale_after, "limit": limit},
+        ).fetchall()
+        return [
+            DueSubscription(r["provider"], r["subscription_key"], r["kind"], r["product_id"], r["reason"])
+            for r in rows
+        ]
+
+    def status_of(self, provider: str, key: str) -> tuple[str | None, datetime | None]:
+        """(status, entitled_until) of one row; (None, None) when it does not exist."""
+        row = self.conn.execute(
+            "SELECT status, entitled_until FROM notification_subscriptions "
+            "WHERE provider = %s AND subscription_key = %s",
+            (provider, key),
+        ).fetchone()
+        return (row["status"], row["entitled_until"]) if row else (None, None)
+
+    def flag(self, provider: str, key: str, reason: str) -> None:
+        """Ask the next reconciliation to check this row."""
+        self.conn.execute(
+            "UPDATE notification_subscriptions SET flagged = %s "
+            "WHERE provider = %s AND subscription_key = %s",
+            (reason, provider, key),
+        )
+
+    # --- stored payloads ----------------------------------------------------------------------
+
+    def stored_payloads(
+        self, *, outcome: str | None, event_type: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Stored notifications to replay, oldest first: by outcome (e.g. unknown-type) and/or type."""
+        return self.conn.execute(
+            "SELECT provider, notification_id, subscription_key, event_type, outcome, payload, received_at "
+            "FROM notification_payloads WHERE (%(outcome)s::text IS NULL OR outcome = %(outcome)s) "
+            "AND (%(type)s::text IS NULL OR event_type = %(type)s) ORDER BY received_at LIMIT %(limit)s",
+            {"outcome": outcome, "type": event_type, "limit": limit},
+        ).fetchall()
+
+    def forget_processed(self, provider: str, notification_id: str) -> None:
+        """Let a stored notification be applied again (replay after a strategy was added)."""
+        self.conn.execute(
+            "DELETE FROM notification_processed WHERE provider = %s AND notification_id = %s",
+            (provider, notification_id),
+        )
+
+    def cleanup_payloads(self, days: int) -> int:
+        """Forget payloads older than `days`, except those no strategy applied yet (kept for replay)."""
+        with self.conn.transaction():
+            cursor = self.conn.execute(
+                "DELETE FROM notification_payloads WHERE stored_at < now() - make_interval(days => %s) "
+                "AND outcome <> 'unknown-type'",
+                (days,),
+            )
+            return cursor.rowcount
+
+
+@dataclass(frozen=True)
+class DueSubscription:
+    provider: str
+    key: str
+    kind: str
+    product_id: str | None
+    reason: str
+
 
 def _stored(row: dict[str, Any] | None) -> StoredSubscription | None:
     if row is None or row.get("id") is None:
@@ -423,6 +574,8 @@ def _stored(row: dict[str, Any] | None) -> StoredSubscription | None:
             auto_renew=row["auto_renew"],
             product_id=row["product_id"],
             last_event_at=row["last_event_at"],
+            grace_until=row.get("grace_until"),
+            latest_transaction_id=row.get("latest_transaction_id"),
         ),
         account_id=row["account_id"],
         couple_id=row["couple_id"],

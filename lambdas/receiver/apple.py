@@ -8,14 +8,15 @@ no Authority Key Identifier, which RFC 5280 policy verifiers refuse, and Apple's
 verifies them with its strict mode off. The Apple-specific checks are the ones that matter.
 
 A verified chain is cached by the JWS header that carries it (the x5c bytes), so a notification
-from a known chain costs payload decoding plus one P-256 signature check per JWS.
+from a known chain costs payload decoding plus one P-256 signature check per JWS. A chain enters
+the cache only once a JWS signed by its leaf has verified: anyone can copy Apple's public chain
+into junk headers, but only Apple can sign with it, so junk never evicts the real chain.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import threading
 import time
 from collections import OrderedDict
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from lambdas.receiver.exceptions import MalformedRequest, NotForThisApp, VerificationFailed
 from lambdas.receiver.ocsp import OcspChecker
+from lambdas.receiver.parsing import json_object
 from lambdas.shared.messages import (
     APPLE_CONSENT_GROUP,
     APPLE_EXTERNAL_PURCHASE_GROUP,
@@ -71,16 +73,6 @@ def _b64url_decode(segment: str) -> bytes:
     if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode("ascii") != segment:
         raise MalformedRequest("malformed_jws", "segment is not canonical base64url")
     return decoded
-
-
-def _json_object(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedRequest("malformed_jws", f"{what} is not JSON") from None
-    if not isinstance(value, dict):
-        raise MalformedRequest("malformed_jws", f"{what} is not a JSON object")
-    return value
 
 
 def _split(token: object) -> tuple[str, str, str]:
@@ -152,11 +144,12 @@ class AppleVerifier:
         # Every JWS from one chain carries the same header (alg + x5c), so a hit here skips
         # decoding ~2 KB of certificates as well as the chain check.
         chain = self._chains.get(header_segment)
-        header = None if chain else _json_object(_b64url_decode(header_segment), "header")
-        payload = _json_object(_b64url_decode(payload_segment), "payload")
+        header = None if chain else json_object(_b64url_decode(header_segment), "header", "malformed_jws")
+        payload = json_object(_b64url_decode(payload_segment), "payload", "malformed_jws")
         signature = _b64url_decode(signature_segment)
+        cached = chain is not None
         if chain is None:
-            chain = self._trust(header_segment, header or {})
+            chain = self._trust(header or {})
         else:
             self._touch(header_segment)
         at = self._effective_time(payload)
@@ -174,10 +167,19 @@ class AppleVerifier:
             chain.leaf_key.verify(der, f"{header_segment}.{payload_segment}".encode("ascii"), _ES256)
         except InvalidSignature:
             raise VerificationFailed("signature_invalid", "signature does not match the leaf key") from None
+        if not cached:
+            self._remember(header_segment, chain)
         return payload
 
-    def _trust(self, header_segment: str, header: dict[str, Any]) -> _TrustedChain:
-        """Check the header and its chain; remember the chain under the header on success only."""
+    def _remember(self, header_segment: str, chain: _TrustedChain) -> None:
+        if self._cache_size > 0:
+            with self._lock:
+                self._chains[header_segment] = chain
+                if len(self._chains) > self._cache_size:
+                    self._chains.popitem(last=False)
+
+    def _trust(self, header: dict[str, Any]) -> _TrustedChain:
+        """Check the header and its chain (cached by the caller once a signature verified with it)."""
         if header.get("alg") != "ES256":
             raise VerificationFailed("alg_not_allowed", f"alg {str(header.get('alg'))[:20]!r}")
         if "crit" in header:
@@ -187,13 +189,7 @@ class AppleVerifier:
             raise VerificationFailed("x5c_missing", "header has no x5c certificate list")
         if len(x5c) != 3:
             raise VerificationFailed("x5c_length", f"x5c holds {len(x5c)} certificates, expected 3")
-        chain = self._verify_chain(x5c[0], x5c[1])
-        if self._cache_size > 0:
-            with self._lock:
-                self._chains[header_segment] = chain
-                if len(self._chains) > self._cache_size:
-                    self._chains.popitem(last=False)
-        return chain
+        return self._verify_chain(x5c[0], x5c[1])
 
     def _touch(self, header_segment: str) -> None:
         # The local front serves requests from threads; another may have evicted the entry.
@@ -247,7 +243,8 @@ class AppleVerifier:
             raise VerificationFailed("x5c_not_base64", "x5c entry is not base64") from None
         try:
             return x509.load_der_x509_certificate(der)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
+            # InvalidVersion is not a ValueError: one flipped byte in the version field raised it as a 500.
             raise VerificationFailed("x5c_not_certificate", "x5c entry is not a DER certificate") from None
 
     # -- a whole notification -----------------------------------------------------------------
@@ -272,6 +269,11 @@ class AppleVerifier:
             raise MalformedRequest("notification_type", "notificationType is missing")
         if kind == "data":
             self._verify_nested(app)
+        elif kind == "appData" and "signedAppTransactionInfo" in app:
+            app_transaction = self.verify_jws(app["signedAppTransactionInfo"])
+            if app_transaction.get("bundleId") != self.bundle_id:
+                raise NotForThisApp("wrong_bundle_id", "app transaction bundleId differs")
+            app["appTransactionInfo"] = app_transaction
         return payload
 
     def _check_app(self, app: dict[str, Any], kind: str) -> None:
@@ -288,14 +290,19 @@ class AppleVerifier:
         if self.environment == "Production" and app.get("appAppleId") != self.app_apple_id:
             raise NotForThisApp("wrong_app_apple_id", f"appAppleId {str(app.get('appAppleId'))[:20]!r}")
 
+    def verify_transaction(self, signed_transaction: object) -> dict[str, Any]:
+        """A signed transaction (from a notification, or posted by the app after a purchase or
+        restore): verified, and for this app and environment."""
+        transaction = self.verify_jws(signed_transaction)
+        if transaction.get("bundleId") != self.bundle_id:
+            raise NotForThisApp("wrong_bundle_id", "transaction bundleId differs")
+        if transaction.get("environment") != self.environment:
+            raise NotForThisApp("wrong_environment", "transaction environment differs")
+        return transaction
+
     def _verify_nested(self, data: dict[str, Any]) -> None:
         if "signedTransactionInfo" in data:
-            transaction = self.verify_jws(data["signedTransactionInfo"])
-            if transaction.get("bundleId") != self.bundle_id:
-                raise NotForThisApp("wrong_bundle_id", "transaction bundleId differs")
-            if transaction.get("environment") != self.environment:
-                raise NotForThisApp("wrong_environment", "transaction environment differs")
-            data["transactionInfo"] = transaction
+            data["transactionInfo"] = self.verify_transaction(data["signedTransactionInfo"])
         if "signedRenewalInfo" in data:
             renewal = self.verify_jws(data["signedRenewalInfo"])
             if renewal.get("environment") != self.environment:

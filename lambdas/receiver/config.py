@@ -33,7 +33,7 @@ ENV_VARS: tuple[str, ...] = (
     "LOG_LEVEL",
 )
 
-DEFAULT_ROOT_CA_PATH = Path(__file__).parent / "certs" / "AppleRootCA-G3.cer"
+DEFAULT_ROOT_CA_PATH = Path(__file__).parents[1] / "shared" / "certs" / "AppleRootCA-G3.cer"
 # The published SHA-256 of Apple Root CA - G3: the shipped file is checked against it at cold start.
 APPLE_ROOT_CA_G3_SHA256 = "63343abfb89a6a03ebb57e9b3f5fa7be7c4f5c756f3017b3a8c488c3653e9179"
 DEFAULT_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"

@@ -24,7 +24,8 @@ from lambdas.receiver.exceptions import (
     UpstreamUnavailable,
     VerificationFailed,
 )
-from lambdas.shared.messages import GOOGLE_TEST_GROUP
+from lambdas.receiver.parsing import json_object
+from lambdas.shared.messages import GOOGLE_TEST_GROUP, MAX_ID_CHARS
 
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 NOTIFICATION_KINDS = (
@@ -52,7 +53,10 @@ class JwksCache:
     """Google's signing keys by `kid`: cached for `ttl`, refreshed early on an unknown kid.
 
     Refreshes for unknown kids are rate-limited so a stream of forged tokens with random kids
-    cannot turn into a stream of requests to Google.
+    cannot turn into a stream of requests to Google. While Google's JWKS endpoint is down, the keys
+    last fetched keep verifying for at most `max_stale_seconds` past their TTL (Google rotates
+    with overlap, so a key that old may already be retired - or leaked); after that every
+    request is a 503 until the endpoint answers, and Pub/Sub redelivers.
     """
 
     def __init__(
@@ -61,16 +65,19 @@ class JwksCache:
         *,
         ttl_seconds: float = 3600.0,
         min_refresh_interval_seconds: float = 60.0,
+        max_stale_seconds: float = 6 * 3600.0,
         fetch: Callable[[str], dict[str, Any]] = fetch_jwks,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self.ttl_seconds = ttl_seconds
         self.min_refresh_interval_seconds = min_refresh_interval_seconds
+        self.max_stale_seconds = max_stale_seconds
         self._fetch = fetch
         self._clock = clock
         self._keys: dict[str, Any] = {}
-        self._fetched_at: float | None = None
+        self._fetched_at: float | None = None  # the last successful fetch
+        self._tried_at: float | None = None  # the last attempt, successful or not
         self.fetch_count = 0
         self._lock = threading.Lock()
 
@@ -78,9 +85,17 @@ class JwksCache:
         with self._lock:
             now = self._clock()
             age = float("inf") if self._fetched_at is None else now - self._fetched_at
-            unknown_kid = kid not in self._keys and age >= self.min_refresh_interval_seconds
-            if age >= self.ttl_seconds or unknown_kid:
+            since_try = float("inf") if self._tried_at is None else now - self._tried_at
+            unknown_kid = kid not in self._keys
+            due = age >= self.ttl_seconds or unknown_kid
+            if due and since_try >= self.min_refresh_interval_seconds:
                 self._refresh(now)
+                age = now - self._fetched_at if self._fetched_at is not None else float("inf")
+            if age >= self.ttl_seconds + self.max_stale_seconds:
+                raise UpstreamUnavailable(
+                    "jwks_stale",
+                    f"Google's JWKS could not be refreshed for {age:.0f}s; keys too old to trust",
+                )
             try:
                 return self._keys[kid]
             except KeyError:
@@ -88,6 +103,7 @@ class JwksCache:
 
     def _refresh(self, now: float) -> None:
         self.fetch_count += 1
+        self._tried_at = now
         try:
             document = self._fetch(self.url)
             keys = {
@@ -97,8 +113,7 @@ class JwksCache:
             }
         except Exception as exc:
             if self._keys:
-                # Keep verifying with the keys we have; Google rotates with overlap.
-                self._fetched_at = now
+                # Keep verifying with the keys we have (within max_stale); Google rotates with overlap.
                 return
             raise UpstreamUnavailable("jwks_unavailable", exc.__class__.__name__) from None
         self._keys = keys
@@ -159,13 +174,15 @@ class GoogleVerifier:
     def verify_push(self, authorization: str | None, body: bytes) -> dict[str, Any]:
         """Verify the token, then decode the push body into a DeveloperNotification plus `pubsub`."""
         self.verify_token(authorization)
-        envelope = _json_object(body, "body")
+        envelope = json_object(body, "body")
         message = envelope.get("message")
         if not isinstance(message, dict):
             raise MalformedRequest("pubsub_message", "body has no message object")
         message_id = message.get("messageId") or message.get("message_id")
         if not isinstance(message_id, str) or not message_id.strip():
             raise MalformedRequest("pubsub_message_id", "message.messageId is missing")
+        if len(message_id) > MAX_ID_CHARS:
+            raise MalformedRequest("pubsub_message_id", f"message.messageId is longer than {MAX_ID_CHARS}")
         data = message.get("data")
         if not isinstance(data, str) or not data:
             raise MalformedRequest("pubsub_data", "message.data is missing")
@@ -173,7 +190,7 @@ class GoogleVerifier:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
             raise MalformedRequest("pubsub_data", "message.data is not base64") from None
-        notification = _json_object(raw, "message.data")
+        notification = json_object(raw, "message.data")
         if notification.get("packageName") != self.package_name:
             raise NotForThisApp("wrong_package", f"packageName {str(notification.get('packageName'))[:80]!r}")
         kinds = [k for k in NOTIFICATION_KINDS if isinstance(notification.get(k), dict)]
@@ -183,6 +200,10 @@ class GoogleVerifier:
             token = notification[kinds[0]].get("purchaseToken")
             if not isinstance(token, str) or not token.strip():
                 raise MalformedRequest("purchase_token", f"{kinds[0]}.purchaseToken is missing")
+            if len(token) > MAX_ID_CHARS:
+                raise MalformedRequest(
+                    "purchase_token", f"{kinds[0]}.purchaseToken is longer than {MAX_ID_CHARS}"
+                )
         publish_time = message.get("publishTime") or message.get("publish_time")
         subscription = envelope.get("subscription")
         notification["pubsub"] = {
@@ -191,16 +212,6 @@ class GoogleVerifier:
             "subscription": subscription if isinstance(subscription, str) else None,
         }
         return notification
-
-
-def _json_object(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedRequest("malformed_json", f"{what} is not JSON") from None
-    if not isinstance(value, dict):
-        raise MalformedRequest("malformed_json", f"{what} is not a JSON object")
-    return value
 
 
 def google_group_id(notification: Mapping[str, Any]) -> str:

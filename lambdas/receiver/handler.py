@@ -1,17 +1,26 @@
-"""API Gateway HTTP API (payload 2.0) handler: POST /notifications/apple and /notifications/google.
+"""API Gateway HTTP API (payload 2.0) handler.
+
+POST /notifications/apple and /notifications/google: the stores' notifications.
+POST /purchases/apple (`{"signedTransaction": JWS}`) and /purchases/google (`{"purchaseToken",
+"productId", "productType": "subscription" | "product"}`): what the app posts after a purchase or
+restore, so first purchases and lifetime passes never depend on a notification arriving. Apple's
+JWS is verified by the same code as notifications; a Google token can only be verified by asking
+Play, which the consumer does. Both are enqueued to the purchase's own FIFO group.
 
 200 only once the message is on the queue; 400/413 for malformed input, 401/403 for failed
 verification, 503 when SQS (or Google's JWKS) is unavailable so the sender retries. The reason
-for a refusal goes to the logs and metrics, never into the response body.
+for a refusal goes to the logs and metrics, never into the response body. Routes match exactly.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lambdas.receiver.apple import AppleVerifier, apple_group_id
@@ -26,11 +35,23 @@ from lambdas.receiver.exceptions import (
 )
 from lambdas.receiver.google import GoogleVerifier, JwksCache, google_group_id
 from lambdas.receiver.ocsp import OcspChecker
+from lambdas.receiver.parsing import json_object
+from lambdas.shared.exceptions import MessageFormatError
 from lambdas.shared.log import fields, fingerprint, get_logger
-from lambdas.shared.messages import NotificationMessage, utc_now_iso
+from lambdas.shared.messages import MAX_ID_CHARS, NotificationMessage, utc_now_iso
 from lambdas.shared.metrics import Metrics
 
 log = get_logger("receiver")
+
+# Exact paths (after a trailing slash is dropped): (provider, what the body is).
+ROUTES: dict[str, tuple[str, str]] = {
+    "/notifications/apple": ("apple", "notification"),
+    "/notifications/google": ("google", "notification"),
+    "/purchases/apple": ("apple", "purchase"),
+    "/purchases/google": ("google", "purchase"),
+}
+_PRODUCT_ID = re.compile(r"[A-Za-z0-9._]{1,150}")
+_PRODUCT_TYPES = ("subscription", "product")
 
 
 def _response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,8 +82,10 @@ class Receiver:
         sqs_client: Any,
         jwks: JwksCache | None = None,
         metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self._clock = clock
         self.apple = AppleVerifier(
             config.apple_root_ca_der,
             bundle_id=config.apple_bundle_id,
@@ -86,24 +109,19 @@ class Receiver:
         context = event.get("requestContext")
         request_id = context.get("requestId") if isinstance(context, dict) else None
         try:
-            provider, body = self._route(event)
-            message = self._apple(body) if provider == "apple" else self._google(event, body)
+            provider, kind, body = self._route(event)
+            if kind == "purchase":
+                message = self._apple_purchase(body) if provider == "apple" else self._google_purchase(body)
+            else:
+                message = self._apple(body) if provider == "apple" else self._google(event, body)
             sqs_message_id = self.enqueuer.send(message)
-        except ReceiverError as error:
-            self.metrics.count("NotificationRejected", {"Provider": provider, "Reason": error.reason})
-            log.log(
-                30 if error.status < 500 else 40,
-                "notification refused",
-                extra=fields(
-                    provider=provider,
-                    request_id=request_id,
-                    status=error.status,
-                    reason=error.reason,
-                    detail=error.detail,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                ),
+        except MessageFormatError as error:
+            # Verified, but not something the queue's contract can carry: the sender must fix it.
+            return self._refused(
+                provider, request_id, started, MalformedRequest("message_format", str(error)[:200])
             )
-            return _response(error.status, {"message": error.public_message})
+        except ReceiverError as error:
+            return self._refused(provider, request_id, started, error)
         except Exception:
             self.metrics.count("NotificationRejected", {"Provider": provider, "Reason": "internal_error"})
             log.exception(
@@ -125,23 +143,41 @@ class Receiver:
         )
         return _response(200, {"message": "accepted"})
 
-    def _route(self, event: Mapping[str, Any]) -> tuple[str, bytes]:
+    def _refused(
+        self, provider: str, request_id: object, started: float, error: ReceiverError
+    ) -> dict[str, Any]:
+        self.metrics.count("NotificationRejected", {"Provider": provider, "Reason": error.reason})
+        log.log(
+            30 if error.status < 500 else 40,
+            "notification refused",
+            extra=fields(
+                provider=provider,
+                request_id=request_id,
+                status=error.status,
+                reason=error.reason,
+                detail=error.detail,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            ),
+        )
+        return _response(error.status, {"message": error.public_message})
+
+    def _route(self, event: Mapping[str, Any]) -> tuple[str, str, bytes]:
         context = event.get("requestContext")
         http = context.get("http") if isinstance(context, dict) else None
         method = http.get("method") if isinstance(http, dict) else None
         path = event.get("rawPath") or (http.get("path") if isinstance(http, dict) else None)
         if not isinstance(path, str):
             raise RouteNotFound("no_route", "event has no rawPath")
-        path = path.rstrip("/")
-        if path.endswith("/notifications/apple"):
-            provider = "apple"
-        elif path.endswith("/notifications/google"):
-            provider = "google"
-        else:
+        stage = context.get("stage") if isinstance(context, dict) else None
+        if isinstance(stage, str) and stage != "$default" and path.startswith(f"/{stage}/"):
+            # A named stage prefixes rawPath with its name; API Gateway sets `stage`, not the caller.
+            path = path[len(stage) + 1 :]
+        route = ROUTES.get(path.rstrip("/"))
+        if route is None:
             raise RouteNotFound("no_route", path[:100])
         if method != "POST":
             raise MethodNotAllowed("method_not_allowed", str(method)[:10])
-        return provider, self._body(event)
+        return route[0], route[1], self._body(event)
 
     def _body(self, event: Mapping[str, Any]) -> bytes:
         raw = event.get("body")
@@ -165,11 +201,8 @@ class Receiver:
         return body
 
     def _apple(self, body: bytes) -> NotificationMessage:
-        try:
-            envelope = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedRequest("malformed_json", "body is not JSON") from None
-        if not isinstance(envelope, dict) or not isinstance(envelope.get("signedPayload"), str):
+        envelope = json_object(body, "body")
+        if not isinstance(envelope.get("signedPayload"), str):
             raise MalformedRequest("signed_payload_missing", "body has no signedPayload string")
         payload = self.apple.verify_notification(envelope["signedPayload"])
         return NotificationMessage(
@@ -190,13 +223,84 @@ class Receiver:
             payload=notification,
         )
 
+    def _apple_purchase(self, body: bytes) -> NotificationMessage:
+        """A signed transaction the app posted, as a CLIENT_PURCHASE in the transaction's FIFO group."""
+        envelope = json_object(body, "body")
+        signed = envelope.get("signedTransaction")
+        if not isinstance(signed, str):
+            raise MalformedRequest("signed_transaction_missing", "body has no signedTransaction string")
+        transaction = self.apple.verify_transaction(signed)
+        for name in ("transactionId", "originalTransactionId"):
+            if not isinstance(transaction.get(name), str) or not transaction[name]:
+                raise MalformedRequest("transaction_id", f"transaction has no {name}")
+        signed_date = transaction.get("signedDate")
+        if isinstance(signed_date, bool) or not isinstance(signed_date, int) or signed_date <= 0:
+            raise MalformedRequest("signed_date", "transaction has no signedDate")
+        notification_id = f"client:{transaction['transactionId']}:{signed_date}"
+        payload = {
+            "notificationType": "CLIENT_PURCHASE",
+            "notificationUUID": notification_id,
+            "signedDate": signed_date,
+            "version": "2.0",
+            "data": {
+                "bundleId": transaction["bundleId"],
+                "environment": transaction["environment"],
+                "signedTransactionInfo": signed,
+                "transactionInfo": transaction,
+            },
+        }
+        return NotificationMessage(
+            provider="apple",
+            notification_id=notification_id,
+            group_id=transaction["originalTransactionId"],
+            received_at=utc_now_iso(),
+            payload=payload,
+        )
+
+    def _google_purchase(self, body: bytes) -> NotificationMessage:
+        """A purchase token the app posted; the consumer asks Play whether (and what) it is."""
+        envelope = json_object(body, "body")
+        token, product_id, product_type = (
+            envelope.get("purchaseToken"),
+            envelope.get("productId"),
+            envelope.get("productType", "subscription"),
+        )
+        if not isinstance(token, str) or not token.strip() or len(token) > MAX_ID_CHARS:
+            raise MalformedRequest(
+                "purchase_token", f"purchaseToken must be a string of 1-{MAX_ID_CHARS} characters"
+            )
+        if not isinstance(product_id, str) or not _PRODUCT_ID.fullmatch(product_id):
+            raise MalformedRequest("product_id", "productId must be a Play product id")
+        if product_type not in _PRODUCT_TYPES:
+            raise MalformedRequest("product_type", "productType must be subscription or product")
+        now_ms = int(self._clock() * 1000)
+        digest = hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
+        payload = {
+            "version": "1.0",
+            "packageName": self.config.google_package_name,
+            "eventTimeMillis": str(now_ms),
+            "clientPurchase": {"purchaseToken": token, "productId": product_id, "productType": product_type},
+        }
+        return NotificationMessage(
+            provider="google",
+            notification_id=f"client:{digest}:{now_ms}",
+            group_id=token,
+            received_at=utc_now_iso(),
+            payload=payload,
+        )
+
 
 def _notification_type(message: NotificationMessage) -> str:
     if message.provider == "apple":
         subtype = message.payload.get("subtype")
         kind = str(message.payload.get("notificationType"))
         return f"{kind}/{subtype}" if subtype else kind
-    for key in ("subscriptionNotification", "oneTimeProductNotification", "voidedPurchaseNotification"):
+    for key in (
+        "subscriptionNotification",
+        "oneTimeProductNotification",
+        "voidedPurchaseNotification",
+        "clientPurchase",
+    ):
         if isinstance(message.payload.get(key), dict):
             return f"{key}:{message.payload[key].get('notificationType', '-')}"
     return "testNotification"

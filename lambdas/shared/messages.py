@@ -30,7 +30,7 @@ GOOGLE_TEST_GROUP = "google:test"
 
 _FIFO_ID_MAX = 128
 _FIFO_ID_ALLOWED = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
-_MAX_ID_CHARS = 4096
+MAX_ID_CHARS = 4096
 
 
 def fifo_id(value: str) -> str:
@@ -142,8 +142,8 @@ def _problems(raw: dict[str, Any]) -> list[str]:
         value = raw.get(name)
         if not isinstance(value, str) or not value.strip():
             problems.append(f"{name} must be a non-empty string")
-        elif len(value) > _MAX_ID_CHARS:
-            problems.append(f"{name} is longer than {_MAX_ID_CHARS} characters")
+        elif len(value) > MAX_ID_CHARS:
+            problems.append(f"{name} is longer than {MAX_ID_CHARS} characters")
     received_at = raw.get("received_at")
     if not isinstance(received_at, str):
         problems.append("received_at must be an ISO-8601 UTC string")

@@ -6,6 +6,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -82,9 +83,15 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
     Play Developer API; the queues get a RedrivePolicy to the FIFO DLQ.
     """
     from lambdas.consumer.repository import apply_migrations
-    from ops.notifications.fake_play import FakePlay
-    from ops.notifications.local import LocalOptions, SigningIdentity, build
+    from ops.notifications.devkit import require_testkit
+    from ops.notifications.local import LocalOptions, build
     from ops.notifications.pipeline import ensure_queues
+
+    require_testkit()
+    from opstestkit.fake_app_store import FakeAppStore
+    from opstestkit.fake_play import FakePlay
+    from opstestkit.identity import SigningIdentity
+    from opstestkit.local import local_trust
 
     if not database_url:
         raise ConfigError(
@@ -106,17 +113,28 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
         visibility_timeout=visibility_timeout,
         port=port,
     )
-    with FakePlay() as fake_play:
-        pipeline, _consumer = build(options, SigningIdentity.create(), fake_play)
+    identity = SigningIdentity.create()
+    identity.save(options.state_dir)
+    with FakePlay() as fake_play, FakeAppStore(identity.apple_ca) as app_store:
+        pipeline, _consumer = build(options, local_trust(identity, fake_play, app_store))
         with pipeline:
             (options.state_dir / "serve.json").write_text(
-                json.dumps({"url": pipeline.front.url, "play_api": fake_play.api_root}), encoding="utf-8"
+                json.dumps(
+                    {
+                        "url": pipeline.front.url,
+                        "play_api": fake_play.api_root,
+                        "app_store_api": app_store.base_url,
+                    }
+                ),
+                encoding="utf-8",
             )
             console.print(
                 f"receiver: [bold]{pipeline.front.url}[/]/notifications/apple | /notifications/google"
+                " | /purchases/apple | /purchases/google"
             )
             console.print(
-                f"queue: {queues.queue_url}\nDLQ:   {queues.dlq_url}\nfake Play API: {fake_play.api_root}"
+                f"queue: {queues.queue_url}\nDLQ:   {queues.dlq_url}\nfake Play API: {fake_play.api_root}\n"
+                f"fake App Store Server API: {app_store.base_url}"
             )
             console.print(
                 "Send one: [bold]ops notifications send apple SUBSCRIBED --subtype INITIAL_BUY[/]; "
@@ -136,6 +154,18 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
                         last = now
             except KeyboardInterrupt:
                 console.print("stopping")
+
+
+def _load_identity(state: Path) -> Any:
+    from ops.notifications.devkit import require_testkit
+
+    require_testkit()
+    from opstestkit.identity import IdentityMissing, SigningIdentity
+
+    try:
+        return SigningIdentity.load(state.resolve())
+    except IdentityMissing as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _serve_url(state: Path) -> str:
@@ -161,19 +191,18 @@ def send_apple(  # noqa: PLR0917 - one parameter per CLI option
     """Sign an App Store Server Notification V2 with the local test CA and POST it to `serve`."""
     import requests
 
-    from ops.notifications import signing
-    from ops.notifications.local import SigningIdentity
+    identity = _load_identity(state)
+    import opstestkit as kit
 
-    identity = SigningIdentity.load(state.resolve())
-    signed = signing.now_ms()
-    transaction = signing.apple_transaction_info(
+    signed = kit.now_ms()
+    transaction = kit.apple_transaction_info(
         original_transaction_id=original_transaction_id,
         product_id=product_id,
         signed_date=signed,
         purchase_date=signed,
         appAccountToken=account,
     )
-    payload = signing.apple_subscription_notification(
+    payload = kit.apple_subscription_notification(
         identity.apple_ca,
         notification_type,
         subtype or None,
@@ -183,7 +212,7 @@ def send_apple(  # noqa: PLR0917 - one parameter per CLI option
     )
     response = requests.post(
         f"{_serve_url(state.resolve())}/notifications/apple",
-        data=signing.apple_request_body(identity.apple_ca.sign(payload)),
+        data=kit.apple_request_body(identity.apple_ca.sign(payload)),
         timeout=10,
     )
     console.print(f"{response.status_code} {response.text} (notificationUUID {payload['notificationUUID']})")
@@ -204,14 +233,13 @@ def send_google(
     """
     import requests
 
-    from ops.notifications import signing
-    from ops.notifications.local import SigningIdentity
+    identity = _load_identity(state)
+    import opstestkit as kit
 
-    identity = SigningIdentity.load(state.resolve())
-    notification = signing.google_subscription_notification(purchase_token=token, notification_type=code)
+    notification = kit.google_subscription_notification(purchase_token=token, notification_type=code)
     response = requests.post(
         f"{_serve_url(state.resolve())}/notifications/google",
-        data=json.dumps(signing.pubsub_push_body(notification)),
+        data=json.dumps(kit.pubsub_push_body(notification)),
         headers={"Authorization": f"Bearer {identity.google.oidc_token()}"},
         timeout=10,
     )
@@ -321,12 +349,9 @@ def replay_apple(  # noqa: PLR0917 - one parameter per CLI option
 ) -> None:
     """Fetch notifications since --since from Apple's Notification History and send each through the
     receiver (verified, enqueued, applied once)."""
-    from ops.notifications.replay import (
-        PRODUCTION_URL,
-        SANDBOX_URL,
-        AppStoreCredentials,
-        AppStoreServerClient,
-    )
+    from lambdas.consumer.apple.store_api import AppStoreApi
+    from lambdas.receiver.config import DEFAULT_ROOT_CA_PATH
+    from ops.notifications.replay import load_key, notification_history
     from ops.notifications.replay import replay as run_replay
 
     if environment not in ("Production", "Sandbox"):
@@ -335,14 +360,19 @@ def replay_apple(  # noqa: PLR0917 - one parameter per CLI option
         raise ConfigError("--receiver-url (or NOTIFICATIONS_RECEIVER_URL) is required unless --dry-run")
     start = _parse_time(since, "--since")
     end = _parse_time(until, "--until") if until else datetime.now(UTC)
-    credentials = AppStoreCredentials.from_files(
-        issuer_id=issuer_id, key_id=key_id, key_path=key_file, bundle_id=bundle_id
+    key = load_key(issuer_id=issuer_id, key_id=key_id, key_path=key_file, bundle_id=bundle_id)
+    api = AppStoreApi(
+        key,
+        bundle_id=bundle_id,
+        app_apple_id=None,
+        environment=environment,
+        root_certificates=[DEFAULT_ROOT_CA_PATH.read_bytes()],
+        base_url=api_url or None,
     )
-    base = api_url or (PRODUCTION_URL if environment == "Production" else SANDBOX_URL)
-    client = AppStoreServerClient(credentials, base_url=base)
+    base = api.client._base_url
     with console.status("replaying ...") as status:
         outcome = run_replay(
-            client.notification_history(start, end),
+            notification_history(api, start, end),
             receiver_url,
             dry_run=dry_run,
             progress=lambda n: status.update(f"replaying ... {n} notification(s)"),
@@ -362,3 +392,165 @@ def replay_apple(  # noqa: PLR0917 - one parameter per CLI option
     render(result, console, as_json)
     if not result.ok:
         raise typer.Exit(1)
+
+
+LocalStateOption = typer.Option(
+    None,
+    "--state",
+    help="The --state folder of a running `ops notifications serve`: reconcile against its local fakes.",
+)
+DatabaseOption = typer.Option(
+    "", envvar="NOTIFICATIONS_DATABASE_URL", help="PostgreSQL URL of the consumer's database."
+)
+
+
+def _lambda_logs_to_stderr() -> Any:
+    """The Lambdas' code logs JSON lines to stdout (CloudWatch's way); here they would corrupt --json."""
+    import contextlib
+    import sys
+
+    return contextlib.redirect_stdout(sys.stderr)
+
+
+def _progress_bar(total: int, what: str) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn(f"[bold]{what}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.1f}/s repaired {task.fields[repaired]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task(what, total=total or None, rate=0.0, repaired=0)
+    started = time.monotonic()
+    counts = {"done": 0, "repaired": 0}
+
+    def advance(item: Any) -> None:
+        counts["done"] += 1
+        counts["repaired"] += int(getattr(item, "repaired", False))
+        rate = counts["done"] / max(time.monotonic() - started, 1e-6)
+        progress.update(task, advance=1, rate=rate, repaired=counts["repaired"])
+
+    return progress, advance
+
+
+@app.command()
+def reconcile(  # noqa: PLR0917 - one parameter per CLI option
+    database_url: str = DatabaseOption,
+    state: Path | None = LocalStateOption,
+    lookback_days: float = typer.Option(7, help="Also check subscriptions whose access ended this recently."),
+    horizon_hours: float = typer.Option(24, help="Check subscriptions whose access ends within this."),
+    stale_days: float = typer.Option(
+        30, help="Check anything the stores were not asked about for this long."
+    ),
+    history_hours: float = typer.Option(2, help="Apply Apple's notification history of this window."),
+    voided_days: float = typer.Option(2, help="Apply Google's voided purchases of this window."),
+    limit: int = typer.Option(500, help="At most this many subscriptions per run."),
+    every: bool = typer.Option(False, "--all", help="Check every subscription (a full sweep)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be checked; call no store."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Ask Apple and Google for the truth about due subscriptions and repair entitlements.
+
+    Uses the consumer's environment variables (GOOGLE_PLAY_CREDENTIALS_*, APP_STORE_API_KEY_*,
+    APPLE_*); repairs go through the same strategies, ordering and history as notifications.
+    """
+    from datetime import timedelta
+
+    from lambdas.consumer.reconcile import ReconcileOptions
+    from ops.notifications.reconcile import consumer_config
+    from ops.notifications.reconcile import reconcile as run_reconcile
+
+    config = consumer_config(database_url, state.resolve() if state else None)
+    options = ReconcileOptions(
+        lookback=timedelta(days=lookback_days),
+        horizon=timedelta(hours=horizon_hours),
+        stale_after=timedelta(days=stale_days),
+        history_window=timedelta(hours=history_hours),
+        voided_window=timedelta(days=voided_days),
+        limit=limit,
+        every=every,
+    )
+    if not dry_run and not yes:
+        planned = run_reconcile(config, options, dry_run=True)
+        typer.confirm(
+            f"Ask the stores about {planned.evidence['due']} subscription(s) and repair them?", abort=True
+        )
+    if dry_run:
+        result = run_reconcile(config, options, dry_run=True)
+    else:
+        progress, advance = _progress_bar(limit, "reconciling")
+        with _lambda_logs_to_stderr(), progress:
+            result = run_reconcile(config, options, dry_run=False, progress=advance)
+    render(result, console, as_json)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+CsvArgument = typer.Argument(..., help="CSV: provider,id,product_id,account_id (header row).")
+
+
+@app.command("import-lifetime")
+def import_lifetime(  # noqa: PLR0917 - one parameter per CLI option
+    csv_file: Path = CsvArgument,
+    database_url: str = DatabaseOption,
+    state: Path | None = LocalStateOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the file; call no store, grant nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Grant lifetime passes bought before this service existed, each verified with its store.
+
+    Apple: Get Transaction Info (the pass is granted unless revoked). Google: purchases.products.get
+    (granted when purchased; acknowledged if Play still waits). account_id names the app user when
+    the store has none for an old purchase.
+    """
+    from ops.notifications.reconcile import consumer_config, read_passes
+    from ops.notifications.reconcile import import_lifetime as run_import
+
+    passes = read_passes(csv_file)
+    config = consumer_config(database_url, state.resolve() if state else None)
+    if not dry_run and not yes:
+        typer.confirm(f"Verify and grant {len(passes)} lifetime pass(es)?", abort=True)
+    if dry_run:
+        result = run_import(config, passes, dry_run=True)
+    else:
+        progress, advance = _progress_bar(len(passes), "importing")
+        with _lambda_logs_to_stderr(), progress:
+            result = run_import(config, passes, dry_run=False, progress=advance)
+    render(result, console, as_json)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def reprocess(  # noqa: PLR0917 - one parameter per CLI option
+    database_url: str = DatabaseOption,
+    state: Path | None = LocalStateOption,
+    outcome: str = typer.Option("unknown-type", help="Stored notifications with this outcome ('' = any)."),
+    event_type: str = typer.Option("", "--type", help="Only this type, e.g. SUBSCRIPTION_21 or DID_PAUSE."),
+    limit: int = typer.Option(1000, help="At most this many."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be sent again; send nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Send stored notifications through the consumer again (after deploying a strategy for a type
+    it did not know); each is applied once more, in its own FIFO group."""
+    from ops.notifications.reconcile import consumer_config
+    from ops.notifications.reconcile import reprocess as run_reprocess
+
+    queue = Settings.from_env().notifications_queue
+    config = consumer_config(database_url, state.resolve() if state else None)
+
+    def run(dry: bool) -> PhaseResult:
+        return run_reprocess(
+            config, queue, outcome=outcome or None, event_type=event_type or None, limit=limit, dry_run=dry
+        )
+
+    if not dry_run and not yes:
+        typer.confirm(f"Send {run(True).evidence['matched']} stored notification(s) again?", abort=True)
+    render(run(dry_run), console, as_json)

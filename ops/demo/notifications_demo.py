@@ -1,10 +1,12 @@
 """The notification part of the rehearsal: signed Apple and Google notifications through the local
 API -> receiver -> SQS FIFO -> poller -> consumer -> PostgreSQL, then the resulting entitlements.
 
-The scenarios show what the service must get right: a subscriber, a lifetime-pass holder whose
-subscription expires (keeps premium), a refund followed by a late renewal signed before it (stays
-refunded), a duplicate delivery (applied once), a Google subscription, and a forged notification
-(refused, never enqueued). Test signing material is made for the run; nothing leaves loopback.
+The scenarios show what the service must get right: a subscriber, a lifetime-pass holder (granted
+through the app's purchase route, as in production) whose subscription expires (keeps premium), a
+refund followed by a late renewal signed before it (stays refunded), a duplicate delivery (applied
+once), a Google subscription, a renewal whose notification was lost (repaired by reconciliation
+with the fake App Store Server API), and a forged notification (refused, never enqueued). Test
+signing material is made for the run; nothing leaves loopback.
 """
 
 from __future__ import annotations
@@ -15,22 +17,27 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import requests
 from rich.console import Console
 from rich.table import Table
 
+from lambdas.consumer.reconcile import ReconcileOptions, Reconciler
 from lambdas.consumer.repository import apply_migrations
 from ops import aws
-from ops.notifications import signing
-from ops.notifications.fake_play import FakePlay, subscription_purchase
-from ops.notifications.local import LocalOptions, SigningIdentity, build
+from ops.notifications.devkit import require_testkit
+from ops.notifications.local import LocalOptions, build
 from ops.notifications.pipeline import ensure_queues
 from ops.settings import Settings
 
+if TYPE_CHECKING:
+    from opstestkit import AppleTestCA
+    from opstestkit.identity import SigningIdentity
+
 LIFETIME_PRODUCT = "com.example.couplediary.lifetime"
+MONTHLY_PRODUCT = "com.example.couplediary.premium.monthly"
 DATABASE = "subscriptions"
 
 
@@ -54,6 +61,9 @@ def _database(prod_url: str) -> str:
 
 class _Sender:
     def __init__(self, front_url: str, identity: SigningIdentity, console: Console) -> None:
+        import opstestkit as kit
+
+        self.kit = kit
         self.url = front_url
         self.identity = identity
         self.console = console
@@ -69,21 +79,21 @@ class _Sender:
         account: str,
         signed: int,
         product_id: str | None = None,
-        ca: signing.AppleTestCA | None = None,
+        ca: AppleTestCA | None = None,
         notification_uuid: str | None = None,
     ) -> int:
         ca = ca or self.identity.apple_ca
         extra: dict[str, Any] = {}
         if product_id == LIFETIME_PRODUCT:
             extra = {"product_id": LIFETIME_PRODUCT, "product_type": "Non-Consumable"}
-        transaction = signing.apple_transaction_info(
+        transaction = self.kit.apple_transaction_info(
             original_transaction_id=otid,
             signed_date=signed,
             purchase_date=signed,
             appAccountToken=account,
             **extra,
         )
-        payload = signing.apple_subscription_notification(
+        payload = self.kit.apple_subscription_notification(
             ca,
             notification_type,
             subtype,
@@ -93,23 +103,30 @@ class _Sender:
             notification_uuid=notification_uuid,
         )
         response = requests.post(
-            f"{self.url}/notifications/apple", data=signing.apple_request_body(ca.sign(payload)), timeout=15
+            f"{self.url}/notifications/apple", data=self.kit.apple_request_body(ca.sign(payload)), timeout=15
         )
         return self._record(
             f"apple {notification_type}{'/' + subtype if subtype else ''} — {label}", response.status_code
         )
 
     def google(self, label: str, code: int, token: str, event_ms: int) -> int:
-        notification = signing.google_subscription_notification(
+        notification = self.kit.google_subscription_notification(
             purchase_token=token, notification_type=code, event_time_millis=event_ms
         )
         response = requests.post(
             f"{self.url}/notifications/google",
-            data=json.dumps(signing.pubsub_push_body(notification)),
+            data=json.dumps(self.kit.pubsub_push_body(notification)),
             headers={"Authorization": f"Bearer {self.identity.google.oidc_token()}"},
             timeout=15,
         )
         return self._record(f"google type {code} — {label}", response.status_code)
+
+    def purchase(self, label: str, signed_transaction: str | None) -> int:
+        """What the app does after a purchase or restore: POST the signed transaction."""
+        response = requests.post(
+            f"{self.url}/purchases/apple", json={"signedTransaction": signed_transaction}, timeout=15
+        )
+        return self._record(f"app purchase — {label}", response.status_code)
 
     def _record(self, what: str, status: int) -> int:
         self.responses.append((what, status))
@@ -129,22 +146,33 @@ def run_notifications_demo(console: Console, log_path: Path) -> dict[str, Any]:
 
 
 def _run(console: Console) -> dict[str, Any]:
+    kit = require_testkit()
+    from opstestkit.fake_app_store import AppleOneTime, AppleSubscription, FakeAppStore
+    from opstestkit.fake_play import FakePlay, subscription_purchase
+    from opstestkit.identity import SigningIdentity
+    from opstestkit.local import local_trust
+
     settings = Settings.from_env()
     assert settings.prod_database_url, "PROD_DATABASE_URL is not set"
     db_url = _database(settings.prod_database_url)
     queues = ensure_queues(settings.notifications_queue, settings.notifications_dlq, visibility_timeout=5)
     accounts = {
         name: str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo:{name}"))
-        for name in ("alice", "bob", "carol", "dave")
+        for name in ("alice", "bob", "carol", "dave", "erin")
     }
     expected = [
         Expected("alice: monthly subscriber (sent twice)", accounts["alice"], True, "subscription"),
         Expected("bob: lifetime pass, his subscription expired", accounts["bob"], True, "lifetime"),
         Expected("carol: refunded, then a late renewal", accounts["carol"], False, "none"),
         Expected("dave: Google monthly subscriber", accounts["dave"], True, "subscription"),
+        Expected("erin: renewal notification lost, reconciled", accounts["erin"], True, "subscription"),
     ]
     identity = SigningIdentity.create()
-    with tempfile.TemporaryDirectory(prefix="notifications-demo-") as state, FakePlay() as fake_play:
+    with (
+        tempfile.TemporaryDirectory(prefix="notifications-demo-") as state,
+        FakePlay() as fake_play,
+        FakeAppStore(identity.apple_ca) as app_store,
+    ):
         options = LocalOptions(
             database_url=db_url,
             queues=queues,
@@ -152,11 +180,11 @@ def _run(console: Console) -> dict[str, Any]:
             visibility_timeout=5,
             apple_lifetime_product_ids=LIFETIME_PRODUCT,
         )
-        pipeline, _consumer = build(options, identity, fake_play)
+        pipeline, consumer = build(options, local_trust(identity, fake_play, app_store))
         with pipeline:
             console.print(f"local API {pipeline.front.url} -> {settings.notifications_queue} -> consumer")
             send = _Sender(pipeline.front.url, identity, console)
-            t0 = signing.now_ms() - 600_000
+            t0 = kit.now_ms() - 600_000
             duplicate = str(uuid.uuid4())
             for _ in range(2):
                 send.apple(
@@ -168,14 +196,12 @@ def _run(console: Console) -> dict[str, Any]:
                     signed=t0,
                     notification_uuid=duplicate,
                 )
-            send.apple(
-                "bob buys the lifetime pass",
-                "ONE_TIME_CHARGE",
-                None,
-                otid="3000000000000002",
-                account=accounts["bob"],
-                signed=t0,
-                product_id=LIFETIME_PRODUCT,
+            # Production sends no ONE_TIME_CHARGE: the app posts the signed transaction.
+            app_store.one_time["3000000000000002"] = AppleOneTime(
+                "3000000000000002", LIFETIME_PRODUCT, accounts["bob"], t0
+            )
+            send.purchase(
+                "bob buys the lifetime pass in the app", app_store.signed_transaction("3000000000000002")
             )
             send.apple(
                 "bob's old subscription",
@@ -222,7 +248,7 @@ def _run(console: Console) -> dict[str, Any]:
                 acknowledged=False, account_id=accounts["dave"]
             )
             send.google("dave subscribes", 4, token, t0)
-            forged_ca = signing.make_apple_test_ca()
+            forged_ca = kit.make_apple_test_ca()
             forged = send.apple(
                 "forged: signed by an untrusted CA",
                 "DID_RENEW",
@@ -232,7 +258,20 @@ def _run(console: Console) -> dict[str, Any]:
                 signed=t0 + 30_000,
                 ca=forged_ca,
             )
+            # Erin's subscription renewed at the App Store; the DID_RENEW never reached us.
+            day = 86_400_000
+            app_store.subscriptions["3000000000000005"] = AppleSubscription(
+                "3000000000000005", MONTHLY_PRODUCT, accounts["erin"], t0 - 40 * day, t0 - 10 * day
+            )
+            send.purchase("erin subscribed in the app", app_store.signed_transaction("3000000000000005"))
+            app_store.subscriptions["3000000000000005"].renewals = 1
+            app_store.subscriptions["3000000000000005"].expires_ms = t0 + 20 * day
             pipeline.poller.wait_until_drained(timeout=120)
+            report = Reconciler(consumer.service).run(ReconcileOptions())
+            console.print(
+                f"reconciliation: {report.checked} checked with the stores, {report.repaired} repaired, "
+                f"{report.failed} failed"
+            )
     return _report(
         console,
         db_url=db_url,

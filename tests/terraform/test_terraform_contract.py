@@ -33,12 +33,15 @@ LEFT_UNSET: dict[str, dict[str, str]] = {
         "DATABASE_URL": "local/tests only; AWS uses DATABASE_SECRET_ARN",
         "GOOGLE_PLAY_CREDENTIALS_FILE": "local only; AWS uses GOOGLE_PLAY_CREDENTIALS_SECRET_ARN",
         "GOOGLE_PLAY_API_ROOT": "only for the local fake Play API",
+        "APP_STORE_API_KEY_FILE": "local only; AWS uses APP_STORE_API_KEY_SECRET_ARN",
+        "APP_STORE_API_URL": "only for the local fake App Store Server API",
+        "APPLE_ROOT_CA_PATH": "the pinned Apple Root CA G3 ships inside the package",
     },
 }
 # Set only when the environment's variables give a value; otherwise the function's default applies.
 SET_WHEN_GIVEN: dict[str, set[str]] = {
     "receiver": {"APPLE_ONLINE_CHECKS", "MAX_BODY_BYTES", "APPLE_APP_APPLE_ID"},
-    "consumer": set(),
+    "consumer": {"APPLE_APP_APPLE_ID", "APPLE_REFUND_PREFERENCE"},
 }
 
 

@@ -8,15 +8,33 @@ and revoke. A non-consumable in APPLE_LIFETIME_PRODUCT_IDS is the lifetime pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from lambdas.consumer.apple.notification import AppleNotification
 from lambdas.consumer.model import Change, Current, Decision, Status
+
+if TYPE_CHECKING:
+    from lambdas.consumer.apple.store_api import AppStoreApi
+
+
+@dataclass(frozen=True)
+class ConsumptionPolicy:
+    """How CONSUMPTION_REQUEST is answered: the refund preference sent to Apple (None: no preference)."""
+
+    refund_preference: str | None = None
 
 
 @dataclass(frozen=True)
 class AppleContext:
     lifetime_product_ids: frozenset[str]
+    # The App Store Server API, when its key is configured (consumption answers, reconciliation).
+    store: AppStoreApi | None = None
+    # Answer CONSUMPTION_REQUEST (None: record it only).
+    consumption: ConsumptionPolicy | None = None
+    # Whether a customer (appTransactionId) rescinded consent to share data with Apple.
+    consent_rescinded: Callable[[str], bool] = field(default=lambda _app_transaction_id: False)
 
     def is_lifetime(self, n: AppleNotification) -> bool:
         return n.product_id in self.lifetime_product_ids
@@ -24,6 +42,9 @@ class AppleContext:
 
 class AppleStrategy:
     """Base: decide what one notification does to the subscription (pure: no I/O)."""
+
+    # False: the type changes no subscription state, so an older one is acted on, never skipped as stale.
+    changes_state = True
 
     def decide(self, n: AppleNotification, current: Current | None, ctx: AppleContext) -> Decision:
         raise NotImplementedError
@@ -37,6 +58,8 @@ class AppleStrategy:
             expires_at=n.expires_at,
             auto_renew=n.auto_renew if auto_renew is None else auto_renew,
             account_id=n.account_id,
+            grace_until=n.grace_period_expires_at,
+            latest_transaction_id=n.transaction_id,
         )
         return Decision(event_type=n.notification_type, subtype=n.subtype, change=change)
 
@@ -51,7 +74,9 @@ class AppleStrategy:
         """
         renew = n.auto_renew if auto_renew is None else auto_renew
         status: Status
-        if n.renewal.get("isInBillingRetryPeriod"):
+        if n.revoked:
+            status = "refunded"
+        elif n.renewal.get("isInBillingRetryPeriod"):
             grace_until = n.grace_period_expires_at
             status = "grace" if grace_until and grace_until > n.signed_date else "billing-retry"
         elif n.expires_at is not None and n.expires_at > n.signed_date:
@@ -124,6 +149,8 @@ class Expired(AppleStrategy):
 class RecordOnly(AppleStrategy):
     """Informational types: stored in the history, no change of access."""
 
+    changes_state = False
+
     def decide(self, n: AppleNotification, current: Current | None, ctx: AppleContext) -> Decision:
         return Decision.record(n.notification_type, n.subtype)
 
@@ -137,13 +164,37 @@ class PriceIncrease(AppleStrategy):
         return self.from_snapshot(n)
 
 
+def _past_period(n: AppleNotification, current: Current | None) -> bool:
+    """The notification's transaction is an earlier period than the one stored (a past renewal)."""
+    if current is None or current.kind != "subscription" or current.expires_at is None:
+        return False
+    ends = n.transaction.get("expiresDate")
+    return isinstance(ends, int) and ends < int(current.expires_at.timestamp() * 1000)
+
+
 class Refund(AppleStrategy):
-    """REFUND: access to the refunded purchase ends; for the lifetime pass, the lifetime entitlement."""
+    """REFUND: access bought by the refunded transaction ends; for the lifetime pass, the pass.
+
+    The refunded transaction may be a past renewal: then the current period runs on. A prorated
+    refund (revocationType REFUND_PRORATED) keeps access for the part of the period not refunded.
+    """
 
     def decide(self, n: AppleNotification, current: Current | None, ctx: AppleContext) -> Decision:
         if ctx.is_lifetime(n):
             return _lifetime(n, "refunded")
-        return self.set_status(n, "refunded")
+        n.require_transaction()
+        detail = {
+            "transaction_id": n.transaction_id,
+            "revocation_type": n.transaction.get("revocationType"),
+            "revocation_percentage": n.transaction.get("revocationPercentage"),
+        }
+        if _past_period(n, current):
+            return Decision.record(n.notification_type, n.subtype, past_period=True, **detail)
+        if n.prorated and n.expires_at is not None and n.expires_at > n.signed_date:
+            return _with_detail(
+                self.set_status(n, "active" if n.auto_renew is not False else "canceled-until-expiry"), detail
+            )
+        return _with_detail(self.set_status(n, "refunded"), detail)
 
 
 class RefundReversed(AppleStrategy):
@@ -152,6 +203,10 @@ class RefundReversed(AppleStrategy):
     def decide(self, n: AppleNotification, current: Current | None, ctx: AppleContext) -> Decision:
         if ctx.is_lifetime(n):
             return _lifetime(n, "active")
+        if _past_period(n, current):
+            return Decision.record(
+                n.notification_type, n.subtype, past_period=True, transaction_id=n.transaction_id
+            )
         running = n.expires_at is not None and n.expires_at > n.signed_date
         return self.set_status(n, "active" if running else "expired")
 
@@ -173,6 +228,78 @@ class RenewalExtended(AppleStrategy):
         return self.set_status(n, "active" if running else "expired")
 
 
+_STATUS_CODES: dict[int, Status] = {2: "expired", 3: "billing-retry", 4: "grace", 5: "revoked"}
+
+
+class StoreSnapshot(AppleStrategy):
+    """RECONCILE (what Get All Subscription Statuses / Get Transaction Info answered) and
+    CLIENT_PURCHASE (a signed transaction the app posted after a purchase or restore): the state the
+    signed data describes, for a subscription or the lifetime pass.
+
+    Not notification types Apple sends: the reconciler and the purchase route make them, so the
+    App Store's answers go through the same ordering, idempotency and history as notifications.
+    """
+
+    def decide(self, n: AppleNotification, current: Current | None, ctx: AppleContext) -> Decision:
+        checked = n.notification_type == "RECONCILE"
+        if ctx.is_lifetime(n):
+            decision = _lifetime(n, "refunded" if n.transaction.get("revocationDate") else "active")
+        elif n.status in _STATUS_CODES:
+            status = _STATUS_CODES[n.status]
+            if status == "revoked" and n.transaction.get("revocationDate") is not None:
+                status = "refunded"
+            decision = self.set_status(n, status)
+        elif n.status == 1:
+            decision = self.from_snapshot(n)
+        elif n.transaction.get("expiresDate") is None:
+            # A non-lifetime one-time purchase: nothing to grant.
+            return Decision.record(n.notification_type, n.subtype, product_id=n.product_id)
+        else:
+            decision = self.from_snapshot(n)
+        assert decision.change is not None
+        # The app posts a transaction without its renewal info: reconciliation fills that in.
+        change = replace(decision.change, checked=checked, flag=None if checked else "client-purchase")
+        return replace(decision, change=change)
+
+
+class ConsumptionRequest(AppleStrategy):
+    """CONSUMPTION_REQUEST: answer Send Consumption Information when configured and the customer has
+    not rescinded consent; otherwise record it (Apple then decides the refund without our data)."""
+
+    changes_state = False
+
+    def decide(self, n: AppleNotification, current: Current | None, ctx: AppleContext) -> Decision:
+        transaction_id = n.transaction_id
+        if ctx.consumption is None or ctx.store is None or not transaction_id:
+            return Decision.record(n.notification_type, n.subtype, answered=False, reason="not configured")
+        app_transaction = n.app_transaction_id
+        if app_transaction and ctx.consent_rescinded(app_transaction):
+            return Decision.record(n.notification_type, n.subtype, answered=False, reason="consent rescinded")
+        ctx.store.send_consumption(
+            transaction_id, customer_consented=True, refund_preference=ctx.consumption.refund_preference
+        )
+        return Decision.record(
+            n.notification_type,
+            n.subtype,
+            answered=True,
+            transaction_id=transaction_id,
+            refund_preference=ctx.consumption.refund_preference,
+        )
+
+
+class RescindConsent(AppleStrategy):
+    """RESCIND_CONSENT: the customer withdrew consent to share their data with Apple; no consumption
+    information is sent for their transactions from now on."""
+
+    changes_state = False
+
+    def decide(self, n: AppleNotification, current: Current | None, ctx: AppleContext) -> Decision:
+        app_transaction = n.app_transaction_id
+        if not app_transaction:
+            return Decision.record(n.notification_type, n.subtype, reason="no appTransactionId to act on")
+        return Decision(event_type=n.notification_type, outcome="recorded", rescind_consent=app_transaction)
+
+
 class OneTimeCharge(AppleStrategy):
     """ONE_TIME_CHARGE: a consumable or non-consumable purchase; the lifetime pass grants premium."""
 
@@ -185,9 +312,18 @@ class OneTimeCharge(AppleStrategy):
 def _lifetime(n: AppleNotification, status: Status) -> Decision:
     n.require_transaction()
     change = Change(
-        status=status, kind="lifetime", product_id=n.product_id, account_id=n.account_id, auto_renew=False
+        status=status,
+        kind="lifetime",
+        product_id=n.product_id,
+        account_id=n.account_id,
+        auto_renew=False,
+        latest_transaction_id=n.transaction_id,
     )
     return Decision(event_type=n.notification_type, subtype=n.subtype, change=change)
+
+
+def _with_detail(decision: Decision, detail: dict[str, object]) -> Decision:
+    return replace(decision, detail={**decision.detail, **detail})
 
 
 class Unknown(AppleStrategy):
@@ -212,13 +348,15 @@ STRATEGIES: dict[str, type[AppleStrategy]] = {
     "REFUND_DECLINED": RecordOnly,
     "REFUND_REVERSED": RefundReversed,
     "REVOKE": Revoke,
-    "CONSUMPTION_REQUEST": RecordOnly,
+    "CONSUMPTION_REQUEST": ConsumptionRequest,
     "RENEWAL_EXTENDED": RenewalExtended,
     "RENEWAL_EXTENSION": RecordOnly,
     "ONE_TIME_CHARGE": OneTimeCharge,
     "EXTERNAL_PURCHASE_TOKEN": RecordOnly,
-    "RESCIND_CONSENT": RecordOnly,
+    "RESCIND_CONSENT": RescindConsent,
     "TEST": RecordOnly,
+    "RECONCILE": StoreSnapshot,
+    "CLIENT_PURCHASE": StoreSnapshot,
 }
 
 _INSTANCES: dict[type[AppleStrategy], AppleStrategy] = {}

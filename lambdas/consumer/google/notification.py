@@ -14,6 +14,9 @@ KINDS: tuple[str, ...] = (
     "oneTimeProductNotification",
     "voidedPurchaseNotification",
     "testNotification",
+    # Made by this service, not by Play: a purchase token the app posted, a reconciliation check.
+    "clientPurchase",
+    "reconcile",
 )
 
 

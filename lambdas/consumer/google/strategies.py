@@ -8,7 +8,7 @@ Adding a type or state: one class and one line in the matching registry (docs/no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lambdas.consumer.exceptions import InvalidNotification, PlayPurchaseNotFound
@@ -34,36 +34,42 @@ class GoogleStrategy:
 
 
 class StateStrategy:
-    """Maps a SubscriptionPurchaseV2 in one state to a Change."""
+    """Maps a SubscriptionPurchaseV2 in one state to a Change, acknowledging the purchase when Play
+    still waits for it (Play refunds a purchase not acknowledged within three days, whatever state
+    it has reached meanwhile)."""
 
     status: Status = "active"
+    # PENDING: the payment has not gone through; Play accepts no acknowledgement yet.
+    acknowledgeable = True
+    # A plan change only takes the old token's place once the new one is paid for.
+    replaces_linked = True
 
     def change(self, purchase: dict[str, Any], n: GoogleNotification, ctx: GoogleContext) -> Change:
         item = _line_item(purchase)
         plan = item.get("autoRenewingPlan")
         auto_renew = bool(plan.get("autoRenewEnabled")) if isinstance(plan, dict) else None
         account = purchase.get("externalAccountIdentifiers") or {}
+        product_id = item.get("productId")
+        ack_pending = purchase.get("acknowledgementState") == ACK_PENDING
+        token = n.purchase_token
+        if ack_pending and self.acknowledgeable and product_id and token:
+            ctx.play.acknowledge_subscription(n.package_name, product_id, token)
+            ack_pending = False
         return Change(
             status=self.status,
-            product_id=item.get("productId"),
+            product_id=product_id,
             expires_at=rfc3339_to_datetime(item.get("expiryTime")),
             auto_renew=auto_renew,
             account_id=account.get("obfuscatedExternalAccountId") or None,
-            replaces_key=purchase.get("linkedPurchaseToken") or None,
+            replaces_key=(purchase.get("linkedPurchaseToken") or None) if self.replaces_linked else None,
+            latest_transaction_id=purchase.get("latestOrderId") or None,
+            ack_pending=ack_pending,
+            checked=True,
         )
 
 
 class ActiveState(StateStrategy):
-    """ACTIVE: entitled; acknowledge the purchase if Play still waits for it."""
-
     status = "active"
-
-    def change(self, purchase: dict[str, Any], n: GoogleNotification, ctx: GoogleContext) -> Change:
-        result = super().change(purchase, n, ctx)
-        token = n.purchase_token
-        if purchase.get("acknowledgementState") == ACK_PENDING and result.product_id and token:
-            ctx.play.acknowledge_subscription(n.package_name, result.product_id, token)
-        return result
 
 
 class GraceState(StateStrategy):
@@ -89,9 +95,12 @@ class ExpiredState(StateStrategy):
 
 
 class PendingState(StateStrategy):
-    """PENDING / PENDING_PURCHASE_CANCELED: the payment has not gone through; no access."""
+    """PENDING / PENDING_PURCHASE_CANCELED: the payment has not gone through; no access, and a pending
+    plan change leaves the old token (still paid for) in use."""
 
     status = "pending"
+    acknowledgeable = False
+    replaces_linked = False
 
 
 STATE_STRATEGIES: dict[str, type[StateStrategy]] = {
@@ -113,20 +122,22 @@ class SyncFromPlay(GoogleStrategy):
     """Most types: read the subscription from Play and apply the state strategy for its state."""
 
     def decide(self, n: GoogleNotification, current: Current | None, ctx: GoogleContext) -> Decision:
-        token = _token(n)
-        try:
-            purchase = ctx.play.subscription_v2(n.package_name, token)
-        except PlayPurchaseNotFound:
-            return Decision(event_type=_type_name(n), outcome="not-found")
-        state = str(purchase.get("subscriptionState") or "")
-        state_strategy = STATE_STRATEGIES.get(state)
-        if state_strategy is None:
-            return Decision(event_type=_type_name(n), outcome="unknown-type", detail={"state": state})
-        return Decision(
-            event_type=_type_name(n),
-            change=state_strategy().change(purchase, n, ctx),
-            detail={"state": state},
-        )
+        return sync_subscription(n, _type_name(n), ctx)
+
+
+def sync_subscription(n: GoogleNotification, event_type: str, ctx: GoogleContext) -> Decision:
+    """The subscription as Play reports it now, through the strategy for its state."""
+    try:
+        purchase = ctx.play.subscription_v2(n.package_name, _token(n))
+    except PlayPurchaseNotFound:
+        return Decision(event_type=event_type, outcome="not-found")
+    state = str(purchase.get("subscriptionState") or "")
+    state_strategy = STATE_STRATEGIES.get(state)
+    if state_strategy is None:
+        return Decision(event_type=event_type, outcome="unknown-type", detail={"state": state})
+    return Decision(
+        event_type=event_type, change=state_strategy().change(purchase, n, ctx), detail={"state": state}
+    )
 
 
 class Revoked(SyncFromPlay):
@@ -189,36 +200,75 @@ class OneTimeProductNotification(GoogleStrategy):
         if sku not in ctx.lifetime_product_ids or name == "ONE_TIME_PRODUCT_CANCELED":
             # A canceled pending purchase never granted anything, so there is nothing to take back.
             return Decision.record(name, sku=sku)
-        token = _token(n)
-        try:
-            purchase = ctx.play.product_purchase(n.package_name, sku, token)
-        except PlayPurchaseNotFound:
-            return Decision(event_type=name, outcome="not-found")
-        if purchase.get("purchaseState") != 0:
-            return Decision.record(name, sku=sku, purchase_state=purchase.get("purchaseState"))
-        if purchase.get("acknowledgementState") == 0:
-            ctx.play.acknowledge_product(n.package_name, sku, token)
-        change = Change(
-            status="active",
-            kind="lifetime",
-            product_id=sku,
-            auto_renew=False,
-            account_id=purchase.get("obfuscatedExternalAccountId") or None,
-        )
-        return Decision(event_type=name, change=change)
+        return sync_lifetime(n, name, sku, ctx)
+
+
+def sync_lifetime(n: GoogleNotification, event_type: str, sku: str, ctx: GoogleContext) -> Decision:
+    """The lifetime pass as Play reports it now: purchased (acknowledged here if need be), else refunded."""
+    token = _token(n)
+    try:
+        purchase = ctx.play.product_purchase(n.package_name, sku, token)
+    except PlayPurchaseNotFound:
+        return Decision(event_type=event_type, outcome="not-found")
+    state = purchase.get("purchaseState")
+    if state == 2:
+        return Decision.record(event_type, sku=sku, purchase_state=state)
+    if state == 0 and purchase.get("acknowledgementState") == 0:
+        ctx.play.acknowledge_product(n.package_name, sku, token)
+    change = Change(
+        status="active" if state == 0 else "refunded",
+        kind="lifetime",
+        product_id=sku,
+        auto_renew=False,
+        account_id=purchase.get("obfuscatedExternalAccountId") or n.body.get("accountId") or None,
+        latest_transaction_id=purchase.get("orderId") or None,
+        checked=True,
+    )
+    return Decision(event_type=event_type, change=change, detail={"purchase_state": state})
 
 
 class VoidedPurchase(GoogleStrategy):
-    """A refund, chargeback or revocation: productType 1 subscription, 2 one-time (the lifetime pass)."""
+    """A refund, chargeback or revocation (productType 1 subscription, 2 one-time): Play is asked what
+    the purchase is now, since a voided order can be one past renewal of a subscription that runs on
+    (Google's guidance: call the Developer API after every notification)."""
 
     def decide(self, n: GoogleNotification, current: Current | None, ctx: GoogleContext) -> Decision:
         product_type = int(n.body.get("productType") or 0)
         name = "VOIDED_PURCHASE"
+        detail: dict[str, Any] = {"order_id": n.body.get("orderId"), "product_type": product_type}
         if current is None:
-            return Decision.record(name, product_type=product_type, reason="purchase not known here")
+            return Decision(
+                event_type=name, outcome="recorded", detail={**detail, "reason": "purchase not known here"}
+            )
         if product_type == 2 or current.kind == "lifetime":
-            return Decision(event_type=name, change=Change(status="refunded", kind="lifetime"))
-        return Decision(event_type=name, change=Change(status="refunded"))
+            decision = sync_lifetime(n, name, current.product_id or "", ctx)
+            if decision.outcome == "not-found":
+                # Play no longer serves a voided one-time purchase: the pass is gone.
+                change = Change(status="refunded", kind="lifetime", checked=True)
+                return Decision(event_type=name, change=change, detail=detail)
+        else:
+            decision = sync_subscription(n, name, ctx)
+            if decision.change is not None and decision.change.status in ("expired", "revoked"):
+                # Play ended it because of this void: say why in the state.
+                decision = replace(decision, change=replace(decision.change, status="refunded"))
+        return replace(decision, detail={**decision.detail, **detail})
+
+
+class ReadFromPlay(GoogleStrategy):
+    """`clientPurchase` (a purchase token the app posted) and `reconcile` (the reconciler's check):
+    the purchase as Play reports it, subscription or one-time product."""
+
+    def decide(self, n: GoogleNotification, current: Current | None, ctx: GoogleContext) -> Decision:
+        event_type = "CLIENT_PURCHASE" if n.kind == "clientPurchase" else "RECONCILE"
+        product_id = str(n.body.get("productId") or (current.product_id if current else "") or "")
+        lifetime = (
+            current is not None and current.kind == "lifetime"
+        ) or product_id in ctx.lifetime_product_ids
+        if n.body.get("productType") == "product" or lifetime:
+            if product_id not in ctx.lifetime_product_ids:
+                return Decision.record(event_type, sku=product_id)
+            return sync_lifetime(n, event_type, product_id, ctx)
+        return sync_subscription(n, event_type, ctx)
 
 
 class TestNotification(GoogleStrategy):
@@ -236,6 +286,8 @@ KIND_STRATEGIES: dict[str, type[GoogleStrategy]] = {
     "oneTimeProductNotification": OneTimeProductNotification,
     "voidedPurchaseNotification": VoidedPurchase,
     "testNotification": TestNotification,
+    "clientPurchase": ReadFromPlay,
+    "reconcile": ReadFromPlay,
 }
 
 

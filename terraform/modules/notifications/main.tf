@@ -33,6 +33,17 @@ locals {
     GOOGLE_LIFETIME_PRODUCT_IDS        = join(",", var.google_lifetime_product_ids)
     IDEMPOTENCY_DAYS                   = tostring(var.idempotency_days)
     LOG_LEVEL                          = var.log_level
+    # The App Store Server API (reconcile.tf): consumption answers and the reconciler.
+    APPLE_BUNDLE_ID              = var.apple_bundle_id
+    APPLE_ENVIRONMENT            = var.apple_environment
+    APP_STORE_API_KEY_SECRET_ARN = local.app_store_key_secret_arn
+    APPLE_CONSUMPTION_RESPONSE   = var.apple_consumption_response ? "on" : "off"
+    PAYLOAD_RETENTION_DAYS       = tostring(var.payload_retention_days)
+  }
+
+  consumer_optional_environment = {
+    APPLE_APP_APPLE_ID      = var.apple_app_apple_id
+    APPLE_REFUND_PREFERENCE = var.apple_refund_preference
   }
 
   kms_statements = var.kms_key_arn == null ? [] : [{
@@ -269,7 +280,7 @@ resource "aws_lambda_function" "consumer" {
   kms_key_arn                    = var.kms_key_arn
 
   environment {
-    variables = local.consumer_environment
+    variables = local.consumer_function_environment
   }
 
   dynamic "vpc_config" {

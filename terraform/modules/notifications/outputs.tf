@@ -67,3 +67,18 @@ output "consumer_environment_variable_names" {
   description = "Environment variable names set on the consumer."
   value       = sort(keys(aws_lambda_function.consumer.environment[0].variables))
 }
+
+output "reconcile_function_name" {
+  description = "Name of the scheduled reconciler (null when disabled)."
+  value       = var.enable_reconciliation ? aws_lambda_function.reconcile[0].function_name : null
+}
+
+output "app_store_api_key_secret_arn" {
+  description = "Secret holding the App Store Server API key JSON; its owner puts the value in."
+  value       = local.app_store_key_secret_arn
+}
+
+output "purchase_route_keys" {
+  description = "Route keys of the client purchase endpoints."
+  value       = { for provider, route in aws_apigatewayv2_route.purchases : provider => route.route_key }
+}

@@ -116,9 +116,9 @@ variable "batch_size" {
 }
 
 variable "max_receive_count" {
-  description = "Receives of a message before it moves to the dead-letter queue."
+  description = "Receives of a message before it moves to the dead-letter queue. With the consumer's store-outage backoff (60, 120, 240, 480 s, then 900 s between receives), 10 rides out 90 minutes of Play or App Store outage; a bug still dead-letters after 10 queue visibility timeouts."
   type        = number
-  default     = 5
+  default     = 10
 
   validation {
     condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
@@ -296,4 +296,107 @@ variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "enable_reconciliation" {
+  description = "Create the scheduled reconciler (hourly due subscriptions, weekly full sweep)."
+  type        = bool
+  default     = true
+}
+
+variable "reconcile_schedule_expression" {
+  description = "EventBridge schedule of the reconciler's regular run (due subscriptions, recent history and voids)."
+  type        = string
+  default     = "rate(1 hour)"
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.reconcile_schedule_expression))
+    error_message = "reconcile_schedule_expression must be an EventBridge rate(...) or cron(...) expression."
+  }
+}
+
+variable "reconcile_sweep_schedule_expression" {
+  description = "EventBridge schedule of the reconciler's full sweep of every subscription."
+  type        = string
+  default     = "cron(0 3 ? * SUN *)"
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.reconcile_sweep_schedule_expression))
+    error_message = "reconcile_sweep_schedule_expression must be an EventBridge rate(...) or cron(...) expression."
+  }
+}
+
+variable "reconcile_timeout" {
+  description = "Timeout of the reconciler in seconds."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.reconcile_timeout >= 60 && var.reconcile_timeout <= 900
+    error_message = "reconcile_timeout must be between 60 and 900 seconds."
+  }
+}
+
+variable "app_store_api_key_secret_arn" {
+  description = "Secrets Manager ARN of the App Store Server API key JSON ({key_id, issuer_id, private_key}); null creates an empty secret for its owner to fill."
+  type        = string
+  default     = null
+}
+
+variable "apple_consumption_response" {
+  description = "Answer CONSUMPTION_REQUEST with Send Consumption Information (only if the app's terms obtain the customer's consent)."
+  type        = bool
+  default     = false
+}
+
+variable "apple_refund_preference" {
+  description = "Refund preference sent with consumption information: DECLINE, GRANT_FULL or GRANT_PRORATED (null: none)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.apple_refund_preference == null || contains(["DECLINE", "GRANT_FULL", "GRANT_PRORATED"], coalesce(var.apple_refund_preference, "DECLINE"))
+    error_message = "apple_refund_preference must be DECLINE, GRANT_FULL or GRANT_PRORATED."
+  }
+}
+
+variable "payload_retention_days" {
+  description = "Days raw notification payloads are kept for replay (payloads no strategy applied yet are kept until replayed)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.payload_retention_days >= 7
+    error_message = "payload_retention_days must be at least 7."
+  }
+}
+
+variable "enable_purchase_routes" {
+  description = "Create the client purchase routes the app posts purchases and restores to."
+  type        = bool
+  default     = true
+}
+
+variable "apple_purchase_route_key" {
+  description = "Route key where the app posts a signed Apple transaction."
+  type        = string
+  default     = "POST /purchases/apple"
+}
+
+variable "google_purchase_route_key" {
+  description = "Route key where the app posts a Google purchase token."
+  type        = string
+  default     = "POST /purchases/google"
+}
+
+variable "purchase_jwt_issuer" {
+  description = "Issuer of the app users' JWTs that the purchase routes require (null: no authorizer)."
+  type        = string
+  default     = null
+}
+
+variable "purchase_jwt_audiences" {
+  description = "Audiences accepted by the purchase routes' JWT authorizer."
+  type        = list(string)
+  default     = []
 }

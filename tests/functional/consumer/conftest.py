@@ -7,17 +7,20 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+import opstestkit as kit
 import psycopg
 import pytest
+from opstestkit.fake_app_store import FakeAppStore
+from opstestkit.fake_play import FakePlay
 
-from lambdas.consumer.apple.strategies import AppleContext
+from lambdas.consumer.apple.store_api import AppStoreApi, AppStoreKey
+from lambdas.consumer.apple.strategies import AppleContext, ConsumptionPolicy
 from lambdas.consumer.google.play import PlayClient
 from lambdas.consumer.google.strategies import GoogleContext
 from lambdas.consumer.handler import Consumer
 from lambdas.consumer.repository import Repository, apply_migrations
 from lambdas.consumer.service import NotificationService
 from lambdas.shared.metrics import Metrics
-from ops.notifications.fake_play import FakePlay
 from tests.fixtures.notifications.consumer import events as ev
 
 
@@ -42,8 +45,14 @@ class Db:
         )
         return row["status"] if row else None
 
+    def entitled_until(self, owner: str = f"account:{ev.ACCOUNT}") -> Any:
+        row = self.one("SELECT entitled_until FROM notification_entitlements_now WHERE owner_key = %s", owner)
+        return row["entitled_until"] if row else None
+
     def premium(self, owner: str = f"account:{ev.ACCOUNT}") -> tuple[bool, str] | None:
-        row = self.one("SELECT premium, source FROM notification_entitlements WHERE owner_key = %s", owner)
+        row = self.one(
+            "SELECT premium, source FROM notification_entitlements_now WHERE owner_key = %s", owner
+        )
         return (row["premium"], row["source"]) if row else None
 
     def outcomes(self, key: str) -> list[tuple[str, str]]:
@@ -70,16 +79,48 @@ def fake_play() -> Iterator[FakePlay]:
 
 
 @pytest.fixture
-def consumer(db: Db, fake_play: FakePlay) -> Iterator[Consumer]:
+def app_store() -> Iterator[FakeAppStore]:
+    with FakeAppStore(kit.make_apple_test_ca()) as fake:
+        yield fake
+
+
+def store_api(app_store: FakeAppStore) -> AppStoreApi:
+    """The App Store Server API client (Apple's library) pointed at the fake, verifying with its CA."""
+    key = app_store.key
+    return AppStoreApi(
+        AppStoreKey(key.key_id, key.issuer_id, key.private_key_pem),
+        bundle_id=app_store.bundle_id,
+        app_apple_id=app_store.app_apple_id,
+        environment="Sandbox",
+        root_certificates=[app_store.ca.root_der],
+        base_url=app_store.base_url,
+        sleep=lambda _s: None,
+    )
+
+
+def make_service(
+    db: Db, fake_play: FakePlay, app_store: FakeAppStore, consumption: ConsumptionPolicy | None = None
+) -> NotificationService:
     repository = Repository(db.url)
-    service = NotificationService(
+    return NotificationService(
         repository,
-        AppleContext(lifetime_product_ids=frozenset({ev.LIFETIME})),
+        AppleContext(
+            lifetime_product_ids=frozenset({ev.LIFETIME}),
+            store=store_api(app_store),
+            consumption=consumption,
+            consent_rescinded=repository.consent_rescinded,
+        ),
         lambda: GoogleContext(
             play=PlayClient(fake_play.credentials_info(), fake_play.api_root),
             lifetime_product_ids=frozenset({ev.GOOGLE_LIFETIME}),
         ),
+        package_name=ev.PACKAGE,
     )
+
+
+@pytest.fixture
+def consumer(db: Db, fake_play: FakePlay, app_store: FakeAppStore) -> Iterator[Consumer]:
+    service = make_service(db, fake_play, app_store)
     consumer = Consumer(service, metrics=Metrics(stream=io.StringIO()))
     yield consumer
-    repository.close()
+    service.repository.close()

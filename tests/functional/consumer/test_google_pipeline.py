@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from opstestkit.defaults import SUBSCRIPTION_NOTIFICATION_TYPES as CODES
+from opstestkit.fake_play import FakePlay, ServiceAccount, product_purchase, subscription_purchase
 
 from lambdas.consumer.exceptions import PlayApiError
 from lambdas.consumer.google.play import PlayClient
 from lambdas.consumer.handler import Consumer
-from ops.notifications.fake_play import FakePlay, ServiceAccount, product_purchase, subscription_purchase
-from ops.notifications.signing import SUBSCRIPTION_NOTIFICATION_TYPES as CODES
 from tests.fixtures.notifications.consumer import events as ev
 from tests.functional.consumer.conftest import Db
 
@@ -104,6 +104,8 @@ def test_revoked_and_voided_subscriptions_lose_premium(
     assert db.premium() == (False, "none")
     fake_play.subscriptions["t2"] = subscription_purchase(account_id=ev.ACCOUNT)
     deliver(consumer, ev.google_subscription(CODES["SUBSCRIPTION_PURCHASED"], token="t2"))
+    # Play revoked the subscription for this refund: its state says so.
+    fake_play.subscriptions["t2"] = subscription_purchase("SUBSCRIPTION_STATE_EXPIRED", account_id=ev.ACCOUNT)
     assert deliver(consumer, ev.google_voided("t2", product_type=1, event=ev.T0 + 1)) == []
     assert db.status("t2", "google") == "refunded"
     assert db.premium() == (False, "none")
@@ -123,6 +125,9 @@ def test_lifetime_one_time_product_is_acknowledged_and_its_voiding_removes_it(
     )
     deliver(consumer, ev.google_subscription(CODES["SUBSCRIPTION_EXPIRED"]))
     assert db.premium() == (True, "lifetime")
+    fake_play.products[(ev.GOOGLE_LIFETIME, token)] = product_purchase(
+        purchase_state=1, account_id=ev.ACCOUNT
+    )
     assert deliver(consumer, ev.google_voided(token, product_type=2, event=ev.T0 + 1)) == []
     assert db.status(token, "google") == "refunded"
     assert db.premium() == (False, "none")
@@ -142,12 +147,24 @@ def test_other_one_time_products_and_tests_are_recorded(
 
 def test_play_outage_fails_the_message_for_a_retry(consumer: Consumer, db: Db, fake_play: FakePlay) -> None:
     fake_play.subscriptions[TOKEN] = subscription_purchase(account_id=ev.ACCOUNT)
-    fake_play.fail_next = 1
+    fake_play.unavailable = True
+    consumer.store_budget_s = 0.2
     renewed = ev.google_subscription(CODES["SUBSCRIPTION_RENEWED"])
     assert deliver(consumer, renewed) == [0]
     assert db.status(TOKEN, "google") is None
+    fake_play.unavailable = False
     assert deliver(consumer, renewed) == []
     assert db.status(TOKEN, "google") == "active"
+
+
+def test_a_brief_play_failure_is_retried_inside_the_invocation(
+    consumer: Consumer, db: Db, fake_play: FakePlay
+) -> None:
+    fake_play.subscriptions[TOKEN] = subscription_purchase(account_id=ev.ACCOUNT)
+    fake_play.fail_next = 2
+    assert deliver(consumer, ev.google_subscription(CODES["SUBSCRIPTION_RENEWED"])) == []
+    assert db.status(TOKEN, "google") == "active"
+    assert [m for m, _p in fake_play.requests] == ["GET", "GET", "GET"]
 
 
 def test_unknown_purchase_and_stale_event_are_recorded(
@@ -171,7 +188,7 @@ def test_client_refuses_a_token_it_was_not_issued(fake_play: FakePlay) -> None:
 
 
 def test_expiry_from_play_is_stored(consumer: Consumer, db: Db, fake_play: FakePlay) -> None:
-    expiry = dt.datetime(2026, 2, 1, 12, 0, tzinfo=dt.UTC)
+    expiry = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=20)
     fake_play.subscriptions[TOKEN] = subscription_purchase(expiry=expiry, auto_renew=False)
     deliver(consumer, ev.google_subscription(CODES["SUBSCRIPTION_CANCELED"]))
     row = db.one("SELECT expires_at, auto_renew FROM notification_subscriptions")

@@ -27,13 +27,14 @@ def test_a_database_error_fails_only_its_own_savepoint_and_surfaces_in_that_mess
 
 
 def test_migrations_apply_once_and_dry_run_changes_nothing(prod_db: str) -> None:
-    assert apply_migrations(prod_db, dry_run=True) == ["0001_notifications"]
-    assert apply_migrations(prod_db) == ["0001_notifications"]
+    every = ["0001_notifications", "0002_subscription_truth"]
+    assert apply_migrations(prod_db, dry_run=True) == every
+    assert apply_migrations(prod_db) == every
     assert apply_migrations(prod_db, dry_run=True) == []
     db = Db(prod_db)
     versions = db.all("SELECT version FROM notification_schema_migrations")
     db.conn.close()
-    assert [v["version"] for v in versions] == ["0001_notifications"]
+    assert [v["version"] for v in versions] == every
 
 
 def test_statements_repeated_across_failed_savepoints_keep_working(db: Db) -> None:

@@ -9,28 +9,28 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import opstestkit as kit
 import pytest
 
 from lambdas.receiver import handler as handler_module
 from ops import aws
-from ops.notifications import signing
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "notifications"
 
 
 @pytest.fixture(scope="session")
-def apple_ca() -> signing.AppleTestCA:
-    return signing.make_apple_test_ca()
+def apple_ca() -> kit.AppleTestCA:
+    return kit.make_apple_test_ca()
 
 
 @pytest.fixture(scope="session")
-def google_signer() -> signing.GoogleSigner:
-    return signing.make_google_signer("functional-kid")
+def google_signer() -> kit.GoogleSigner:
+    return kit.make_google_signer("functional-kid")
 
 
 @pytest.fixture
-def jwks_server(google_signer: signing.GoogleSigner) -> Iterator[signing.JwksServer]:
-    with signing.JwksServer(google_signer.jwks()) as server:
+def jwks_server(google_signer: kit.GoogleSigner) -> Iterator[kit.JwksServer]:
+    with kit.JwksServer(google_signer.jwks()) as server:
         yield server
 
 
@@ -64,21 +64,21 @@ def lambda_env(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     queues: dict[str, str],
-    apple_ca: signing.AppleTestCA,
-    jwks_server: signing.JwksServer,
+    apple_ca: kit.AppleTestCA,
+    jwks_server: kit.JwksServer,
 ) -> dict[str, str]:
     """The receiver's environment as Terraform would set it, and a cold container."""
     root = tmp_path / "test-root.der"
     root.write_bytes(apple_ca.root_der)
     env = {
         "NOTIFICATIONS_QUEUE_URL": queues["url"],
-        "APPLE_BUNDLE_ID": signing.DEFAULT_BUNDLE_ID,
-        "APPLE_APP_APPLE_ID": str(signing.DEFAULT_APP_APPLE_ID),
+        "APPLE_BUNDLE_ID": kit.DEFAULT_BUNDLE_ID,
+        "APPLE_APP_APPLE_ID": str(kit.DEFAULT_APP_APPLE_ID),
         "APPLE_ENVIRONMENT": "Sandbox",
         "APPLE_ROOT_CA_PATH": str(root),
-        "GOOGLE_PACKAGE_NAME": signing.DEFAULT_PACKAGE_NAME,
-        "GOOGLE_PUBSUB_AUDIENCE": signing.DEFAULT_AUDIENCE,
-        "GOOGLE_PUSH_SERVICE_ACCOUNT": signing.DEFAULT_SERVICE_ACCOUNT,
+        "GOOGLE_PACKAGE_NAME": kit.DEFAULT_PACKAGE_NAME,
+        "GOOGLE_PUBSUB_AUDIENCE": kit.DEFAULT_AUDIENCE,
+        "GOOGLE_PUSH_SERVICE_ACCOUNT": kit.DEFAULT_SERVICE_ACCOUNT,
         "GOOGLE_JWKS_URL": jwks_server.url,
     }
     for name, value in env.items():

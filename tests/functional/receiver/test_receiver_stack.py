@@ -6,13 +6,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import opstestkit as kit
 import pytest
 
 from lambdas.receiver.handler import handler
 from lambdas.shared import messages
 from lambdas.shared.messages import NotificationMessage
 from ops import aws
-from ops.notifications import signing
 
 pytestmark = pytest.mark.stack
 
@@ -22,15 +22,15 @@ Drain = Callable[[], list[dict[str, Any]]]
 MakeEvent = Callable[..., dict[str, Any]]
 
 
-def _apple(make_event: MakeEvent, ca: signing.AppleTestCA, payload: dict[str, Any]) -> dict[str, Any]:
-    return make_event(APPLE, signing.apple_request_body(ca.sign(payload)))
+def _apple(make_event: MakeEvent, ca: kit.AppleTestCA, payload: dict[str, Any]) -> dict[str, Any]:
+    return make_event(APPLE, kit.apple_request_body(ca.sign(payload)))
 
 
 @pytest.mark.usefixtures("lambda_env")
 def test_apple_notification_lands_on_the_fifo_queue(
-    make_event: MakeEvent, apple_ca: signing.AppleTestCA, drain: Drain
+    make_event: MakeEvent, apple_ca: kit.AppleTestCA, drain: Drain
 ) -> None:
-    sent = signing.apple_subscription_notification(apple_ca, "SUBSCRIBED", "INITIAL_BUY")
+    sent = kit.apple_subscription_notification(apple_ca, "SUBSCRIBED", "INITIAL_BUY")
     response = handler(_apple(make_event, apple_ca, sent), None)
     assert response["statusCode"] == 200
     [message] = drain()
@@ -44,17 +44,15 @@ def test_apple_notification_lands_on_the_fifo_queue(
 
 @pytest.mark.usefixtures("lambda_env")
 def test_order_is_kept_within_a_subscription_and_redeliveries_are_dropped(
-    make_event: MakeEvent, apple_ca: signing.AppleTestCA, drain: Drain
+    make_event: MakeEvent, apple_ca: kit.AppleTestCA, drain: Drain
 ) -> None:
     events = [
-        signing.apple_subscription_notification(
+        kit.apple_subscription_notification(
             apple_ca, "SUBSCRIBED", "INITIAL_BUY", original_transaction_id="A1"
         ),
-        signing.apple_subscription_notification(apple_ca, "DID_RENEW", original_transaction_id="B2"),
-        signing.apple_subscription_notification(apple_ca, "DID_RENEW", original_transaction_id="A1"),
-        signing.apple_subscription_notification(
-            apple_ca, "EXPIRED", "VOLUNTARY", original_transaction_id="A1"
-        ),
+        kit.apple_subscription_notification(apple_ca, "DID_RENEW", original_transaction_id="B2"),
+        kit.apple_subscription_notification(apple_ca, "DID_RENEW", original_transaction_id="A1"),
+        kit.apple_subscription_notification(apple_ca, "EXPIRED", "VOLUNTARY", original_transaction_id="A1"),
     ]
     for payload in [*events, events[2]]:
         assert handler(_apple(make_event, apple_ca, payload), None)["statusCode"] == 200
@@ -70,13 +68,13 @@ def test_order_is_kept_within_a_subscription_and_redeliveries_are_dropped(
 )
 def test_google_notification_lands_on_the_fifo_queue(
     make_event: MakeEvent,
-    google_signer: signing.GoogleSigner,
+    google_signer: kit.GoogleSigner,
     google_notification: Callable[[str], dict[str, Any]],
     drain: Drain,
     name: str,
 ) -> None:
     sent = google_notification(name)
-    body = json.dumps(signing.pubsub_push_body(sent, message_id="4242"))
+    body = json.dumps(kit.pubsub_push_body(sent, message_id="4242"))
     event = make_event(GOOGLE, body, {"authorization": f"Bearer {google_signer.oidc_token()}"})
     assert handler(event, None)["statusCode"] == 200
     [message] = drain()
@@ -91,22 +89,22 @@ def test_google_notification_lands_on_the_fifo_queue(
 
 @pytest.mark.usefixtures("lambda_env")
 def test_refused_notifications_never_reach_the_queue(
-    make_event: MakeEvent, apple_ca: signing.AppleTestCA, google_signer: signing.GoogleSigner, drain: Drain
+    make_event: MakeEvent, apple_ca: kit.AppleTestCA, google_signer: kit.GoogleSigner, drain: Drain
 ) -> None:
-    stranger = signing.make_apple_test_ca()
-    assert handler(_apple(make_event, stranger, signing.apple_test_notification()), None)["statusCode"] == 401
-    wrong_env = signing.apple_test_notification(environment="Production")
+    stranger = kit.make_apple_test_ca()
+    assert handler(_apple(make_event, stranger, kit.apple_test_notification()), None)["statusCode"] == 401
+    wrong_env = kit.apple_test_notification(environment="Production")
     assert handler(_apple(make_event, apple_ca, wrong_env), None)["statusCode"] == 403
     token = google_signer.oidc_token(audience="https://elsewhere.example.com")
-    body = json.dumps(signing.pubsub_push_body(signing.google_test_notification()))
+    body = json.dumps(kit.pubsub_push_body(kit.google_test_notification()))
     assert handler(make_event(GOOGLE, body, {"authorization": f"Bearer {token}"}), None)["statusCode"] == 401
     assert drain() == []
 
 
 def test_sqs_failure_is_a_5xx_so_the_sender_retries(
-    lambda_env: dict[str, str], queues: dict[str, str], make_event: MakeEvent, apple_ca: signing.AppleTestCA
+    lambda_env: dict[str, str], queues: dict[str, str], make_event: MakeEvent, apple_ca: kit.AppleTestCA
 ) -> None:
     aws.client("sqs").delete_queue(QueueUrl=queues["url"])
-    response = handler(_apple(make_event, apple_ca, signing.apple_test_notification()), None)
+    response = handler(_apple(make_event, apple_ca, kit.apple_test_notification()), None)
     assert response["statusCode"] == 503
     assert lambda_env["NOTIFICATIONS_QUEUE_URL"] == queues["url"]

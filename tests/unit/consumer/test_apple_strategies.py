@@ -161,9 +161,9 @@ def test_notifications_about_no_subscription_are_recorded(fixture: str) -> None:
 
 
 def test_external_purchase_token_and_rescind_consent_are_recorded() -> None:
-    from ops.notifications import signing
+    import opstestkit as kit
 
-    for payload in (signing.apple_external_purchase_token(), signing.apple_rescind_consent()):
+    for payload in (kit.apple_external_purchase_token(), kit.apple_rescind_consent()):
         n = AppleNotification(payload)
         decision = strategy_for(n).decide(n, None, CTX)
         assert (decision.change, decision.outcome) == (None, "recorded")

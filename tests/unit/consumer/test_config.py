@@ -29,8 +29,56 @@ def test_env_vars_match_the_contract() -> None:
         "APPLE_LIFETIME_PRODUCT_IDS",
         "GOOGLE_LIFETIME_PRODUCT_IDS",
         "IDEMPOTENCY_DAYS",
+        "PAYLOAD_RETENTION_DAYS",
         "LOG_LEVEL",
+        "APP_STORE_API_KEY_SECRET_ARN",
+        "APP_STORE_API_KEY_FILE",
+        "APP_STORE_API_URL",
+        "APPLE_BUNDLE_ID",
+        "APPLE_APP_APPLE_ID",
+        "APPLE_ENVIRONMENT",
+        "APPLE_ROOT_CA_PATH",
+        "APPLE_CONSUMPTION_RESPONSE",
+        "APPLE_REFUND_PREFERENCE",
     )
+
+
+def test_app_store_api_is_off_without_a_key_and_checked_with_one(tmp_path: Path) -> None:
+    assert ConsumerConfig.from_env(LOCAL).app_store is None
+    with pytest.raises(ConfigurationError, match="APPLE_CONSUMPTION_RESPONSE=on needs"):
+        ConsumerConfig.from_env({**LOCAL, "APPLE_CONSUMPTION_RESPONSE": "on"})
+    key = {**LOCAL, "APP_STORE_API_KEY_FILE": str(tmp_path / "key.json")}
+    with pytest.raises(ConfigurationError) as error:
+        ConsumerConfig.from_env(
+            {
+                **key,
+                "APPLE_ENVIRONMENT": "Production",
+                "APP_STORE_API_URL": "http://evil.example",
+                "APPLE_REFUND_PREFERENCE": "maybe",
+            }
+        )
+    message = str(error.value)
+    for expected in (
+        "APPLE_BUNDLE_ID is required",
+        "APPLE_APP_APPLE_ID is required",
+        "APP_STORE_API_URL must be https",
+        "APPLE_REFUND_PREFERENCE must be one of",
+    ):
+        assert expected in message
+    config = ConsumerConfig.from_env(
+        {
+            **key,
+            "APPLE_ENVIRONMENT": "Sandbox",
+            "APPLE_BUNDLE_ID": "com.example.couplediary",
+            "APPLE_CONSUMPTION_RESPONSE": "on",
+            "APPLE_REFUND_PREFERENCE": "decline",
+        }
+    )
+    assert config.app_store is not None
+    assert (config.app_store.answer_consumption, config.app_store.refund_preference) == (True, "DECLINE")
+    api = config.app_store.api()  # cold start does not read the key ...
+    with pytest.raises(ConfigurationError, match="App Store Server API key"):
+        api.client  # noqa: B018 - ... the first call does, and says what to store
 
 
 def test_local_configuration_with_defaults() -> None:

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import opstestkit as kit
 import pytest
 from moto import mock_aws
 
 from lambdas.receiver.config import ReceiverConfig
 from lambdas.receiver.handler import Receiver
 from lambdas.shared.metrics import Metrics
-from ops.notifications import signing
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "notifications"
 
@@ -31,36 +31,34 @@ def fixtures_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def apple_ca() -> signing.AppleTestCA:
-    return signing.make_apple_test_ca()
+def apple_ca() -> kit.AppleTestCA:
+    return kit.make_apple_test_ca()
 
 
 @pytest.fixture(scope="session")
-def google_signer() -> signing.GoogleSigner:
-    return signing.make_google_signer("test-kid-1")
+def google_signer() -> kit.GoogleSigner:
+    return kit.make_google_signer("test-kid-1")
 
 
 @pytest.fixture
-def jwks_server(google_signer: signing.GoogleSigner) -> Iterator[signing.JwksServer]:
-    with signing.JwksServer(google_signer.jwks()) as server:
+def jwks_server(google_signer: kit.GoogleSigner) -> Iterator[kit.JwksServer]:
+    with kit.JwksServer(google_signer.jwks()) as server:
         yield server
 
 
 @pytest.fixture
-def receiver_env(
-    tmp_path: Path, apple_ca: signing.AppleTestCA, jwks_server: signing.JwksServer
-) -> dict[str, str]:
+def receiver_env(tmp_path: Path, apple_ca: kit.AppleTestCA, jwks_server: kit.JwksServer) -> dict[str, str]:
     root = tmp_path / "test-root.der"
     root.write_bytes(apple_ca.root_der)
     return {
         "NOTIFICATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/subscription-notifications.fifo",
-        "APPLE_BUNDLE_ID": signing.DEFAULT_BUNDLE_ID,
-        "APPLE_APP_APPLE_ID": str(signing.DEFAULT_APP_APPLE_ID),
+        "APPLE_BUNDLE_ID": kit.DEFAULT_BUNDLE_ID,
+        "APPLE_APP_APPLE_ID": str(kit.DEFAULT_APP_APPLE_ID),
         "APPLE_ENVIRONMENT": "Sandbox",
         "APPLE_ROOT_CA_PATH": str(root),
-        "GOOGLE_PACKAGE_NAME": signing.DEFAULT_PACKAGE_NAME,
-        "GOOGLE_PUBSUB_AUDIENCE": signing.DEFAULT_AUDIENCE,
-        "GOOGLE_PUSH_SERVICE_ACCOUNT": signing.DEFAULT_SERVICE_ACCOUNT,
+        "GOOGLE_PACKAGE_NAME": kit.DEFAULT_PACKAGE_NAME,
+        "GOOGLE_PUBSUB_AUDIENCE": kit.DEFAULT_AUDIENCE,
+        "GOOGLE_PUSH_SERVICE_ACCOUNT": kit.DEFAULT_SERVICE_ACCOUNT,
         "GOOGLE_JWKS_URL": jwks_server.url,
     }
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import opstestkit as kit
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -17,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from lambdas.receiver.apple import AppleVerifier, apple_group_id
 from lambdas.receiver.exceptions import MalformedRequest, NotForThisApp, ReceiverError, VerificationFailed
 from lambdas.shared import messages
-from ops.notifications import signing
 
 REAL_SIGNED_DATE_MS = 1739161772561
 
@@ -32,8 +32,8 @@ def _segment(value: dict[str, Any]) -> str:
 
 def _verifier(root_der: bytes, **overrides: Any) -> AppleVerifier:
     options: dict[str, Any] = {
-        "bundle_id": signing.DEFAULT_BUNDLE_ID,
-        "app_apple_id": signing.DEFAULT_APP_APPLE_ID,
+        "bundle_id": kit.DEFAULT_BUNDLE_ID,
+        "app_apple_id": kit.DEFAULT_APP_APPLE_ID,
         "environment": "Sandbox",
     }
     options.update(overrides)
@@ -120,9 +120,9 @@ def test_real_root_and_test_root_do_not_cross_verify(
 # --- our own test CA: the accepted path --------------------------------------------------------
 
 
-def test_subscription_notification_verifies_and_decodes_nested_jws(apple_ca: signing.AppleTestCA) -> None:
+def test_subscription_notification_verifies_and_decodes_nested_jws(apple_ca: kit.AppleTestCA) -> None:
     verifier = _verifier(apple_ca.root_der)
-    sent = signing.apple_subscription_notification(apple_ca, "SUBSCRIBED", "INITIAL_BUY")
+    sent = kit.apple_subscription_notification(apple_ca, "SUBSCRIBED", "INITIAL_BUY")
     payload = verifier.verify_notification(apple_ca.sign(sent))
     data = payload["data"]
     assert data["signedTransactionInfo"] == sent["data"]["signedTransactionInfo"]
@@ -134,44 +134,44 @@ def test_subscription_notification_verifies_and_decodes_nested_jws(apple_ca: sig
 @pytest.mark.parametrize(
     ("build", "group"),
     [
-        (signing.apple_renewal_extension_summary, messages.APPLE_SUMMARY_GROUP),
-        (signing.apple_external_purchase_token, messages.APPLE_EXTERNAL_PURCHASE_GROUP),
-        (signing.apple_rescind_consent, messages.APPLE_CONSENT_GROUP),
-        (signing.apple_test_notification, messages.APPLE_TEST_GROUP),
+        (kit.apple_renewal_extension_summary, messages.APPLE_SUMMARY_GROUP),
+        (kit.apple_external_purchase_token, messages.APPLE_EXTERNAL_PURCHASE_GROUP),
+        (kit.apple_rescind_consent, messages.APPLE_CONSENT_GROUP),
+        (kit.apple_test_notification, messages.APPLE_TEST_GROUP),
     ],
 )
 def test_notifications_without_a_transaction_get_their_own_group(
-    apple_ca: signing.AppleTestCA, build: Any, group: str
+    apple_ca: kit.AppleTestCA, build: Any, group: str
 ) -> None:
     payload = _verifier(apple_ca.root_der).verify_notification(apple_ca.sign(build()))
     assert apple_group_id(payload) == group
 
 
-def test_data_without_transaction_gets_the_no_transaction_group(apple_ca: signing.AppleTestCA) -> None:
+def test_data_without_transaction_gets_the_no_transaction_group(apple_ca: kit.AppleTestCA) -> None:
     payload = _verifier(apple_ca.root_der).verify_notification(
-        apple_ca.sign(signing.apple_notification("CONSUMPTION_REQUEST"))
+        apple_ca.sign(kit.apple_notification("CONSUMPTION_REQUEST"))
     )
     assert apple_group_id(payload) == messages.APPLE_NO_TRANSACTION_GROUP
 
 
-def test_production_checks_app_apple_id(apple_ca: signing.AppleTestCA) -> None:
+def test_production_checks_app_apple_id(apple_ca: kit.AppleTestCA) -> None:
     verifier = _verifier(apple_ca.root_der, environment="Production")
-    good = signing.apple_test_notification(environment="Production")
+    good = kit.apple_test_notification(environment="Production")
     assert verifier.verify_notification(apple_ca.sign(good))["notificationType"] == "TEST"
-    other_app = signing.apple_test_notification(environment="Production", app_apple_id=42)
+    other_app = kit.apple_test_notification(environment="Production", app_apple_id=42)
     with pytest.raises(NotForThisApp) as info:
         verifier.verify_notification(apple_ca.sign(other_app))
     assert _reason(info) == "wrong_app_apple_id"
 
 
-def test_a_payload_outliving_its_leaf_is_accepted_at_signed_date_only(apple_ca: signing.AppleTestCA) -> None:
-    ca = signing.make_apple_test_ca(
+def test_a_payload_outliving_its_leaf_is_accepted_at_signed_date_only(apple_ca: kit.AppleTestCA) -> None:
+    ca = kit.make_apple_test_ca(
         root_key=None,
         leaf_not_before=dt.datetime(2021, 1, 1, tzinfo=dt.UTC),
         leaf_not_after=dt.datetime(2022, 1, 1, tzinfo=dt.UTC),
     )
     signed_in_2021 = int(dt.datetime(2021, 6, 1, tzinfo=dt.UTC).timestamp() * 1000)
-    token = ca.sign(signing.apple_test_notification(signed_date=signed_in_2021))
+    token = ca.sign(kit.apple_test_notification(signed_date=signed_in_2021))
     assert _verifier(ca.root_der).verify_notification(token)["signedDate"] == signed_in_2021
     with pytest.raises(VerificationFailed) as info:
         _verifier(ca.root_der, validate_at_now=True).verify_notification(token)
@@ -187,68 +187,68 @@ def _refused(verifier: AppleVerifier, token: object) -> tuple[type[ReceiverError
     return type(info.value), info.value.reason
 
 
-def test_wrong_oid_on_leaf(apple_ca: signing.AppleTestCA) -> None:
-    ca = signing.make_apple_test_ca(leaf_oid="1.2.840.113635.100.6.11.2")
-    assert _refused(_verifier(ca.root_der), ca.sign(signing.apple_test_notification())) == (
+def test_wrong_oid_on_leaf(apple_ca: kit.AppleTestCA) -> None:
+    ca = kit.make_apple_test_ca(leaf_oid="1.2.840.113635.100.6.11.2")
+    assert _refused(_verifier(ca.root_der), ca.sign(kit.apple_test_notification())) == (
         VerificationFailed,
         "leaf_oid_missing",
     )
 
 
 def test_wrong_oid_on_intermediate() -> None:
-    ca = signing.make_apple_test_ca(intermediate_oid=None)
-    assert _refused(_verifier(ca.root_der), ca.sign(signing.apple_test_notification())) == (
+    ca = kit.make_apple_test_ca(intermediate_oid=None)
+    assert _refused(_verifier(ca.root_der), ca.sign(kit.apple_test_notification())) == (
         VerificationFailed,
         "intermediate_oid_missing",
     )
 
 
 def test_intermediate_that_is_not_a_ca() -> None:
-    ca = signing.make_apple_test_ca(intermediate_is_ca=False)
-    assert _refused(_verifier(ca.root_der), ca.sign(signing.apple_test_notification())) == (
+    ca = kit.make_apple_test_ca(intermediate_is_ca=False)
+    assert _refused(_verifier(ca.root_der), ca.sign(kit.apple_test_notification())) == (
         VerificationFailed,
         "intermediate_not_ca",
     )
 
 
-def test_chain_to_another_root(apple_ca: signing.AppleTestCA) -> None:
+def test_chain_to_another_root(apple_ca: kit.AppleTestCA) -> None:
     # Same root name, different key: only the signature check can tell them apart.
-    other = signing.make_apple_test_ca()
+    other = kit.make_apple_test_ca()
     assert other.root.subject == apple_ca.root.subject
-    assert _refused(_verifier(apple_ca.root_der), other.sign(signing.apple_test_notification())) == (
+    assert _refused(_verifier(apple_ca.root_der), other.sign(kit.apple_test_notification())) == (
         VerificationFailed,
         "chain_untrusted",
     )
 
 
-def test_the_root_inside_x5c_is_never_trusted(apple_ca: signing.AppleTestCA) -> None:
+def test_the_root_inside_x5c_is_never_trusted(apple_ca: kit.AppleTestCA) -> None:
     # An attacker's chain carrying the genuine root as x5c[2] still does not chain to the pin.
-    other = signing.make_apple_test_ca()
+    other = kit.make_apple_test_ca()
     x5c = [*other.x5c()[:2], apple_ca.x5c()[2]]
-    token = other.sign(signing.apple_test_notification(), x5c=x5c)
+    token = other.sign(kit.apple_test_notification(), x5c=x5c)
     assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "chain_untrusted")
 
 
 def test_expired_at_signed_date() -> None:
-    ca = signing.make_apple_test_ca(
+    ca = kit.make_apple_test_ca(
         leaf_not_before=dt.datetime(2021, 1, 1, tzinfo=dt.UTC),
         leaf_not_after=dt.datetime(2022, 1, 1, tzinfo=dt.UTC),
     )
-    assert _refused(_verifier(ca.root_der), ca.sign(signing.apple_test_notification())) == (
+    assert _refused(_verifier(ca.root_der), ca.sign(kit.apple_test_notification())) == (
         VerificationFailed,
         "certificate_expired",
     )
 
 
-def test_not_yet_valid_at_signed_date(apple_ca: signing.AppleTestCA) -> None:
+def test_not_yet_valid_at_signed_date(apple_ca: kit.AppleTestCA) -> None:
     signed_2019 = int(dt.datetime(2019, 6, 1, tzinfo=dt.UTC).timestamp() * 1000)
-    token = apple_ca.sign(signing.apple_test_notification(signed_date=signed_2019))
+    token = apple_ca.sign(kit.apple_test_notification(signed_date=signed_2019))
     assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "certificate_expired")
 
 
 @pytest.mark.parametrize("signed_date", ["1700000000000", 1.5e12, -5, True, 10**20])
-def test_signed_date_that_is_not_a_sane_integer(apple_ca: signing.AppleTestCA, signed_date: Any) -> None:
-    payload = signing.apple_test_notification()
+def test_signed_date_that_is_not_a_sane_integer(apple_ca: kit.AppleTestCA, signed_date: Any) -> None:
+    payload = kit.apple_test_notification()
     payload["signedDate"] = signed_date
     assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(payload)) == (
         VerificationFailed,
@@ -256,21 +256,21 @@ def test_signed_date_that_is_not_a_sane_integer(apple_ca: signing.AppleTestCA, s
     )
 
 
-def test_alg_none(apple_ca: signing.AppleTestCA) -> None:
+def test_alg_none(apple_ca: kit.AppleTestCA) -> None:
     header = {"alg": "none", "x5c": apple_ca.x5c()}
-    token = f"{_segment(header)}.{_segment(signing.apple_test_notification())}."
+    token = f"{_segment(header)}.{_segment(kit.apple_test_notification())}."
     assert _refused(_verifier(apple_ca.root_der), token)[1] in {"alg_not_allowed", "malformed_jws"}
     token_with_sig = token + _b64url(b"\0" * 64)
     assert _refused(_verifier(apple_ca.root_der), token_with_sig) == (VerificationFailed, "alg_not_allowed")
 
 
-def test_hs256_signed_with_the_public_key(apple_ca: signing.AppleTestCA) -> None:
+def test_hs256_signed_with_the_public_key(apple_ca: kit.AppleTestCA) -> None:
     # The classic algorithm-confusion attack: HMAC keyed with the (public) leaf key bytes.
     public_pem = apple_ca.leaf.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     signing_input = (
-        f"{_segment({'alg': 'HS256', 'x5c': apple_ca.x5c()})}.{_segment(signing.apple_test_notification())}"
+        f"{_segment({'alg': 'HS256', 'x5c': apple_ca.x5c()})}.{_segment(kit.apple_test_notification())}"
     )
     mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     token = f"{signing_input}.{_b64url(mac)}"
@@ -278,52 +278,52 @@ def test_hs256_signed_with_the_public_key(apple_ca: signing.AppleTestCA) -> None
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES384", "PS256", "HS512", "EdDSA", None])
-def test_any_alg_other_than_es256(apple_ca: signing.AppleTestCA, alg: str | None) -> None:
-    token = signing.es256_sign(
-        signing.apple_test_notification(), {"alg": alg, "x5c": apple_ca.x5c()}, apple_ca.leaf_key
+def test_any_alg_other_than_es256(apple_ca: kit.AppleTestCA, alg: str | None) -> None:
+    token = kit.es256_sign(
+        kit.apple_test_notification(), {"alg": alg, "x5c": apple_ca.x5c()}, apple_ca.leaf_key
     )
     assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "alg_not_allowed")
 
 
-def test_tampered_payload(apple_ca: signing.AppleTestCA) -> None:
-    header, _, signature = apple_ca.sign(signing.apple_test_notification()).split(".")
-    forged = signing.apple_test_notification()
+def test_tampered_payload(apple_ca: kit.AppleTestCA) -> None:
+    header, _, signature = apple_ca.sign(kit.apple_test_notification()).split(".")
+    forged = kit.apple_test_notification()
     forged["notificationType"] = "REFUND"
     token = f"{header}.{_segment(forged)}.{signature}"
     assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "signature_invalid")
 
 
-def test_signature_by_another_key_under_a_genuine_chain(apple_ca: signing.AppleTestCA) -> None:
-    token = signing.es256_sign(
-        signing.apple_test_notification(),
+def test_signature_by_another_key_under_a_genuine_chain(apple_ca: kit.AppleTestCA) -> None:
+    token = kit.es256_sign(
+        kit.apple_test_notification(),
         {"alg": "ES256", "x5c": apple_ca.x5c()},
         ec.generate_private_key(ec.SECP256R1()),
     )
     assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "signature_invalid")
 
 
-def test_der_encoded_signature_is_not_es256(apple_ca: signing.AppleTestCA) -> None:
-    header_payload = apple_ca.sign(signing.apple_test_notification()).rsplit(".", 1)[0]
+def test_der_encoded_signature_is_not_es256(apple_ca: kit.AppleTestCA) -> None:
+    header_payload = apple_ca.sign(kit.apple_test_notification()).rsplit(".", 1)[0]
     token = f"{header_payload}.{_b64url(b'0' * 70)}"
     assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "signature_invalid")
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 4])
-def test_x5c_must_hold_exactly_three_certificates(apple_ca: signing.AppleTestCA, count: int) -> None:
+def test_x5c_must_hold_exactly_three_certificates(apple_ca: kit.AppleTestCA, count: int) -> None:
     x5c = (apple_ca.x5c() + apple_ca.x5c())[:count]
-    token = apple_ca.sign(signing.apple_test_notification(), x5c=x5c)
+    token = apple_ca.sign(kit.apple_test_notification(), x5c=x5c)
     assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "x5c_length")
 
 
-def test_x5c_with_garbage_base64(apple_ca: signing.AppleTestCA) -> None:
+def test_x5c_with_garbage_base64(apple_ca: kit.AppleTestCA) -> None:
     x5c = ["!!not base64!!", *apple_ca.x5c()[1:]]
-    token = apple_ca.sign(signing.apple_test_notification(), x5c=x5c)
+    token = apple_ca.sign(kit.apple_test_notification(), x5c=x5c)
     assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "x5c_not_base64")
 
 
-def test_x5c_entry_that_is_not_a_certificate(apple_ca: signing.AppleTestCA) -> None:
+def test_x5c_entry_that_is_not_a_certificate(apple_ca: kit.AppleTestCA) -> None:
     x5c = [base64.b64encode(b"hello world").decode(), *apple_ca.x5c()[1:]]
-    token = apple_ca.sign(signing.apple_test_notification(), x5c=x5c)
+    token = apple_ca.sign(kit.apple_test_notification(), x5c=x5c)
     assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "x5c_not_certificate")
 
 
@@ -343,64 +343,62 @@ def test_x5c_entry_that_is_not_a_certificate(apple_ca: signing.AppleTestCA) -> N
         "x" * 40_000,
     ],
 )
-def test_garbage_tokens_are_malformed(apple_ca: signing.AppleTestCA, token: object) -> None:
+def test_garbage_tokens_are_malformed(apple_ca: kit.AppleTestCA, token: object) -> None:
     assert _refused(_verifier(apple_ca.root_der), token)[0] is MalformedRequest
 
 
-def test_wrong_bundle(apple_ca: signing.AppleTestCA) -> None:
-    token = apple_ca.sign(signing.apple_test_notification(bundle_id="com.example.other"))
+def test_wrong_bundle(apple_ca: kit.AppleTestCA) -> None:
+    token = apple_ca.sign(kit.apple_test_notification(bundle_id="com.example.other"))
     assert _refused(_verifier(apple_ca.root_der), token) == (NotForThisApp, "wrong_bundle_id")
 
 
-def test_wrong_environment(apple_ca: signing.AppleTestCA) -> None:
-    token = apple_ca.sign(signing.apple_test_notification(environment="Production"))
+def test_wrong_environment(apple_ca: kit.AppleTestCA) -> None:
+    token = apple_ca.sign(kit.apple_test_notification(environment="Production"))
     assert _refused(_verifier(apple_ca.root_der), token) == (NotForThisApp, "wrong_environment")
-    external = apple_ca.sign(signing.apple_external_purchase_token(environment="Production"))
+    external = apple_ca.sign(kit.apple_external_purchase_token(environment="Production"))
     assert _refused(_verifier(apple_ca.root_der), external) == (NotForThisApp, "wrong_environment")
 
 
-def test_nested_transaction_for_another_bundle(apple_ca: signing.AppleTestCA) -> None:
-    sent = signing.apple_subscription_notification(
-        apple_ca, transaction=signing.apple_transaction_info(bundle_id="com.example.other")
+def test_nested_transaction_for_another_bundle(apple_ca: kit.AppleTestCA) -> None:
+    sent = kit.apple_subscription_notification(
+        apple_ca, transaction=kit.apple_transaction_info(bundle_id="com.example.other")
     )
     assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(sent)) == (NotForThisApp, "wrong_bundle_id")
 
 
-def test_nested_renewal_for_another_environment(apple_ca: signing.AppleTestCA) -> None:
-    sent = signing.apple_subscription_notification(
-        apple_ca, renewal=signing.apple_renewal_info(environment="Production")
+def test_nested_renewal_for_another_environment(apple_ca: kit.AppleTestCA) -> None:
+    sent = kit.apple_subscription_notification(
+        apple_ca, renewal=kit.apple_renewal_info(environment="Production")
     )
     assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(sent)) == (NotForThisApp, "wrong_environment")
 
 
-def test_nested_transaction_signed_by_another_ca(apple_ca: signing.AppleTestCA) -> None:
-    sent = signing.apple_subscription_notification(apple_ca)
-    sent["data"]["signedTransactionInfo"] = signing.make_apple_test_ca().sign(
-        signing.apple_transaction_info()
-    )
+def test_nested_transaction_signed_by_another_ca(apple_ca: kit.AppleTestCA) -> None:
+    sent = kit.apple_subscription_notification(apple_ca)
+    sent["data"]["signedTransactionInfo"] = kit.make_apple_test_ca().sign(kit.apple_transaction_info())
     assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(sent)) == (
         VerificationFailed,
         "chain_untrusted",
     )
 
 
-def test_nested_transaction_that_is_not_a_jws(apple_ca: signing.AppleTestCA) -> None:
-    sent = signing.apple_subscription_notification(apple_ca)
+def test_nested_transaction_that_is_not_a_jws(apple_ca: kit.AppleTestCA) -> None:
+    sent = kit.apple_subscription_notification(apple_ca)
     sent["data"]["signedTransactionInfo"] = {"originalTransactionId": "1"}
     assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(sent)) == (MalformedRequest, "malformed_jws")
 
 
-def test_payload_with_two_app_objects_or_none(apple_ca: signing.AppleTestCA) -> None:
-    both = signing.apple_test_notification()
-    both["summary"] = {"bundleId": signing.DEFAULT_BUNDLE_ID}
+def test_payload_with_two_app_objects_or_none(apple_ca: kit.AppleTestCA) -> None:
+    both = kit.apple_test_notification()
+    both["summary"] = {"bundleId": kit.DEFAULT_BUNDLE_ID}
     assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(both)) == (MalformedRequest, "app_object")
-    neither = signing.apple_test_notification()
+    neither = kit.apple_test_notification()
     del neither["data"]
     assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(neither)) == (MalformedRequest, "app_object")
 
 
-def test_missing_notification_uuid(apple_ca: signing.AppleTestCA) -> None:
-    payload = signing.apple_test_notification()
+def test_missing_notification_uuid(apple_ca: kit.AppleTestCA) -> None:
+    payload = kit.apple_test_notification()
     del payload["notificationUUID"]
     assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(payload)) == (
         MalformedRequest,
@@ -411,9 +409,7 @@ def test_missing_notification_uuid(apple_ca: signing.AppleTestCA) -> None:
 # --- the chain cache ---------------------------------------------------------------------------
 
 
-def test_a_known_chain_is_verified_once(
-    apple_ca: signing.AppleTestCA, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_known_chain_is_verified_once(apple_ca: kit.AppleTestCA, monkeypatch: pytest.MonkeyPatch) -> None:
     verifier = _verifier(apple_ca.root_der)
     calls: list[str] = []
     original = verifier._verify_chain
@@ -424,22 +420,22 @@ def test_a_known_chain_is_verified_once(
 
     monkeypatch.setattr(verifier, "_verify_chain", counting)
     for _ in range(3):
-        verifier.verify_notification(apple_ca.sign(signing.apple_subscription_notification(apple_ca)))
+        verifier.verify_notification(apple_ca.sign(kit.apple_subscription_notification(apple_ca)))
     assert len(calls) == 1
 
 
 def test_failed_chains_are_not_cached_and_the_cache_is_bounded() -> None:
     root_key = ec.generate_private_key(ec.SECP256R1())
-    cas = [signing.make_apple_test_ca(root_key=root_key) for _ in range(3)]
+    cas = [kit.make_apple_test_ca(root_key=root_key) for _ in range(3)]
     verifier = _verifier(cas[0].root_der, cache_size=2)
-    stranger = signing.make_apple_test_ca()
+    stranger = kit.make_apple_test_ca()
     for _ in range(2):
         with pytest.raises(VerificationFailed):
-            verifier.verify_jws(stranger.sign(signing.apple_test_notification()))
+            verifier.verify_jws(stranger.sign(kit.apple_test_notification()))
     assert len(verifier._chains) == 0
     headers = []
     for ca in cas:
-        token = ca.sign(signing.apple_test_notification())
+        token = ca.sign(kit.apple_test_notification())
         headers.append(token.split(".")[0])
         verifier.verify_jws(token)
     assert list(verifier._chains) == headers[1:]

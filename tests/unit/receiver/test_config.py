@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import opstestkit as kit
 import pytest
 
 from lambdas.receiver import config as config_module
 from lambdas.receiver.config import ENV_VARS, ReceiverConfig
 from lambdas.shared.exceptions import ConfigurationError
-from ops.notifications import signing
 
 CONTRACT_ENV_VARS = (
     "NOTIFICATIONS_QUEUE_URL",
@@ -40,7 +40,7 @@ def test_every_variable_read_is_declared() -> None:
 
 def test_a_complete_environment_parses(receiver_env: dict[str, str]) -> None:
     config = ReceiverConfig.from_env(receiver_env)
-    assert config.apple_app_apple_id == signing.DEFAULT_APP_APPLE_ID
+    assert config.apple_app_apple_id == kit.DEFAULT_APP_APPLE_ID
     assert config.apple_online_checks is False
     assert config.max_body_bytes == config_module.DEFAULT_MAX_BODY_BYTES
     assert config.log_level == "INFO"
@@ -61,7 +61,7 @@ def test_a_tampered_shipped_root_is_refused(
     receiver_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     impostor = tmp_path / "AppleRootCA-G3.cer"
-    impostor.write_bytes(signing.make_apple_test_ca().root_der)
+    impostor.write_bytes(kit.make_apple_test_ca().root_der)
     monkeypatch.setattr(config_module, "DEFAULT_ROOT_CA_PATH", impostor)
     env = {k: v for k, v in receiver_env.items() if k != "APPLE_ROOT_CA_PATH"}
     with pytest.raises(ConfigurationError, match="not Apple Root CA - G3"):

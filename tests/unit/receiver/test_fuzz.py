@@ -7,13 +7,13 @@ import io
 import json
 from typing import Any
 
+import opstestkit as kit
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lambdas.receiver.handler import Receiver
-from ops.notifications import signing
 
 FUZZ = settings(
     max_examples=200,
@@ -105,10 +105,10 @@ def test_any_single_character_change_to_a_genuine_apple_token_is_refused(
     receiver: Receiver,
     make_event: Any,
     metrics_stream: io.StringIO,
-    apple_ca: signing.AppleTestCA,
+    apple_ca: kit.AppleTestCA,
     data: st.DataObject,
 ) -> None:
-    token = apple_ca.sign(signing.apple_test_notification(notification_uuid="fixed-uuid"))
+    token = apple_ca.sign(kit.apple_test_notification(notification_uuid="fixed-uuid"))
     position = data.draw(st.integers(min_value=0, max_value=len(token) - 1))
     replacement = data.draw(st.sampled_from("ABCabc012-_.="))
     mutated = token[:position] + replacement + token[position + 1 :]
@@ -120,7 +120,7 @@ def test_any_single_character_change_to_a_genuine_apple_token_is_refused(
     )
 
 
-def _rs256(claims: Any, signer: signing.GoogleSigner) -> str:
+def _rs256(claims: Any, signer: kit.GoogleSigner) -> str:
     # Signed by hand: PyJWT refuses to encode some of the claim values the fuzzer draws.
     signing_input = f"{_segment({'alg': 'RS256', 'kid': signer.kid})}.{_segment(claims)}"
     signature = signer.private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
@@ -141,11 +141,11 @@ def test_google_tokens_with_arbitrary_claims_signed_by_the_real_key_are_refused(
     receiver: Receiver,
     make_event: Any,
     metrics_stream: io.StringIO,
-    google_signer: signing.GoogleSigner,
+    google_signer: kit.GoogleSigner,
     claims: Any,
 ) -> None:
     headers = {"authorization": f"Bearer {_rs256(claims, google_signer)}"}
-    body = json.dumps(signing.pubsub_push_body(signing.google_test_notification()))
+    body = json.dumps(kit.pubsub_push_body(kit.google_test_notification()))
     _assert_refused(
         receiver.handle(make_event("/notifications/google", body, headers=headers)), metrics_stream
     )

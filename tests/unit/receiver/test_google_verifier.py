@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
+import opstestkit as kit
 import pytest
 
 from lambdas.receiver.exceptions import (
@@ -22,23 +23,22 @@ from lambdas.receiver.exceptions import (
 )
 from lambdas.receiver.google import GoogleVerifier, JwksCache, fetch_jwks, google_group_id
 from lambdas.shared import messages
-from ops.notifications import signing
 
 Load = Callable[[str], dict[str, Any]]
 
 
 @pytest.fixture
-def verifier(jwks_server: signing.JwksServer) -> GoogleVerifier:
+def verifier(jwks_server: kit.JwksServer) -> GoogleVerifier:
     return GoogleVerifier(
         JwksCache(jwks_server.url),
-        package_name=signing.DEFAULT_PACKAGE_NAME,
-        audience=signing.DEFAULT_AUDIENCE,
-        service_account=signing.DEFAULT_SERVICE_ACCOUNT,
+        package_name=kit.DEFAULT_PACKAGE_NAME,
+        audience=kit.DEFAULT_AUDIENCE,
+        service_account=kit.DEFAULT_SERVICE_ACCOUNT,
     )
 
 
 def _body(notification: dict[str, Any] | bytes, **kwargs: Any) -> bytes:
-    return json.dumps(signing.pubsub_push_body(notification, **kwargs)).encode()
+    return json.dumps(kit.pubsub_push_body(notification, **kwargs)).encode()
 
 
 def _refused(
@@ -60,7 +60,7 @@ def _refused(
 )
 def test_each_notification_kind_is_accepted(
     verifier: GoogleVerifier,
-    google_signer: signing.GoogleSigner,
+    google_signer: kit.GoogleSigner,
     google_notification: Load,
     name: str,
     group: str | None,
@@ -68,7 +68,7 @@ def test_each_notification_kind_is_accepted(
     sent = google_notification(name)
     body = _body(sent, message_id="1234567890", subscription="projects/p/subscriptions/s")
     notification = verifier.verify_push(f"Bearer {google_signer.oidc_token()}", body)
-    assert notification["packageName"] == signing.DEFAULT_PACKAGE_NAME
+    assert notification["packageName"] == kit.DEFAULT_PACKAGE_NAME
     assert notification["pubsub"]["messageId"] == "1234567890"
     assert notification["pubsub"]["subscription"] == "projects/p/subscriptions/s"
     assert notification["pubsub"]["publishTime"]
@@ -78,7 +78,7 @@ def test_each_notification_kind_is_accepted(
     assert google_group_id(notification) == expected
 
 
-def test_bare_issuer_form_is_accepted(verifier: GoogleVerifier, google_signer: signing.GoogleSigner) -> None:
+def test_bare_issuer_form_is_accepted(verifier: GoogleVerifier, google_signer: kit.GoogleSigner) -> None:
     token = google_signer.oidc_token(issuer="accounts.google.com")
     assert verifier.verify_token(f"Bearer {token}")["iss"] == "accounts.google.com"
 
@@ -100,7 +100,7 @@ def test_bare_issuer_form_is_accepted(verifier: GoogleVerifier, google_signer: s
 )
 def test_token_claims_are_checked(
     verifier: GoogleVerifier,
-    google_signer: signing.GoogleSigner,
+    google_signer: kit.GoogleSigner,
     google_notification: Load,
     token_options: dict[str, Any],
     expected: tuple[type[ReceiverError], str],
@@ -110,9 +110,9 @@ def test_token_claims_are_checked(
 
 
 def test_token_signed_by_another_key_with_a_known_kid(
-    verifier: GoogleVerifier, google_signer: signing.GoogleSigner, google_notification: Load
+    verifier: GoogleVerifier, google_signer: kit.GoogleSigner, google_notification: Load
 ) -> None:
-    impostor = signing.make_google_signer(google_signer.kid)
+    impostor = kit.make_google_signer(google_signer.kid)
     token = impostor.oidc_token()
     assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == (
         VerificationFailed,
@@ -121,12 +121,12 @@ def test_token_signed_by_another_key_with_a_known_kid(
 
 
 def test_hs256_token_keyed_with_the_public_jwk(
-    verifier: GoogleVerifier, google_signer: signing.GoogleSigner, google_notification: Load
+    verifier: GoogleVerifier, google_signer: kit.GoogleSigner, google_notification: Load
 ) -> None:
     # Built by hand: PyJWT itself refuses to HMAC with JWK-shaped secrets.
     secret = json.dumps(google_signer.jwk()).encode()
     header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": google_signer.kid}).encode())
-    claims = {"aud": signing.DEFAULT_AUDIENCE, "iss": signing.GOOGLE_ISSUER, "exp": int(time.time()) + 60}
+    claims = {"aud": kit.DEFAULT_AUDIENCE, "iss": kit.GOOGLE_ISSUER, "exp": int(time.time()) + 60}
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode())
     signing_input = header.rstrip(b"=") + b"." + payload.rstrip(b"=")
     mac = base64.urlsafe_b64encode(hmac.new(secret, signing_input, hashlib.sha256).digest()).rstrip(b"=")
@@ -138,10 +138,10 @@ def test_hs256_token_keyed_with_the_public_jwk(
 
 
 def test_unsigned_token(
-    verifier: GoogleVerifier, google_signer: signing.GoogleSigner, google_notification: Load
+    verifier: GoogleVerifier, google_signer: kit.GoogleSigner, google_notification: Load
 ) -> None:
     token = jwt.encode(
-        {"aud": signing.DEFAULT_AUDIENCE},
+        {"aud": kit.DEFAULT_AUDIENCE},
         None,  # type: ignore[arg-type]
         algorithm="none",
         headers={"kid": google_signer.kid},
@@ -173,17 +173,17 @@ def test_missing_or_garbage_authorization(
 
 
 def test_token_without_kid(
-    verifier: GoogleVerifier, google_signer: signing.GoogleSigner, google_notification: Load
+    verifier: GoogleVerifier, google_signer: kit.GoogleSigner, google_notification: Load
 ) -> None:
-    token = jwt.encode({"aud": signing.DEFAULT_AUDIENCE}, google_signer.private_key, algorithm="RS256")
+    token = jwt.encode({"aud": kit.DEFAULT_AUDIENCE}, google_signer.private_key, algorithm="RS256")
     assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == (
         VerificationFailed,
         "kid_missing",
     )
 
 
-def test_wrong_package(verifier: GoogleVerifier, google_signer: signing.GoogleSigner) -> None:
-    body = _body(signing.google_subscription_notification(package_name="com.example.other"))
+def test_wrong_package(verifier: GoogleVerifier, google_signer: kit.GoogleSigner) -> None:
+    body = _body(kit.google_subscription_notification(package_name="com.example.other"))
     assert _refused(verifier, f"Bearer {google_signer.oidc_token()}", body) == (
         NotForThisApp,
         "wrong_package",
@@ -204,7 +204,7 @@ def test_wrong_package(verifier: GoogleVerifier, google_signer: signing.GoogleSi
 )
 def test_malformed_push_bodies(
     verifier: GoogleVerifier,
-    google_signer: signing.GoogleSigner,
+    google_signer: kit.GoogleSigner,
     body: bytes,
     expected: tuple[type[ReceiverError], str],
 ) -> None:
@@ -212,19 +212,19 @@ def test_malformed_push_bodies(
 
 
 def test_unknown_or_ambiguous_notification_kind(
-    verifier: GoogleVerifier, google_signer: signing.GoogleSigner
+    verifier: GoogleVerifier, google_signer: kit.GoogleSigner
 ) -> None:
     auth = f"Bearer {google_signer.oidc_token()}"
-    unknown = {"version": "1.0", "packageName": signing.DEFAULT_PACKAGE_NAME, "somethingNew": {}}
+    unknown = {"version": "1.0", "packageName": kit.DEFAULT_PACKAGE_NAME, "somethingNew": {}}
     assert _refused(verifier, auth, _body(unknown)) == (MalformedRequest, "notification_kind")
-    both = {**signing.google_subscription_notification(), **signing.google_test_notification()}
+    both = {**kit.google_subscription_notification(), **kit.google_test_notification()}
     assert _refused(verifier, auth, _body(both)) == (MalformedRequest, "notification_kind")
 
 
 def test_purchase_notification_without_token(
-    verifier: GoogleVerifier, google_signer: signing.GoogleSigner
+    verifier: GoogleVerifier, google_signer: kit.GoogleSigner
 ) -> None:
-    notification = signing.google_one_time_product_notification()
+    notification = kit.google_one_time_product_notification()
     del notification["oneTimeProductNotification"]["purchaseToken"]
     assert _refused(verifier, f"Bearer {google_signer.oidc_token()}", _body(notification)) == (
         MalformedRequest,
@@ -240,7 +240,7 @@ def test_token_is_checked_before_the_body(verifier: GoogleVerifier) -> None:
 
 
 def test_jwks_is_fetched_once_and_cached(
-    verifier: GoogleVerifier, google_signer: signing.GoogleSigner, jwks_server: signing.JwksServer
+    verifier: GoogleVerifier, google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
     for _ in range(3):
         verifier.verify_token(f"Bearer {google_signer.oidc_token()}")
@@ -248,20 +248,20 @@ def test_jwks_is_fetched_once_and_cached(
 
 
 def test_unknown_kid_refreshes_so_rotated_keys_verify(
-    google_signer: signing.GoogleSigner, jwks_server: signing.JwksServer
+    google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
     now = [1000.0]
     cache = JwksCache(jwks_server.url, min_refresh_interval_seconds=30, clock=lambda: now[0])
     cache.key(google_signer.kid)
-    rotated = signing.make_google_signer("rotated-kid")
-    jwks_server.set_document(signing.jwks_document([google_signer, rotated]))
+    rotated = kit.make_google_signer("rotated-kid")
+    jwks_server.set_document(kit.jwks_document([google_signer, rotated]))
     now[0] += 31
     assert cache.key("rotated-kid") is not None
     assert jwks_server.requests == 2
 
 
 def test_unknown_kid_refresh_is_rate_limited(
-    google_signer: signing.GoogleSigner, jwks_server: signing.JwksServer
+    google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
     now = [1000.0]
     cache = JwksCache(jwks_server.url, min_refresh_interval_seconds=30, clock=lambda: now[0])
@@ -276,9 +276,7 @@ def test_unknown_kid_refresh_is_rate_limited(
     assert jwks_server.requests == 2
 
 
-def test_jwks_expires_after_its_ttl(
-    google_signer: signing.GoogleSigner, jwks_server: signing.JwksServer
-) -> None:
+def test_jwks_expires_after_its_ttl(google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer) -> None:
     now = [1000.0]
     cache = JwksCache(jwks_server.url, ttl_seconds=3600, clock=lambda: now[0])
     cache.key(google_signer.kid)
@@ -287,7 +285,7 @@ def test_jwks_expires_after_its_ttl(
     assert jwks_server.requests == 2
 
 
-def test_jwks_outage_without_cached_keys_is_retryable(jwks_server: signing.JwksServer) -> None:
+def test_jwks_outage_without_cached_keys_is_retryable(jwks_server: kit.JwksServer) -> None:
     jwks_server.fail = True
     with pytest.raises(UpstreamUnavailable) as info:
         JwksCache(jwks_server.url).key("any")
@@ -296,7 +294,7 @@ def test_jwks_outage_without_cached_keys_is_retryable(jwks_server: signing.JwksS
 
 
 def test_jwks_outage_keeps_the_cached_keys(
-    google_signer: signing.GoogleSigner, jwks_server: signing.JwksServer
+    google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
     now = [1000.0]
     cache = JwksCache(jwks_server.url, ttl_seconds=60, clock=lambda: now[0])
@@ -307,16 +305,14 @@ def test_jwks_outage_keeps_the_cached_keys(
     assert jwks_server.requests == 2
 
 
-def test_fetch_jwks_reads_the_document(
-    jwks_server: signing.JwksServer, google_signer: signing.GoogleSigner
-) -> None:
+def test_fetch_jwks_reads_the_document(jwks_server: kit.JwksServer, google_signer: kit.GoogleSigner) -> None:
     assert fetch_jwks(jwks_server.url)["keys"][0]["kid"] == google_signer.kid
 
 
 def test_base64_data_must_be_standard_base64(
-    verifier: GoogleVerifier, google_signer: signing.GoogleSigner
+    verifier: GoogleVerifier, google_signer: kit.GoogleSigner
 ) -> None:
-    raw = json.dumps(signing.google_test_notification()).encode()
+    raw = json.dumps(kit.google_test_notification()).encode()
     body = json.dumps({"message": {"messageId": "9", "data": base64.b64encode(raw).decode() + "!"}}).encode()
     assert _refused(verifier, f"Bearer {google_signer.oidc_token()}", body) == (
         MalformedRequest,

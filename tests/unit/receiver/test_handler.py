@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import opstestkit as kit
 import pytest
 
 from lambdas.receiver import handler as handler_module
@@ -16,27 +17,24 @@ from lambdas.shared import messages
 from lambdas.shared.exceptions import ConfigurationError
 from lambdas.shared.messages import NotificationMessage
 from lambdas.shared.metrics import Metrics
-from ops.notifications import signing
 
 APPLE = "/notifications/apple"
 GOOGLE = "/notifications/google"
 Drain = Callable[[], list[dict[str, Any]]]
 
 
-def _apple_body(ca: signing.AppleTestCA, payload: dict[str, Any]) -> str:
-    return signing.apple_request_body(ca.sign(payload))
+def _apple_body(ca: kit.AppleTestCA, payload: dict[str, Any]) -> str:
+    return kit.apple_request_body(ca.sign(payload))
 
 
-def _google_headers(signer: signing.GoogleSigner) -> dict[str, str]:
+def _google_headers(signer: kit.GoogleSigner) -> dict[str, str]:
     return {"authorization": f"Bearer {signer.oidc_token()}"}
 
 
 def test_apple_subscription_notification_is_enqueued(
-    receiver: Receiver, make_event: Any, apple_ca: signing.AppleTestCA, received: Drain
+    receiver: Receiver, make_event: Any, apple_ca: kit.AppleTestCA, received: Drain
 ) -> None:
-    sent = signing.apple_subscription_notification(
-        apple_ca, "DID_RENEW", original_transaction_id="2000000999"
-    )
+    sent = kit.apple_subscription_notification(apple_ca, "DID_RENEW", original_transaction_id="2000000999")
     response = receiver.handle(make_event(APPLE, _apple_body(apple_ca, sent)))
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"message": "accepted"}
@@ -54,17 +52,17 @@ def test_apple_subscription_notification_is_enqueued(
 @pytest.mark.parametrize(
     ("build", "group"),
     [
-        (signing.apple_test_notification, messages.APPLE_TEST_GROUP),
-        (signing.apple_renewal_extension_summary, messages.APPLE_SUMMARY_GROUP),
-        (signing.apple_external_purchase_token, messages.APPLE_EXTERNAL_PURCHASE_GROUP),
-        (signing.apple_rescind_consent, messages.APPLE_CONSENT_GROUP),
+        (kit.apple_test_notification, messages.APPLE_TEST_GROUP),
+        (kit.apple_renewal_extension_summary, messages.APPLE_SUMMARY_GROUP),
+        (kit.apple_external_purchase_token, messages.APPLE_EXTERNAL_PURCHASE_GROUP),
+        (kit.apple_rescind_consent, messages.APPLE_CONSENT_GROUP),
     ],
 )
 def test_apple_notifications_without_a_transaction(
     *,
     receiver: Receiver,
     make_event: Any,
-    apple_ca: signing.AppleTestCA,
+    apple_ca: kit.AppleTestCA,
     received: Drain,
     build: Callable[[], dict[str, Any]],
     group: str,
@@ -82,13 +80,13 @@ def test_google_notifications_are_enqueued(
     *,
     receiver: Receiver,
     make_event: Any,
-    google_signer: signing.GoogleSigner,
+    google_signer: kit.GoogleSigner,
     google_notification: Callable[[str], dict[str, Any]],
     received: Drain,
     name: str,
 ) -> None:
     sent = google_notification(name)
-    body = json.dumps(signing.pubsub_push_body(sent, message_id="778899"))
+    body = json.dumps(kit.pubsub_push_body(sent, message_id="778899"))
     response = receiver.handle(make_event(GOOGLE, body, headers=_google_headers(google_signer)))
     assert response["statusCode"] == 200
     [message] = received()
@@ -105,17 +103,17 @@ def test_google_notifications_are_enqueued(
 
 
 def test_a_redelivered_notification_is_enqueued_once(
-    receiver: Receiver, make_event: Any, apple_ca: signing.AppleTestCA, received: Drain
+    receiver: Receiver, make_event: Any, apple_ca: kit.AppleTestCA, received: Drain
 ) -> None:
-    body = _apple_body(apple_ca, signing.apple_subscription_notification(apple_ca))
+    body = _apple_body(apple_ca, kit.apple_subscription_notification(apple_ca))
     assert [receiver.handle(make_event(APPLE, body))["statusCode"] for _ in range(3)] == [200, 200, 200]
     assert len(received()) == 1
 
 
 def test_base64_encoded_bodies_are_decoded(
-    receiver: Receiver, make_event: Any, apple_ca: signing.AppleTestCA, received: Drain
+    receiver: Receiver, make_event: Any, apple_ca: kit.AppleTestCA, received: Drain
 ) -> None:
-    body = _apple_body(apple_ca, signing.apple_test_notification())
+    body = _apple_body(apple_ca, kit.apple_test_notification())
     assert receiver.handle(make_event(APPLE, body, base64_encoded=True))["statusCode"] == 200
     assert len(received()) == 1
 
@@ -151,12 +149,12 @@ def test_apple_bad_requests(
 
 
 def test_apple_verification_failures_are_401_and_403(
-    receiver: Receiver, make_event: Any, apple_ca: signing.AppleTestCA, received: Drain
+    receiver: Receiver, make_event: Any, apple_ca: kit.AppleTestCA, received: Drain
 ) -> None:
-    stranger = signing.make_apple_test_ca()
-    untrusted = receiver.handle(make_event(APPLE, _apple_body(stranger, signing.apple_test_notification())))
+    stranger = kit.make_apple_test_ca()
+    untrusted = receiver.handle(make_event(APPLE, _apple_body(stranger, kit.apple_test_notification())))
     assert untrusted["statusCode"] == 401
-    other_bundle = signing.apple_test_notification(bundle_id="com.example.other")
+    other_bundle = kit.apple_test_notification(bundle_id="com.example.other")
     assert receiver.handle(make_event(APPLE, _apple_body(apple_ca, other_bundle)))["statusCode"] == 403
     assert received() == []
 
@@ -167,9 +165,9 @@ def test_google_without_a_valid_token_is_401(
     google_notification: Callable[[str], dict[str, Any]],
     received: Drain,
 ) -> None:
-    body = json.dumps(signing.pubsub_push_body(google_notification("subscription_renewed")))
+    body = json.dumps(kit.pubsub_push_body(google_notification("subscription_renewed")))
     assert receiver.handle(make_event(GOOGLE, body))["statusCode"] == 401
-    impostor = signing.make_google_signer("test-kid-1")
+    impostor = kit.make_google_signer("test-kid-1")
     assert receiver.handle(make_event(GOOGLE, body, headers=_google_headers(impostor)))["statusCode"] == 401
     assert received() == []
 
@@ -181,20 +179,40 @@ def test_unknown_route_and_method(receiver: Receiver, make_event: Any) -> None:
 
 
 def test_stage_prefixed_paths_route(
-    receiver: Receiver, make_event: Any, apple_ca: signing.AppleTestCA, received: Drain
+    receiver: Receiver, make_event: Any, apple_ca: kit.AppleTestCA, received: Drain
 ) -> None:
-    body = _apple_body(apple_ca, signing.apple_test_notification())
-    assert receiver.handle(make_event("/prod/notifications/apple/", body))["statusCode"] == 200
+    body = _apple_body(apple_ca, kit.apple_test_notification())
+    event = make_event("/prod/notifications/apple/", body)
+    event["requestContext"]["stage"] = "prod"
+    assert receiver.handle(event)["statusCode"] == 200
     assert len(received()) == 1
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/evil/notifications/apple",
+        "/notifications/apple/../google",
+        "/x/purchases/apple",
+        "/prod/notifications/apple",
+    ],
+)
+def test_routes_match_exactly_not_by_suffix(
+    receiver: Receiver, make_event: Any, apple_ca: kit.AppleTestCA, received: Drain, path: str
+) -> None:
+    # Any prefix other than the stage API Gateway names is a different route: 404, nothing enqueued.
+    body = _apple_body(apple_ca, kit.apple_test_notification())
+    assert receiver.handle(make_event(path, body))["statusCode"] == 404
+    assert received() == []
+
+
 def test_sqs_failure_is_503_so_the_sender_retries(
-    receiver_env: dict[str, str], sqs: Any, make_event: Any, apple_ca: signing.AppleTestCA
+    receiver_env: dict[str, str], sqs: Any, make_event: Any, apple_ca: kit.AppleTestCA
 ) -> None:
     missing = "https://sqs.us-east-1.amazonaws.com/123456789012/does-not-exist.fifo"
     config = ReceiverConfig.from_env({**receiver_env, "NOTIFICATIONS_QUEUE_URL": missing})
     receiver = Receiver(config, sqs_client=sqs, metrics=Metrics(stream=io.StringIO()))
-    response = receiver.handle(make_event(APPLE, _apple_body(apple_ca, signing.apple_test_notification())))
+    response = receiver.handle(make_event(APPLE, _apple_body(apple_ca, kit.apple_test_notification())))
     assert response["statusCode"] == 503
 
 
@@ -202,20 +220,20 @@ def test_logs_carry_no_tokens_and_metrics_carry_reasons(
     *,
     receiver: Receiver,
     make_event: Any,
-    google_signer: signing.GoogleSigner,
+    google_signer: kit.GoogleSigner,
     google_notification: Callable[[str], dict[str, Any]],
     metrics_stream: io.StringIO,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sent = google_notification("subscription_renewed")
     token = google_signer.oidc_token()
-    body = json.dumps(signing.pubsub_push_body(sent))
+    body = json.dumps(kit.pubsub_push_body(sent))
     assert (
         receiver.handle(make_event(GOOGLE, body, headers={"authorization": f"Bearer {token}"}))["statusCode"]
         == 200
     )
-    wrong = signing.google_subscription_notification(package_name="com.example.other")
-    bad = json.dumps(signing.pubsub_push_body(wrong))
+    wrong = kit.google_subscription_notification(package_name="com.example.other")
+    bad = json.dumps(kit.pubsub_push_body(wrong))
     assert (
         receiver.handle(make_event(GOOGLE, bad, headers={"authorization": f"Bearer {token}"}))["statusCode"]
         == 403
@@ -242,14 +260,14 @@ def test_lambda_entry_point_builds_once_from_the_environment(
     sqs: Any,
     queue_url: str,
     make_event: Any,
-    apple_ca: signing.AppleTestCA,
+    apple_ca: kit.AppleTestCA,
     received: Drain,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name, value in {**receiver_env, "NOTIFICATIONS_QUEUE_URL": queue_url}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(handler_module, "_receiver", None)
-    event = make_event(APPLE, _apple_body(apple_ca, signing.apple_test_notification()))
+    event = make_event(APPLE, _apple_body(apple_ca, kit.apple_test_notification()))
     assert handler_module.handler(event, None)["statusCode"] == 200
     first = handler_module._receiver
     assert handler_module.handler(event, None)["statusCode"] == 200
@@ -268,13 +286,13 @@ def test_lambda_entry_point_fails_cold_start_on_bad_config(
 
 
 def test_unexpected_errors_are_500_without_detail(
-    receiver: Receiver, make_event: Any, apple_ca: signing.AppleTestCA, monkeypatch: pytest.MonkeyPatch
+    receiver: Receiver, make_event: Any, apple_ca: kit.AppleTestCA, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def boom(_: Any) -> str:
         raise RuntimeError("secret detail")
 
     monkeypatch.setattr(receiver.enqueuer, "send", boom)
-    response = receiver.handle(make_event(APPLE, _apple_body(apple_ca, signing.apple_test_notification())))
+    response = receiver.handle(make_event(APPLE, _apple_body(apple_ca, kit.apple_test_notification())))
     assert response["statusCode"] == 500
     assert "secret" not in response["body"]
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import opstestkit as kit
 import pytest
 
 from lambdas.receiver.apple import AppleVerifier
@@ -13,27 +14,26 @@ from lambdas.receiver.config import ReceiverConfig
 from lambdas.receiver.exceptions import UpstreamUnavailable, VerificationFailed
 from lambdas.receiver.handler import Receiver
 from lambdas.receiver.ocsp import OcspChecker
-from ops.notifications import signing
 
 
 @pytest.fixture
-def responder() -> Iterator[signing.OcspResponder]:
-    with signing.OcspResponder() as server:
+def responder() -> Iterator[kit.OcspResponder]:
+    with kit.OcspResponder() as server:
         yield server
 
 
 @pytest.fixture
-def ca(responder: signing.OcspResponder) -> signing.AppleTestCA:
-    ca = signing.make_apple_test_ca(ocsp_url=responder.url)
+def ca(responder: kit.OcspResponder) -> kit.AppleTestCA:
+    ca = kit.make_apple_test_ca(ocsp_url=responder.url)
     responder.serve(ca)
     return ca
 
 
-def _online(ca: signing.AppleTestCA, checker: OcspChecker | None = None) -> AppleVerifier:
+def _online(ca: kit.AppleTestCA, checker: OcspChecker | None = None) -> AppleVerifier:
     return AppleVerifier(
         ca.root_der,
-        bundle_id=signing.DEFAULT_BUNDLE_ID,
-        app_apple_id=signing.DEFAULT_APP_APPLE_ID,
+        bundle_id=kit.DEFAULT_BUNDLE_ID,
+        app_apple_id=kit.DEFAULT_APP_APPLE_ID,
         environment="Sandbox",
         validate_at_now=True,
         revocation=checker or OcspChecker(),
@@ -41,79 +41,77 @@ def _online(ca: signing.AppleTestCA, checker: OcspChecker | None = None) -> Appl
 
 
 def test_good_certificates_are_accepted_and_the_answer_cached(
-    ca: signing.AppleTestCA, responder: signing.OcspResponder
+    ca: kit.AppleTestCA, responder: kit.OcspResponder
 ) -> None:
     verifier = _online(ca)
     for _ in range(3):
-        payload = verifier.verify_notification(ca.sign(signing.apple_subscription_notification(ca)))
+        payload = verifier.verify_notification(ca.sign(kit.apple_subscription_notification(ca)))
         assert payload["data"]["transactionInfo"]["originalTransactionId"]
     assert responder.requests == 2  # leaf and intermediate, once each
 
 
-def test_answers_expire_from_the_cache(ca: signing.AppleTestCA, responder: signing.OcspResponder) -> None:
+def test_answers_expire_from_the_cache(ca: kit.AppleTestCA, responder: kit.OcspResponder) -> None:
     # The responder dates its answers by the wall clock, so the checker's clock starts there.
     now = [time.time()]
     verifier = _online(ca, OcspChecker(clock=lambda: now[0], max_cache_seconds=600))
-    verifier.verify_jws(ca.sign(signing.apple_test_notification()))
+    verifier.verify_jws(ca.sign(kit.apple_test_notification()))
     now[0] += 601
-    verifier.verify_jws(ca.sign(signing.apple_test_notification()))
+    verifier.verify_jws(ca.sign(kit.apple_test_notification()))
     assert responder.requests == 4
 
 
 @pytest.mark.parametrize(("delegate", "by_key_hash"), [(True, False), (False, True), (True, True)])
 def test_delegated_responders_and_key_hash_ids_are_understood(
-    ca: signing.AppleTestCA, responder: signing.OcspResponder, delegate: bool, by_key_hash: bool
+    ca: kit.AppleTestCA, responder: kit.OcspResponder, delegate: bool, by_key_hash: bool
 ) -> None:
     responder.delegate, responder.by_key_hash = delegate, by_key_hash
-    assert _online(ca).verify_jws(ca.sign(signing.apple_test_notification()))["notificationType"] == "TEST"
+    assert _online(ca).verify_jws(ca.sign(kit.apple_test_notification()))["notificationType"] == "TEST"
     responder.statuses[ca.leaf.serial_number] = "revoked"
     with pytest.raises(VerificationFailed, match="certificate_revoked"):
-        _online(ca).verify_jws(ca.sign(signing.apple_test_notification()))
+        _online(ca).verify_jws(ca.sign(kit.apple_test_notification()))
 
 
 @pytest.mark.parametrize("which", ["leaf", "intermediate"])
 def test_a_revoked_certificate_is_refused(
-    ca: signing.AppleTestCA, responder: signing.OcspResponder, which: str
+    ca: kit.AppleTestCA, responder: kit.OcspResponder, which: str
 ) -> None:
     cert: Any = getattr(ca, which)
     responder.statuses[cert.serial_number] = "revoked"
     with pytest.raises(VerificationFailed) as info:
-        _online(ca).verify_notification(ca.sign(signing.apple_test_notification()))
+        _online(ca).verify_notification(ca.sign(kit.apple_test_notification()))
     assert info.value.reason == "certificate_revoked"
 
 
-def test_an_unknown_certificate_is_refused(ca: signing.AppleTestCA, responder: signing.OcspResponder) -> None:
+def test_an_unknown_certificate_is_refused(ca: kit.AppleTestCA, responder: kit.OcspResponder) -> None:
     responder.statuses[ca.leaf.serial_number] = "unknown"
     with pytest.raises(VerificationFailed) as info:
-        _online(ca).verify_notification(ca.sign(signing.apple_test_notification()))
+        _online(ca).verify_notification(ca.sign(kit.apple_test_notification()))
     assert info.value.reason == "certificate_status_unknown"
 
 
-def test_an_unreachable_responder_is_retryable(
-    ca: signing.AppleTestCA, responder: signing.OcspResponder
-) -> None:
+def test_an_unreachable_responder_is_retryable(ca: kit.AppleTestCA, responder: kit.OcspResponder) -> None:
     responder.fail = True
     with pytest.raises(UpstreamUnavailable) as info:
-        _online(ca).verify_notification(ca.sign(signing.apple_test_notification()))
+        _online(ca).verify_notification(ca.sign(kit.apple_test_notification()))
     assert info.value.status == 503
 
 
-def test_a_forged_answer_is_not_trusted(ca: signing.AppleTestCA, responder: signing.OcspResponder) -> None:
+def test_a_forged_answer_is_not_trusted(ca: kit.AppleTestCA, responder: kit.OcspResponder) -> None:
     responder.forge = True
     with pytest.raises(UpstreamUnavailable) as info:
-        _online(ca).verify_notification(ca.sign(signing.apple_test_notification()))
+        _online(ca).verify_notification(ca.sign(kit.apple_test_notification()))
     assert info.value.detail == "response signature does not verify"
 
 
 def test_a_certificate_without_a_responder_is_refused() -> None:
-    ca = signing.make_apple_test_ca()
+    ca = kit.make_apple_test_ca()
     with pytest.raises(VerificationFailed) as info:
-        _online(ca).verify_notification(ca.sign(signing.apple_test_notification()))
+        _online(ca).verify_notification(ca.sign(kit.apple_test_notification()))
     assert info.value.reason == "ocsp_no_responder"
 
 
 def test_the_setting_turns_on_revocation_checks(
-    receiver_env: dict[str, str], ca: signing.AppleTestCA, responder: signing.OcspResponder, tmp_path: Any
+    receiver_env: dict[str, str], ca: kit.AppleTestCA, responder: kit.OcspResponder, tmp_path: Any
 ) -> None:
     root = tmp_path / "ocsp-root.der"
     root.write_bytes(ca.root_der)
@@ -121,4 +119,4 @@ def test_the_setting_turns_on_revocation_checks(
     receiver = Receiver(ReceiverConfig.from_env(env), sqs_client=None)
     responder.statuses[ca.leaf.serial_number] = "revoked"
     with pytest.raises(VerificationFailed, match="certificate_revoked"):
-        receiver.apple.verify_notification(ca.sign(signing.apple_test_notification()))
+        receiver.apple.verify_notification(ca.sign(kit.apple_test_notification()))

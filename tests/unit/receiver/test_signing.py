@@ -6,9 +6,8 @@ import base64
 import json
 
 import jwt
+import opstestkit as kit
 from cryptography import x509
-
-from ops.notifications import signing
 
 
 def _oids(cert: x509.Certificate) -> set[str]:
@@ -16,11 +15,11 @@ def _oids(cert: x509.Certificate) -> set[str]:
 
 
 def test_test_ca_chain_is_shaped_like_apples() -> None:
-    ca = signing.make_apple_test_ca()
+    ca = kit.make_apple_test_ca()
     ca.intermediate.verify_directly_issued_by(ca.root)
     ca.leaf.verify_directly_issued_by(ca.intermediate)
-    assert signing.APPLE_INTERMEDIATE_OID in _oids(ca.intermediate)
-    assert signing.APPLE_LEAF_OID in _oids(ca.leaf)
+    assert kit.APPLE_INTERMEDIATE_OID in _oids(ca.intermediate)
+    assert kit.APPLE_LEAF_OID in _oids(ca.leaf)
     assert ca.intermediate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert not ca.leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     x5c = ca.x5c()
@@ -29,14 +28,14 @@ def test_test_ca_chain_is_shaped_like_apples() -> None:
 
 
 def test_broken_variants_drop_the_markers() -> None:
-    ca = signing.make_apple_test_ca(leaf_oid=None, intermediate_oid="1.2.3.4")
-    assert signing.APPLE_LEAF_OID not in _oids(ca.leaf)
-    assert signing.APPLE_INTERMEDIATE_OID not in _oids(ca.intermediate)
+    ca = kit.make_apple_test_ca(leaf_oid=None, intermediate_oid="1.2.3.4")
+    assert kit.APPLE_LEAF_OID not in _oids(ca.leaf)
+    assert kit.APPLE_INTERMEDIATE_OID not in _oids(ca.intermediate)
 
 
 def test_apple_jws_verifies_with_the_leaf_key() -> None:
-    ca = signing.make_apple_test_ca()
-    payload = signing.apple_subscription_notification(ca, "SUBSCRIBED", "INITIAL_BUY")
+    ca = kit.make_apple_test_ca()
+    payload = kit.apple_subscription_notification(ca, "SUBSCRIBED", "INITIAL_BUY")
     token = ca.sign(payload)
     assert jwt.get_unverified_header(token)["alg"] == "ES256"
     decoded = jwt.decode(token, ca.leaf.public_key(), algorithms=["ES256"])  # type: ignore[arg-type]
@@ -50,32 +49,32 @@ def test_apple_jws_verifies_with_the_leaf_key() -> None:
 
 
 def test_no_transaction_builders_use_their_own_objects() -> None:
-    assert "summary" in signing.apple_renewal_extension_summary()
-    assert signing.apple_external_purchase_token()["externalPurchaseToken"]["externalPurchaseId"].startswith(
+    assert "summary" in kit.apple_renewal_extension_summary()
+    assert kit.apple_external_purchase_token()["externalPurchaseToken"]["externalPurchaseId"].startswith(
         "SANDBOX_"
     )
-    assert "appData" in signing.apple_rescind_consent()
-    assert signing.apple_test_notification()["notificationType"] == "TEST"
+    assert "appData" in kit.apple_rescind_consent()
+    assert kit.apple_test_notification()["notificationType"] == "TEST"
 
 
 def test_google_token_verifies_against_its_jwks() -> None:
-    signer = signing.make_google_signer("kid-1")
+    signer = kit.make_google_signer("kid-1")
     token = signer.oidc_token()
     jwks = jwt.PyJWKSet.from_dict(signer.jwks())
     claims = jwt.decode(
         token,
         jwks["kid-1"].key,
         algorithms=["RS256"],
-        audience=signing.DEFAULT_AUDIENCE,
-        issuer=signing.GOOGLE_ISSUER,
+        audience=kit.DEFAULT_AUDIENCE,
+        issuer=kit.GOOGLE_ISSUER,
     )
-    assert claims["email"] == signing.DEFAULT_SERVICE_ACCOUNT
+    assert claims["email"] == kit.DEFAULT_SERVICE_ACCOUNT
     assert claims["email_verified"] is True
 
 
 def test_pubsub_push_body_wraps_the_notification() -> None:
-    notification = signing.google_subscription_notification(purchase_token="tok")
-    body = signing.pubsub_push_body(notification, message_id="42")
+    notification = kit.google_subscription_notification(purchase_token="tok")
+    body = kit.pubsub_push_body(notification, message_id="42")
     assert body["message"]["messageId"] == "42"
     assert json.loads(base64.b64decode(body["message"]["data"])) == notification
     assert body["subscription"].startswith("projects/")

@@ -40,7 +40,7 @@ run "wiring" {
   }
 
   assert {
-    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 5
+    condition     = jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 10
     error_message = "The queue must redrive to the DLQ after max_receive_count receives."
   }
 
@@ -213,4 +213,95 @@ run "requires_the_app_apple_id_in_production" {
   }
 
   expect_failures = [var.apple_environment]
+}
+
+run "reconciler_runs_on_schedule_with_the_consumers_configuration" {
+  command = plan
+
+  variables {
+    apple_consumption_response = true
+    apple_refund_preference    = "DECLINE"
+  }
+
+  assert {
+    condition     = aws_lambda_function.reconcile[0].handler == "lambdas.consumer.reconcile_handler.handler" && aws_lambda_function.reconcile[0].filename == var.consumer_zip_path
+    error_message = "The reconciler runs reconcile_handler from the consumer's package."
+  }
+
+  assert {
+    condition     = aws_lambda_function.reconcile[0].environment[0].variables == aws_lambda_function.consumer.environment[0].variables
+    error_message = "The reconciler must read exactly the consumer's configuration."
+  }
+
+  assert {
+    condition     = aws_lambda_function.consumer.environment[0].variables["APPLE_CONSUMPTION_RESPONSE"] == "on" && aws_lambda_function.consumer.environment[0].variables["APPLE_REFUND_PREFERENCE"] == "DECLINE"
+    error_message = "Consumption answers must follow the variables."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.reconcile["due"].schedule_expression == "rate(1 hour)" && jsondecode(aws_cloudwatch_event_target.reconcile["sweep"].input).every == true
+    error_message = "An hourly run of due subscriptions and a full sweep must be scheduled."
+  }
+
+  assert {
+    condition     = length(aws_secretsmanager_secret.app_store_key) == 1 && aws_lambda_function.reconcile[0].environment[0].variables["APP_STORE_API_KEY_SECRET_ARN"] == local.app_store_key_secret_arn
+    error_message = "The App Store key secret must be created and given to the reconciler."
+  }
+
+  assert {
+    condition     = contains(jsondecode(aws_iam_role_policy.consumer_app_store.policy).Statement[0].Resource, local.app_store_key_secret_arn)
+    error_message = "The consumer must be able to read the App Store key (consumption answers)."
+  }
+}
+
+run "reconciler_can_be_turned_off" {
+  command = plan
+
+  variables {
+    enable_reconciliation        = false
+    app_store_api_key_secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:asc-key-AbCdEf"
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.reconcile) == 0 && length(aws_cloudwatch_event_rule.reconcile) == 0 && length(aws_secretsmanager_secret.app_store_key) == 0
+    error_message = "Without reconciliation there is no reconciler and no schedule; a given key secret is not created."
+  }
+}
+
+run "purchase_routes_reach_the_receiver" {
+  command = plan
+
+  assert {
+    condition     = toset([for r in aws_apigatewayv2_route.purchases : r.route_key]) == toset(["POST /purchases/apple", "POST /purchases/google"])
+    error_message = "The app's purchase routes must exist."
+  }
+
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.purchases : r.authorization_type == "NONE"]) && length(aws_apigatewayv2_authorizer.purchases) == 0
+    error_message = "Without an issuer the purchase routes have no authorizer."
+  }
+}
+
+run "purchase_routes_require_the_apps_jwt_when_configured" {
+  command = plan
+
+  variables {
+    purchase_jwt_issuer    = "https://auth.example.com/"
+    purchase_jwt_audiences = ["couple-diary-app"]
+  }
+
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.purchases : r.authorization_type == "JWT"]) && length(aws_apigatewayv2_authorizer.purchases) == 1
+    error_message = "With an issuer the purchase routes require the app's JWT."
+  }
+}
+
+run "rejects_an_unknown_refund_preference" {
+  command = plan
+
+  variables {
+    apple_refund_preference = "MAYBE"
+  }
+
+  expect_failures = [var.apple_refund_preference]
 }
