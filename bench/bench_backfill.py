@@ -195,6 +195,47 @@ def _run_child(kind: str, args: dict[str, Any], env: dict[str, str]) -> dict[str
 # ------------------------------------------------------------------ orchestration
 
 
+def bench_cluster(root: Path, name: str) -> Any:
+    """A throwaway PostgreSQL cluster under `root` (not started)."""
+    from ops.sandbox import processes
+    from ops.sandbox.postgres import PostgresCluster, find_bindir, prepare_data_root
+
+    pg_root = prepare_data_root(root / "pg", Path(tempfile.gettempdir()) / f"{name}-pg-{os.getpid()}")
+    return PostgresCluster(
+        "bench", pg_root / "bench", processes.free_port(), pg_root / "bench.log", find_bindir()
+    )
+
+
+def aws_env() -> dict[str, str]:
+    """This environment with dummy credentials and no endpoint or profile of its own."""
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_DYNAMODB"):
+        env.pop(name, None)
+    return env
+
+
+def start_moto(env: dict[str, str], root: Path) -> subprocess.Popen[bytes]:
+    """moto's server on a free loopback port, set as `env`'s AWS_ENDPOINT_URL once it answers."""
+    from ops.sandbox import processes
+
+    port = processes.free_port()
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", processes.LOOPBACK, "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "moto.log").open("w"),
+        env=env,
+    )
+    env["AWS_ENDPOINT_URL"] = f"http://{processes.LOOPBACK}:{port}"
+    processes.wait_until(lambda: processes.port_accepts(port), 30, "moto server", root / "moto.log")
+    return moto
+
+
 def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log.open("w"), text=True, env=env, cwd=REPO)
 
@@ -213,26 +254,11 @@ def _report(name: str, r: dict[str, Any]) -> str:
 
 def main() -> bool:
     from ops.sandbox import processes
-    from ops.sandbox.postgres import PostgresCluster, find_bindir, prepare_data_root
 
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
         root = Path(tmp)
-        pg_root = prepare_data_root(
-            root / "pg", Path(tempfile.gettempdir()) / f"bench-backfill-pg-{os.getpid()}"
-        )
-        cluster = PostgresCluster(
-            "bench", pg_root / "bench", processes.free_port(), pg_root / "bench.log", find_bindir()
-        )
-        env = {
-            **os.environ,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-        }
-        env.pop("AWS_PROFILE", None)
-        env.pop("AWS_SESSION_TOKEN", None)
-        env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+        cluster = bench_cluster(root, "bench-backfill")
+        env = aws_env()
         procs: list[subprocess.Popen[str]] = []
         try:
             cluster.init()
@@ -240,14 +266,7 @@ def main() -> bool:
             print(f"seeding {ROWS:,} + {ROWS * 10:,} rows of ~1 KB items ...", flush=True)
             small = _seed(cluster.admin_url, "bench_1x", ROWS)
             large = _seed(cluster.admin_url, "bench_10x", ROWS * 10)
-            moto_port = processes.free_port()
-            moto = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", processes.LOOPBACK, "-p", str(moto_port)],
-                stdout=subprocess.DEVNULL,
-                stderr=(root / "moto.log").open("w"),
-                env=env,
-            )
-            procs.append(moto)  # type: ignore[arg-type]
+            procs.append(start_moto(env, root))  # type: ignore[arg-type]
             fake = _start(
                 [sys.executable, "-m", "bench.fake_dynamodb", "--latency-ms", str(LATENCY_MS)],
                 env,
@@ -256,10 +275,6 @@ def main() -> bool:
             procs.append(fake)
             assert fake.stdout is not None
             endpoint = f"http://{processes.LOOPBACK}:{int(fake.stdout.readline().split()[1])}"
-            env["AWS_ENDPOINT_URL"] = f"http://{processes.LOOPBACK}:{moto_port}"
-            processes.wait_until(
-                lambda: processes.port_accepts(moto_port), 30, "moto server", root / "moto.log"
-            )
             boto = _run_child(
                 "boto3",
                 {"source": small, "endpoint": endpoint, "target": "bench-boto3", "rows": BOTO3_ROWS},

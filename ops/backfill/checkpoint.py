@@ -49,7 +49,7 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _owner_is_dead_here(owner: str) -> bool:
+def owner_is_dead_here(owner: str) -> bool:
     """True when `owner` names a process on this host that no longer runs."""
     try:
         host, pid_text, _ = owner.rsplit(":", 2)
@@ -209,7 +209,7 @@ class CheckpointStore:
             "OR lease_owner = :me"
         )
         values: dict[str, Any] = {":now": now, ":me": owner, ":free": ""}
-        if current.lease_owner and _owner_is_dead_here(current.lease_owner):
+        if current.lease_owner and owner_is_dead_here(current.lease_owner):
             condition += " OR lease_owner = :dead"
             values[":dead"] = current.lease_owner
         try:

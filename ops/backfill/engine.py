@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 
 from ops import aws, eventloop
+from ops.backfill.budget import FleetBudget
 from ops.backfill.checkpoint import (
     COMPLETE,
     RUNNING,
@@ -34,8 +35,9 @@ from ops.backfill.checkpoint import (
     LeaseHeld,
     SegmentState,
     new_owner,
+    owner_is_dead_here,
 )
-from ops.backfill.controls import ControlPoller, LiveControls
+from ops.backfill.controls import ControlPoller, LiveControls, run_pk
 from ops.backfill.dynamo_http import DynamoHttpClient
 from ops.backfill.failures import FailureLog
 from ops.backfill.iterator import DEFAULT_PAGE_ROWS, SegmentReader
@@ -50,6 +52,7 @@ from ops.mapping import RowError, TableMapping, load_mapping
 from ops.settings import Settings
 
 DEFAULT_SEGMENTS = 16
+SEGMENTS_PER_WORKER = 4
 DEFAULT_CONCURRENCY = 256  # requests in flight: hides DynamoDB's latency; an idle slot costs ~nothing
 DEFAULT_PARALLEL_SEGMENTS = 8
 LEASE_RENEW_SECONDS = 10.0
@@ -272,6 +275,7 @@ class BackfillEngine:
         self.throttle = Throttle(o.rate)
         self.live = Counters()
         self.runs: dict[int, _SegmentRun] = {}
+        self.elsewhere: set[int] = set()  # own segments another worker had taken over
         self.plan: Plan | None = None
         self.on_progress = on_progress
         self.failure_samples: list[str] = []
@@ -288,7 +292,8 @@ class BackfillEngine:
             return plan_segments(
                 conn,
                 self.tm,
-                o.segments or DEFAULT_SEGMENTS,
+                # Enough segments that every worker has several, and finishers can take some over.
+                o.segments or max(DEFAULT_SEGMENTS, SEGMENTS_PER_WORKER * o.workers),
                 encode_size=lambda item: len(client.put_item_body(item)),
             )
 
@@ -366,12 +371,22 @@ class BackfillEngine:
         leased: list[int] = []
         try:
             if not o.dry_run:
+                held: list[LeaseHeld] = []
                 for segment in todo:
-                    run = _SegmentRun(segment, self.store.acquire(segment.index, self.owner))
+                    try:
+                        state = self.store.acquire(segment.index, self.owner)
+                    except LeaseHeld as exc:
+                        held.append(exc)  # another worker took it over: it is copied there
+                        self.elsewhere.add(segment.index)
+                        continue
+                    run = _SegmentRun(segment, state)
                     run.leased = True
                     run.saved_at = time.monotonic()
                     self.runs[segment.index] = run
                     leased.append(segment.index)
+                if held and not leased:
+                    raise held[0]  # every segment of this worker is being copied: a duplicate start
+                todo = [s for s in todo if s.index in self.runs]
                 self.store.mark_started()
             else:
                 for segment in todo:
@@ -384,7 +399,7 @@ class BackfillEngine:
                     self.runs[segment.index] = done
             self.started = time.monotonic()
             with _fewer_collections():
-                eventloop.run(self._copy([self.runs[s.index] for s in todo]))
+                eventloop.run(self._copy([self.runs[s.index] for s in todo], leased))
         finally:
             for index in leased:
                 run = self.runs[index]
@@ -400,7 +415,12 @@ class BackfillEngine:
         assert self.plan is not None and o.run_id and o.table and o.target_table
         plan = self.plan
         duration = time.monotonic() - self.started
-        owned = [s for s in plan.segments if owns(s.index, o.worker, o.workers)]
+        # Its own segments (bar those another worker took over), and those it took over.
+        owned = [
+            s
+            for s in plan.segments
+            if s.index in self.runs or (owns(s.index, o.worker, o.workers) and s.index not in self.elsewhere)
+        ]
         segments = []
         for segment in owned:
             run = self.runs.get(segment.index)
@@ -437,7 +457,29 @@ class BackfillEngine:
     def metrics_snapshot(self) -> dict[str, int]:
         return {**asdict(self.live), "throttle_events": self.throttle.throttle_events}
 
-    async def _copy(self, todo: list[_SegmentRun]) -> None:
+    def _take_over(self) -> list[_SegmentRun]:
+        """Unfinished segments of other workers that nobody copies now (not started yet, or their
+        worker died), leased to this worker; [] when there are none."""
+        assert self.plan is not None
+        taken = []
+        now = time.time()
+        for state in self.store.segments():
+            if state.state == COMPLETE or state.index in self.runs or state.index >= len(self.plan.segments):
+                continue
+            if state.lease_owner and state.lease_expires > now and not owner_is_dead_here(state.lease_owner):
+                continue
+            try:
+                acquired = self.store.acquire(state.index, self.owner)
+            except LeaseHeld:
+                continue
+            run = _SegmentRun(self.plan.segments[state.index], acquired)
+            run.leased = True
+            run.saved_at = time.monotonic()
+            self.runs[state.index] = run
+            taken.append(run)
+        return taken
+
+    async def _copy(self, todo: list[_SegmentRun], leased: list[int] | None = None) -> None:
         o = self.options
         assert o.target_table
         client = DynamoHttpClient(dynamodb_endpoint(o.endpoint), aws.region(), o.target_table)
@@ -461,6 +503,10 @@ class BackfillEngine:
                         LiveControls(self.control, o.run_id or ""), self.throttle, o.control_poll_seconds
                     )
                     background.append(group.create_task(poller.run()))
+                    budget = FleetBudget(self.control, run_pk(o.run_id or ""), self.owner, self.throttle)
+                    # Join the fleet before the first write: start at the share of a limit it found.
+                    await budget.tick()
+                    background.append(group.create_task(budget.run()))
                     background.append(group.create_task(self._checkpointer()))
                 if self.on_progress is not None:
                     background.append(group.create_task(self._progress()))
@@ -474,11 +520,8 @@ class BackfillEngine:
                     dry_run=o.dry_run,
                 )
                 queue.on_items = pump.wake
-                slots = asyncio.Semaphore(o.parallel_segments)
-                segments = [group.create_task(self._segment(run, queue, slots)) for run in todo]
                 try:
-                    # Every segment waits until all its items are finished, so the pump is idle now.
-                    await asyncio.gather(*segments)
+                    await self._segments(todo, queue, group, leased)
                 finally:
                     pump.close()
                 for task in background:
@@ -490,12 +533,29 @@ class BackfillEngine:
             if metrics is not None:
                 metrics.stop()
             if not o.dry_run:
-                for run in todo:
-                    if run.dirty:
+                for run in list(self.runs.values()):
+                    if run.leased and run.dirty:
                         with contextlib.suppress(LeaseHeld):
                             await self._save(run)
             if self.on_progress is not None:
                 self.on_progress(self)
+
+    async def _segments(
+        self,
+        todo: list[_SegmentRun],
+        queue: Interleaver,
+        group: asyncio.TaskGroup,
+        leased: list[int] | None,
+    ) -> None:
+        """Copy `todo`, then whatever of the run nobody copies, until there is nothing left."""
+        slots = asyncio.Semaphore(self.options.parallel_segments)
+        while todo:
+            segments = [group.create_task(self._segment(run, queue, slots)) for run in todo]
+            # Every segment waits until all its items are finished: the pump is idle now.
+            await asyncio.gather(*segments)
+            todo = [] if self.options.dry_run else await asyncio.to_thread(self._take_over)
+            if leased is not None:
+                leased.extend(run.segment.index for run in todo)
 
     async def _progress(self) -> None:
         assert self.on_progress is not None

@@ -52,6 +52,7 @@ class Plan:
     avg_payload_bytes: float
     avg_write_units: float
     order: list[int] = field(default_factory=list)
+    avg_item_bytes: float = 0.0  # DynamoDB item size (0 in plans stored before it was recorded)
 
     @property
     def bytes_total(self) -> int:
@@ -85,6 +86,7 @@ class Plan:
             "avg_payload_bytes": self.avg_payload_bytes,
             "avg_write_units": self.avg_write_units,
             "order": self.order,
+            "avg_item_bytes": self.avg_item_bytes,
         }
 
     @classmethod
@@ -97,6 +99,7 @@ class Plan:
             avg_payload_bytes=float(doc["avg_payload_bytes"]),
             avg_write_units=float(doc["avg_write_units"]),
             order=[int(i) for i in doc.get("order") or range(len(doc["segments"]))],
+            avg_item_bytes=float(doc.get("avg_item_bytes", 0.0)),
         )
 
 
@@ -170,7 +173,7 @@ def plan_segments(conn: Any, tm: TableMapping, segments: int, encode_size: Any =
             sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table, where), params
         ).fetchone()[0]
         planned.append(Segment(i, edges[i], edges[i + 1], int(rows)))
-    avg_payload, avg_units = _average_size(conn, tm, encode_size)
+    avg_payload, avg_units, avg_item = _average_size(conn, tm, encode_size)
     return Plan(
         table=tm.table,
         key_columns=tm.key_columns,
@@ -179,11 +182,12 @@ def plan_segments(conn: Any, tm: TableMapping, segments: int, encode_size: Any =
         avg_payload_bytes=avg_payload,
         avg_write_units=avg_units,
         order=interleaved_order(len(planned)),
+        avg_item_bytes=avg_item,
     )
 
 
-def _average_size(conn: Any, tm: TableMapping, encode_size: Any) -> tuple[float, float]:
-    """Mean request payload bytes and write units per item, from a sample of encoded rows."""
+def _average_size(conn: Any, tm: TableMapping, encode_size: Any) -> tuple[float, float, float]:
+    """Mean request payload bytes, write units and item size, from a sample of encoded rows."""
     from psycopg.rows import dict_row
 
     from ops.mapping import RowError
@@ -195,13 +199,16 @@ def _average_size(conn: Any, tm: TableMapping, encode_size: Any) -> tuple[float,
         ).fetchall()
     payloads: list[int] = []
     units: list[int] = []
+    sizes: list[int] = []
     for row in rows:
         try:
             item = tm.encode(row)
         except RowError:
             continue
-        payloads.append(encode_size(item) if encode_size else tm.item_size(item))
-        units.append(max(1, math.ceil(tm.item_size(item) / 1024)))
+        size = tm.item_size(item)
+        payloads.append(encode_size(item) if encode_size else size)
+        sizes.append(size)
+        units.append(max(1, math.ceil(size / 1024)))
     if not payloads:
-        return 0.0, 1.0
-    return sum(payloads) / len(payloads), sum(units) / len(units)
+        return 0.0, 1.0, 0.0
+    return sum(payloads) / len(payloads), sum(units) / len(units), sum(sizes) / len(sizes)

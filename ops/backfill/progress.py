@@ -128,6 +128,39 @@ class ProgressDisplay:
         return Group(head, segments)
 
 
+class FleetProgressDisplay:
+    """The run's progress while this host's processes copy: from the checkpoints, once a second."""
+
+    def __init__(self, processes: int, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.processes = processes
+        self.rate = _Rate()
+        self.live: Live | None = None
+
+    def __call__(self, done: int, expected: int, alive: int) -> None:
+        if self.live is None:
+            self.live = Live(console=self.console, auto_refresh=False, transient=False)
+            self.live.start()
+        rows_per_s, _ = self.rate.add(time.monotonic(), done, 0)
+        table = Table(title="backfill (every worker of the run, from its checkpoints)", expand=False)
+        for column in ("processes here", "rows done", "of", "rows/s", "ETA"):
+            table.add_column(column, justify="right")
+        left = max(0, expected - done)
+        table.add_row(
+            f"{alive}/{self.processes}",
+            f"{done:,}",
+            f"{expected:,}",
+            f"{rows_per_s:,.0f}",
+            _eta(left / rows_per_s if rows_per_s else None),
+        )
+        self.live.update(table, refresh=True)
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
 def summary_table(result: BackfillResult) -> Table:
     c = result.counters
     title = f"backfill {result.run_id}" + (" (dry run: nothing written)" if result.dry_run else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,11 +13,23 @@ from rich.table import Table
 
 from ops.backfill.controls import LiveControls
 from ops.backfill.engine import BackfillOptions, plan_backfill, run_backfill
+from ops.backfill.estimate import (
+    ROWS_PER_PROCESS,
+    VERIFY_ROWS_PER_PROCESS,
+    Fleet,
+    MigrationEstimate,
+    TableStats,
+    duration_text,
+    estimate,
+)
 from ops.backfill.failures import FailureLog
-from ops.backfill.progress import ProgressDisplay, summary_table
+from ops.backfill.fleet import run_processes
+from ops.backfill.prices import Prices
+from ops.backfill.progress import FleetProgressDisplay, ProgressDisplay, summary_table
 from ops.backfill.retry import retry_failed
 from ops.backfill.status import backfill_gate, backfill_summary, segment_states
 from ops.control import ControlTable
+from ops.exceptions import ConfigError
 from ops.results import render
 from ops.settings import Settings
 
@@ -40,19 +53,71 @@ def _control(name: str | None) -> ControlTable:
     return ControlTable(name)
 
 
+RunnersOption = typer.Option(1, help="Runner hosts for the estimate.")
+ProcessesPerRunnerOption = typer.Option(2, help="Backfill processes per runner for the estimate (its vCPUs).")
+RowsPerProcessOption = typer.Option(
+    ROWS_PER_PROCESS, help="Rows/s one backfill process copies when the table does not hold it back."
+)
+VerifyRowsPerProcessOption = typer.Option(
+    VERIFY_ROWS_PER_PROCESS, help="Rows/s one verify process compares when the table does not hold it back."
+)
+PreWarmOption = typer.Option(
+    None,
+    "--pre-warm",
+    help="Write units/s the table is pre-warmed to (default: a new on-demand table's ramp).",
+)
+PricesOption = typer.Option(None, "--prices", help="JSON file of prices replacing the recorded ones.")
+
+
+def render_estimate(est: MigrationEstimate, out: Console) -> None:
+    """The estimate as an operator reads it: durations, capacity, cost, then the assumptions."""
+    table = Table(title=f"estimate: {est.stats.table}, {est.stats.rows:,} rows")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    c = est.cost
+    for name, value in (
+        ("backfill", f"{duration_text(est.backfill_seconds)} (peak {est.peak_wcu:,.0f} WCU/s)"),
+        ("verification", f"{duration_text(est.verify_seconds)} (peak {est.peak_rru:,.0f} RRU/s)"),
+        ("write units", f"{est.write_units:,.0f}"),
+        ("read units (verification)", f"{est.read_units:,.0f}"),
+        (
+            "on-demand: writes + reads",
+            f"${c['on_demand_writes_usd']:,.0f} + ${c['on_demand_reads_usd']:,.0f}",
+        ),
+        (
+            "provisioned: writes + reads",
+            f"${c['provisioned_writes_usd']:,.0f} + ${c['provisioned_reads_usd']:,.0f}",
+        ),
+        ("storage", f"${c['storage_usd_per_month']:,.0f} per month"),
+        (f"DMS ({est.prices.dms_instance})", f"${c['dms_usd']:,.0f}"),
+        (f"V2 replica ({est.prices.replica_instance})", f"${c['replica_usd']:,.0f}"),
+        (f"runners ({est.fleet.runners} x {est.prices.runner_instance})", f"${c['runners_usd']:,.0f}"),
+        ("total, on-demand table", f"${c['total_on_demand_usd']:,.0f}"),
+        ("total, provisioned table", f"${c['total_provisioned_usd']:,.0f}"),
+    ):
+        table.add_row(name, value)
+    out.print(table)
+    for assumption in est.assumptions():
+        out.print(f"  - {assumption}")
+
+
 @app.command()
 def plan(  # noqa: PLR0917 - one parameter per CLI option
     table: str | None = TableOption,
     segments: int | None = typer.Option(None, help="Segments to plan (default: the stored plan's, else 16)."),
-    rate: float | None = typer.Option(None, help="Target rows per second for the duration estimate."),
-    mbps: float = typer.Option(87.0, help="Target payload Mbps for the estimate when no --rate is given."),
+    runners: int = RunnersOption,
+    processes: int = ProcessesPerRunnerOption,
+    rows_per_process: float = RowsPerProcessOption,
+    verify_rows_per_process: float = VerifyRowsPerProcessOption,
+    pre_warm: float | None = PreWarmOption,
+    prices: Path | None = PricesOption,
     source_url: str | None = typer.Option(None, help="Source database (default: $V2_DATABASE_URL)."),
     target_table: str | None = typer.Option(None, help="DynamoDB table (default: $OPS_TARGET_TABLE)."),
     run_id: str | None = RunIdOption,
     control_table: str | None = ControlOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Exact row count, bytes, segments, estimated duration and write cost, before anything is written."""
+    """Exact row count, segments, and the copy's and verification's time and cost under the table's limit."""
     options = BackfillOptions(
         source_url=source_url,
         table=table,
@@ -62,9 +127,17 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
         segments=segments,
     )
     result = plan_backfill(options)
-    duration = result.duration_seconds(rate, None if rate else mbps)
-    cost = result.cost(duration)
-    doc = {**result.to_dict(), "bytes_total": result.bytes_total, "duration_seconds": duration, "cost": cost}
+    stats = TableStats(
+        result.table,
+        result.rows_total,
+        result.avg_item_bytes or result.avg_payload_bytes,
+        result.avg_write_units,
+        "counted",
+    )
+    fleet = Fleet(runners, processes, rows_per_process, verify_rows_per_process)
+    est = estimate(stats, fleet, pre_warm_wcu=pre_warm, prices=Prices.load(prices))
+    cost = result.cost(est.backfill_seconds)
+    doc = {**result.to_dict(), "bytes_total": result.bytes_total, "cost": cost, "estimate": est.to_dict()}
     if as_json:
         console.print_json(json.dumps(doc, default=str))
         return
@@ -74,17 +147,8 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
     summary.add_row("rows (exact count)", f"{result.rows_total:,}")
     summary.add_row("request payload bytes (est.)", f"{result.bytes_total:,}")
     summary.add_row("segments", str(len(result.segments)))
-    summary.add_row(
-        "estimated duration", f"{duration or 0:,.0f} s at {f'{rate:,.0f} rows/s' if rate else f'{mbps} Mbps'}"
-    )
-    summary.add_row("write units", f"{cost['write_units']:,.0f}")
-    summary.add_row("on-demand write cost", f"${cost['on_demand_usd']:,.2f}")
-    if "provisioned_usd" in cost:
-        summary.add_row(
-            "provisioned write cost",
-            f"${cost['provisioned_usd']:,.2f} ({cost['provisioned_wcu']:,.0f} WCU held)",
-        )
     console.print(summary)
+    render_estimate(est, console)
     segs = Table(title="segments (processing order is interleaved)")
     for column in ("segment", "after key", "up to key", "rows"):
         segs.add_column(column, justify="right")
@@ -97,8 +161,12 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
 def run(  # noqa: PLR0917 - one parameter per CLI option
     table: str | None = TableOption,
     segments: int | None = typer.Option(None, help="Segments (default: the stored plan's, else 16)."),
-    worker: int = typer.Option(0, help="This worker's number, 0..N-1."),
-    workers: int = typer.Option(1, help="N: how many workers share the segments."),
+    worker: int = typer.Option(0, help="This worker's (host's) number, 0..N-1."),
+    workers: int = typer.Option(1, help="N: how many workers (hosts) share the segments."),
+    processes: int = typer.Option(
+        os.cpu_count() or 1,
+        help="Worker processes on this host (default: its cores); worker i runs workers i*P..i*P+P-1 of N*P.",
+    ),
     rate: float | None = typer.Option(None, help="Rows per second for this worker (default: unlimited)."),
     concurrency: int = typer.Option(256, help="PutItem requests in flight."),
     parallel_segments: int = typer.Option(8, help="Segments read at the same time."),
@@ -135,9 +203,16 @@ def run(  # noqa: PLR0917 - one parameter per CLI option
         create_target_table=create_target_table,
         endpoint=endpoint,
     )
-    display = None if no_progress else ProgressDisplay(err)
+    if processes < 1:
+        raise ConfigError("--processes must be at least 1")
+    display: ProgressDisplay | FleetProgressDisplay | None = None
     try:
-        result = run_backfill(options, on_progress=display)
+        if processes == 1:
+            display = None if no_progress else ProgressDisplay(err)
+            result = run_backfill(options, on_progress=display)
+        else:
+            display = None if no_progress else FleetProgressDisplay(processes, err)
+            result = run_processes(options, processes, display)
     finally:
         if display is not None:
             display.stop()

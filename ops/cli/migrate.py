@@ -15,7 +15,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops.backfill.estimate import Fleet, TableStats, estimate, source_stats
+from ops.backfill.prices import Prices
 from ops.backfill.progress import ProgressDisplay
+from ops.cli import backfill as backfill_cli
 from ops.cli.replica import LobScanOption
 from ops.exceptions import OpsError
 from ops.migrate.config import DAY, MigrateConfig
@@ -111,6 +114,39 @@ def status(
         console.print_json(json.dumps(report, default=str))
         return
     _render_status(report)
+
+
+@app.command()
+def plan(  # noqa: PLR0917 - one parameter per CLI option
+    table: str | None = typer.Option(None, "--table", help="PostgreSQL table (default: the dataset)."),
+    source_url: str | None = typer.Option(None, help="Source database (default: $V2_DATABASE_URL)."),
+    exact: bool = typer.Option(False, "--exact", help="Count the rows (default: PostgreSQL's statistics)."),
+    rows: int | None = typer.Option(None, help="Plan for this many rows instead of reading the source."),
+    item_bytes: float = typer.Option(1400.0, help="With --rows: the average DynamoDB item size in bytes."),
+    runners: int = backfill_cli.RunnersOption,
+    processes: int = backfill_cli.ProcessesPerRunnerOption,
+    rows_per_process: float = backfill_cli.RowsPerProcessOption,
+    verify_rows_per_process: float = backfill_cli.VerifyRowsPerProcessOption,
+    pre_warm: float | None = backfill_cli.PreWarmOption,
+    prices: Path | None = backfill_cli.PricesOption,
+    as_json: bool = Json,
+) -> None:
+    """How long the backfill and the verification take under the table's real limit, and what they cost."""
+    try:
+        stats = (
+            TableStats.given(table or "answers", rows, item_bytes)
+            if rows
+            else source_stats(source_url, table, exact=exact)
+        )
+        fleet = Fleet(runners, processes, rows_per_process, verify_rows_per_process)
+        est = estimate(stats, fleet, pre_warm_wcu=pre_warm, prices=Prices.load(prices))
+    except OpsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    if as_json:
+        console.print_json(json.dumps(est.to_dict(), default=str))
+        return
+    backfill_cli.render_estimate(est, console)
 
 
 @app.command()

@@ -68,41 +68,30 @@ class FakeClock:
         return self.now
 
 
-def test_throttle_halves_on_throttling_and_grows_back_to_the_target() -> None:
+def test_a_throttle_on_its_own_learns_the_limit_from_what_the_table_accepted() -> None:
     clock = FakeClock()
-    throttle = Throttle(1000, clock=clock)
-    throttle.on_throttled()
-    assert throttle.current == 500
-    throttle.on_throttled()  # within half a second: one decrease per burst of throttles
-    assert throttle.current == 500
-    for _ in range(6):
-        clock.now += 1.0
-        throttle._count(clock.now)
+    throttle = Throttle(None, clock=clock)
+    assert throttle.current is None  # free-running until the table first throttles
+    for _ in range(10):  # ten seconds against a table that accepts 800 a second
+        accepted = 0
+        for _ in range(1000):
+            clock.now += 0.001
+            if throttle.free():
+                accepted += 1
+                if accepted > 800:
+                    throttle.on_throttled()
+    assert throttle.current == pytest.approx(800, rel=0.05)  # not halved, not collapsed
+    assert 200 <= throttle.throttle_events <= 600
+
+
+def test_the_operators_rate_caps_the_allowance() -> None:
+    throttle = Throttle(300)
+    throttle.set_allowance(1000)
+    assert throttle.current == 300
+    throttle.set_rate(None)
     assert throttle.current == 1000
-    assert throttle.throttle_events == 2
-
-
-def test_free_running_throttle_limits_after_throttling_then_frees_again() -> None:
-    clock = FakeClock()
-    throttle = Throttle(None, clock=clock)
-    throttle.observed = 800
-    throttle.on_throttled()
-    assert throttle.current == 400
-    for _ in range(40):
-        clock.now += 1.0
-        throttle._count(clock.now)
-    assert throttle.current is None
-
-
-def test_throttling_in_the_first_second_halves_the_rate_reached_so_far() -> None:
-    clock = FakeClock()
-    throttle = Throttle(None, clock=clock)
-    for _ in range(300):  # 300 requests in the first 0.3 s, before a full one-second window
-        clock.now += 0.001
-        assert throttle.free()
-    throttle.on_throttled()
-    assert throttle.observed == 0
-    assert throttle.current == pytest.approx(500, rel=0.01)  # half of 1,000/s, not MIN_RATE
+    throttle.set_allowance(200)
+    assert throttle.current == 200
 
 
 def test_acquire_paces_to_the_rate_and_blocks_while_paused() -> None:

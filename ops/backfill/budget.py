@@ -1,0 +1,324 @@
+"""Fleet write budget: every worker of a run converges on its share of what the table accepts.
+
+Each worker publishes, every second, what it sent and how much of it the table throttled, in the
+control table beside the segment leases (`BACKFILL#<run>` / `RATE#<owner>`), and reads everyone
+else's. From the fleet's sums, a `CapacityEstimator` tracks the table's limit: when the table
+throttles, the limit is what it accepted in that second (the whole fleet's, not one worker's
+possibly tiny past); while it does not, the estimate climbs back to the level the table last
+sustained and then probes upwards in steps that start at 1% and double every calm second,
+proportional to the limit, so a raised limit is found within seconds and a steady one is
+overshot by about 1%.
+Each worker's allowance is an even split of the estimate, except that workers which cannot use
+theirs (slow, CPU-bound, capped by `--rate`) leave the rest to the others; no worker's allowance
+is ever below the even split, so one that was slow to start is not held back once it catches up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ops.control import ControlTable
+
+if TYPE_CHECKING:
+    from ops.backfill.throttle import Throttle
+
+RATE_PREFIX = "RATE#"
+BUDGET_SECONDS = 1.0
+# A record older than this is a worker that stopped or died: it no longer counts.
+STALE_SECONDS = 5.0
+# Throttled share of requests above which the table is taken to be at its limit: any share from
+# THROTTLED_SHARE, a smaller one only while the fleet was sending about all of its estimate.
+THROTTLED_SHARE = 0.02
+SATURATED_SHARE = 0.002
+PROBE_FIRST = 0.01  # per second, proportional to the estimated limit
+PROBE_MAX = 0.25
+PROBE_DOUBLING_AFTER = 2.0  # calm seconds before the probe step starts doubling
+KEEP_SECONDS = 2.0
+PROBE_CEILING = 2.0
+REBASE_SECONDS = 10.0
+TRIM = 0.02
+USING_SHARE = 0.85  # the fleet uses its allowance when it sends at least this share of it
+LIMITED_SHARE = 0.8  # a worker sending less than this share of its allowance cannot use more
+DEMAND_HEADROOM = 1.25
+LIMITED_SECONDS = 3.0
+MIN_RATE = 1.0
+JOIN_SHARE = 0.1
+# The fleet's first rate (rows/s), grown every `SLOW_START_SECONDS` until the table throttles.
+# Gently enough that when a burst allowance at the table hides the limit for a moment, the rate
+# that finally meets it is not several times the limit.
+START_RATE = 500.0
+SLOW_START_SECONDS = 0.25
+SLOW_START_GROWTH = 1.25
+
+
+class CapacityEstimator:
+    """What the table accepts, in rows per second, learnt from accepted and throttled writes.
+
+    `known` is the level the table last sustained. When the table throttles hard, the estimate
+    drops to what it accepted, but a `known` that the fleet ran at for a whole window is kept
+    for `KEEP_SECONDS`: the estimate climbs back
+    to it by doubling, so that after a short storm the fleet is back at the limit within a
+    second or two; only a table still refusing that level after `KEEP_SECONDS` makes the lower
+    level the new `known` (a limit that really fell). Above `known`, the estimate probes.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        """`start`: the rate to begin at and grow from until the table first throttles (a slow
+        start, as TCP's); None: no limit until it first throttles."""
+        self.capacity: float | None = start
+        self.known: float | None = None
+        self.calm = 0.0  # seconds since the table last throttled
+        self.probing = 0.0  # seconds spent probing above `known`
+        self.held = 0.0  # seconds held at the probe's ceiling
+        self.elapsed = 0.0
+        self.below_since: float | None = None  # when the table first refused `known`
+        self.sustained = False  # the fleet has run at `known` for a window without throttling hard
+
+    def observe(self, accepted: float, throttled: float, seconds: float, *, using: bool) -> float | None:
+        """One window of the fleet's rates; `using`: the fleet sent about all it was allowed."""
+        self.elapsed += seconds
+        offered = accepted + throttled
+        share = throttled / offered if offered else 0.0
+        near = self.capacity is None or accepted >= USING_SHARE * self.capacity
+        if share >= THROTTLED_SHARE:
+            self._throttled_hard(max(MIN_RATE, accepted))
+            return self.capacity
+        if share >= SATURATED_SHARE and near:
+            # A few throttles while sending about the estimate: it is right; trim it a little.
+            assert self.capacity is not None
+            self.capacity = self.known = max(MIN_RATE, accepted, (1 - TRIM) * self.capacity)
+            self.calm = self.probing = self.held = 0.0
+            self.below_since, self.sustained = None, True
+            return self.capacity
+        if self.capacity is None:
+            return None
+        self.calm += seconds
+        if not using or share:
+            # Below the allowance, or a few throttles left over from an earlier burst: nothing
+            # learnt about the limit; a probe starts again from its first small step.
+            self.probing = self.held = 0.0
+            return self.capacity
+        if self.known is None:
+            self.capacity *= SLOW_START_GROWTH
+        elif self.capacity < self.known:
+            self.capacity = min(self.known, 2 * self.capacity)
+        else:
+            self.below_since, self.sustained = None, True
+            self.probing += seconds
+            step = min(PROBE_MAX, PROBE_FIRST * 2 ** max(0.0, self.probing - PROBE_DOUBLING_AFTER))
+            # A table's limit grows by doubling (DynamoDB's on-demand ramp, a restored limit): probe
+            # up to twice the level last sustained, hold there, and only then re-base on it. A
+            # burst allowance at the table cannot lure the estimate further than that.
+            if self.capacity >= PROBE_CEILING * self.known:
+                self.held += seconds
+                if self.held >= REBASE_SECONDS:
+                    self.known, self.probing, self.held = self.capacity, 0.0, 0.0
+            self.capacity = min(self.capacity * (1 + step * min(seconds, 1.0)), PROBE_CEILING * self.known)
+        return self.capacity
+
+    def _throttled_hard(self, accepted: float) -> None:
+        self.capacity = accepted
+        self.calm = self.probing = self.held = 0.0
+        if self.known is None or accepted >= self.known or not self.sustained:
+            # A level seen in one window only (a burst allowance at the table can inflate what
+            # it accepted while it first throttled) is not worth climbing back to.
+            self.known, self.below_since, self.sustained = accepted, None, False
+        elif self.below_since is None:
+            self.below_since = self.elapsed
+        elif self.elapsed - self.below_since >= KEEP_SECONDS:
+            self.known, self.below_since, self.sustained = accepted, None, False
+
+    @property
+    def recovering(self) -> bool:
+        """Below the level the table last sustained, or just throttled: decide in short windows."""
+        return self.known is None or self.calm == 0.0 or (self.capacity or 0.0) < self.known
+
+    def adopt(self, fleet: list[WorkerRate]) -> None:
+        """Before this worker has seen the table throttle, start from the fleet's estimate: the
+        limit another worker found, else the furthest slow start."""
+        if self.known is not None:
+            return
+        found = [w for w in fleet if w.known]
+        if found:
+            best = max(found, key=lambda w: w.known or 0.0)
+            self.capacity, self.known = best.capacity or best.known, best.known
+            return
+        ahead = [
+            w.capacity for w in fleet if w.capacity and (self.capacity is None or w.capacity > self.capacity)
+        ]
+        if ahead:
+            self.capacity = max(ahead)
+
+
+@dataclass(frozen=True)
+class WorkerRate:
+    """One worker's last published second."""
+
+    owner: str
+    sent: float  # requests per second
+    throttled: float
+    demand: float | None  # rows/s it can use when that is below its allowance; None: wants more
+    capacity: float | None
+    known: float | None
+    updated_at: float
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "sent": self.sent,
+            "throttled": self.throttled,
+            "demand": self.demand if self.demand is not None else -1,
+            "capacity": self.capacity or 0,
+            "known": self.known or 0,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> WorkerRate:
+        demand = float(item.get("demand", -1))
+        return cls(
+            owner=str(item.get("owner", "")),
+            sent=float(item.get("sent", 0)),
+            throttled=float(item.get("throttled", 0)),
+            demand=None if demand < 0 else demand,
+            capacity=float(item.get("capacity", 0)) or None,
+            known=float(item.get("known", 0)) or None,
+            updated_at=float(item.get("updated_at", 0)),
+        )
+
+
+def demand_of(sent: float, allowance: float | None, target: float | None) -> float | None:
+    """What a worker can use when that is less than its allowance, else None."""
+    if target is not None and (allowance is None or target < allowance):
+        return target
+    if allowance is not None and sent < LIMITED_SHARE * allowance:
+        return sent * DEMAND_HEADROOM
+    return None
+
+
+def fair_shares(capacity: float, demands: dict[str, float | None]) -> dict[str, float]:
+    """Each worker's allowance: `capacity` split evenly, the unused part of the workers that
+    cannot use theirs going to the others; nobody gets less than the even split."""
+    even = capacity / max(1, len(demands))
+    limited = {w: min(d, even) for w, d in demands.items() if d is not None and d < even}
+    hungry = [w for w in demands if w not in limited]
+    spare = capacity - sum(limited.values())
+    shares = dict.fromkeys(limited, even)
+    for w in hungry:
+        shares[w] = max(even, spare / len(hungry))
+    return shares
+
+
+def allocate(
+    me: WorkerRate, fleet: list[WorkerRate], estimator: CapacityEstimator, seconds: float = BUDGET_SECONDS
+) -> float | None:
+    """Feed the fleet's second into the estimator and return `me`'s allowance (None: no limit)."""
+    others = [w for w in fleet if w.owner != me.owner]
+    workers = [me, *others]
+    estimator.adopt(others)
+    sent = sum(w.sent for w in workers)
+    throttled = sum(w.throttled for w in workers)
+    using = estimator.capacity is None or sent >= USING_SHARE * estimator.capacity
+    capacity = estimator.observe(sent - throttled, throttled, seconds, using=using)
+    if capacity is None:
+        return None
+    # Split the fleet's middle estimate, not this worker's own: a worker that was descheduled
+    # through the second the table throttled has not cut its estimate yet, and shares computed
+    # from estimates that disagree add up to more (or less) than the table takes.
+    estimates = sorted([capacity, *(w.capacity for w in others if w.capacity)])
+    capacity = statistics.median(estimates)
+    share = fair_shares(capacity, {w.owner: w.demand for w in workers})[me.owner]
+    if not me.sent and others:
+        # Joining a running fleet: the others still write at their old shares until their next
+        # tick, so take only what they leave unused for this first second.
+        spare = capacity - sum(w.sent - w.throttled for w in others)
+        return max(JOIN_SHARE * share, min(share, spare))
+    return share
+
+
+class WorkerBudget:
+    """One worker's side of the budget: measure its last window, then set its allowance from the
+    fleet's records. No I/O, so a fake clock can drive it."""
+
+    def __init__(self, owner: str, throttle: Throttle, clock: Callable[[], float] = time.time) -> None:
+        self.owner = owner
+        self.throttle = throttle
+        self.clock = clock
+        self.estimator = throttle.estimator = CapacityEstimator(START_RATE)
+        self.window = BUDGET_SECONDS
+        self.limited_for = 0.0
+        throttle.local = False
+
+    def measure(self) -> WorkerRate:
+        throttle = self.throttle
+        sent, throttled, self.window = throttle.take_window()
+        rate = sent / self.window
+        demand = None if throttle.paused else demand_of(rate, throttle.allowance, throttle.target)
+        # A worker held up for a moment (descheduled, between segments) keeps its share: only one
+        # that stays below it for a while leaves the rest to the others, who would otherwise
+        # overshoot together when it catches up.
+        self.limited_for = self.limited_for + self.window if demand is not None else 0.0
+        return WorkerRate(
+            owner=self.owner,
+            sent=rate,
+            throttled=throttled / self.window,
+            demand=demand if self.limited_for >= LIMITED_SECONDS else None,
+            capacity=self.estimator.capacity,
+            known=self.estimator.known,
+            updated_at=self.clock(),
+        )
+
+    def decide(self, me: WorkerRate, fleet: list[WorkerRate]) -> None:
+        """`fleet`: every live worker's last record (with or without `me`)."""
+        self.throttle.set_allowance(allocate(me, fleet, self.estimator, self.window))
+
+    def next_tick(self, interval: float) -> float:
+        """Seconds to the next tick: short until the limit is found, right after the table
+        throttled (the rate that met it may be far above it) and while climbing back."""
+        return SLOW_START_SECONDS if self.estimator.recovering else interval
+
+
+class FleetBudget:
+    """Runs beside a worker's copy: publish its window, read the fleet's, set its allowance."""
+
+    def __init__(
+        self,
+        control: ControlTable,
+        pk: str,
+        owner: str,
+        throttle: Throttle,
+        interval: float = BUDGET_SECONDS,
+    ) -> None:
+        self.control = control
+        self.pk = pk
+        self.worker = WorkerBudget(owner, throttle)
+        self.interval = interval
+
+    def _exchange(self, record: WorkerRate) -> list[WorkerRate]:
+        self.control.put(self.pk, RATE_PREFIX + record.owner, record.to_item())
+        now = time.time()
+        fleet = [WorkerRate.from_item(i) for i in self.control.query(self.pk, RATE_PREFIX)]
+        return [w for w in fleet if now - w.updated_at <= STALE_SECONDS]
+
+    async def tick(self) -> None:
+        me = self.worker.measure()
+        try:
+            fleet = await asyncio.to_thread(self._exchange, me)
+        except Exception:
+            fleet = []  # the control table is unreachable for a moment: decide from this worker alone
+        self.worker.decide(me, fleet)
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.worker.next_tick(self.interval))
+                await self.tick()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.control.delete, self.pk, RATE_PREFIX + self.worker.owner)
