@@ -38,11 +38,11 @@ THROTTLED_SHARE = 0.02
 SATURATED_SHARE = 0.002
 PROBE_FIRST = 0.01  # per second, proportional to the estimated limit
 PROBE_MAX = 0.25
-PROBE_DOUBLING_AFTER = 2.0  # calm seconds before the probe step starts doubling
+PROBE_DOUBLING_AFTER = 1.0  # calm seconds before the probe step starts doubling
 KEEP_SECONDS = 2.0
 PROBE_CEILING = 2.0
 REBASE_SECONDS = 10.0
-TRIM = 0.02
+TRIM = 0.03
 USING_SHARE = 0.85  # the fleet uses its allowance when it sends at least this share of it
 LIMITED_SHARE = 0.8  # a worker sending less than this share of its allowance cannot use more
 DEMAND_HEADROOM = 1.25
@@ -90,9 +90,10 @@ class CapacityEstimator:
             self._throttled_hard(max(MIN_RATE, accepted))
             return self.capacity
         if share >= SATURATED_SHARE and near:
-            # A few throttles while sending about the estimate: it is right; trim it a little.
+            # A few throttles while sending about the estimate: it is about right; settle a little
+            # below it, so the next probe starts from under the limit instead of at it.
             assert self.capacity is not None
-            self.capacity = self.known = max(MIN_RATE, accepted, (1 - TRIM) * self.capacity)
+            self.capacity = self.known = max(MIN_RATE, (1 - TRIM) * min(accepted, self.capacity))
             self.calm = self.probing = self.held = 0.0
             self.below_since, self.sustained = None, True
             return self.capacity
@@ -299,6 +300,7 @@ class FleetBudget:
         self.pk = pk
         self.worker = WorkerBudget(owner, throttle)
         self.interval = interval
+        self._exchanging: asyncio.Future[list[WorkerRate]] | None = None
 
     def _exchange(self, record: WorkerRate) -> list[WorkerRate]:
         self.control.put(self.pk, RATE_PREFIX + record.owner, record.to_item())
@@ -308,8 +310,13 @@ class FleetBudget:
 
     async def tick(self) -> None:
         me = self.worker.measure()
+        # Shielded: a thread cannot be stopped, so a cancelled tick must not let `run` delete
+        # this worker's record while the put is still on its way.
+        self._exchanging = asyncio.ensure_future(asyncio.to_thread(self._exchange, me))
         try:
-            fleet = await asyncio.to_thread(self._exchange, me)
+            fleet = await asyncio.shield(self._exchanging)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             fleet = []  # the control table is unreachable for a moment: decide from this worker alone
         self.worker.decide(me, fleet)
@@ -321,4 +328,6 @@ class FleetBudget:
                 await self.tick()
         finally:
             with contextlib.suppress(Exception):
+                if self._exchanging is not None:
+                    await asyncio.wait([self._exchanging])
                 await asyncio.to_thread(self.control.delete, self.pk, RATE_PREFIX + self.worker.owner)

@@ -36,6 +36,10 @@ COMPLETE = "complete"
 class LeaseHeld(OpsError):
     """Another live process owns a segment of this run."""
 
+    def __init__(self, message: str, worker: str | None = None) -> None:
+        super().__init__(message)
+        self.worker = worker  # the holder's worker ("i/N"), when it recorded one
+
 
 class FingerprintMismatch(OpsError):
     exit_code = 2
@@ -96,6 +100,7 @@ class SegmentState:
     sessions: int = 0
     resumed_from: KeyValue | None = None
     lease_owner: str | None = None
+    lease_worker: str | None = None  # "i/N": the worker the lease holder runs as
     lease_expires: float = 0.0
     updated_at: float = 0.0
     started_at: float | None = None
@@ -114,6 +119,7 @@ class SegmentState:
             sessions=int(item.get("sessions", 0)),
             resumed_from=item.get("resumed_from"),
             lease_owner=item.get("lease_owner") or None,
+            lease_worker=item.get("lease_worker") or None,
             lease_expires=float(item.get("lease_expires", 0)),
             updated_at=float(item.get("updated_at", 0)),
             started_at=item.get("started_at"),
@@ -200,8 +206,8 @@ class CheckpointStore:
     def segment_items(self) -> list[dict[str, Any]]:
         return self.control.query(self.pk, SEGMENT_PREFIX)
 
-    def acquire(self, index: int, owner: str, ttl: int = LEASE_SECONDS) -> SegmentState:
-        """Take the segment's lease; LeaseHeld names the live owner when it cannot."""
+    def acquire(self, index: int, owner: str, ttl: int = LEASE_SECONDS, worker: str = "") -> SegmentState:
+        """Take the segment's lease (as `worker`, "i/N"); LeaseHeld names the live owner when it cannot."""
         now = time.time()
         current = SegmentState.from_item(self.control.get(self.pk, segment_sk(index)) or {"index": index})
         condition = (
@@ -219,6 +225,7 @@ class CheckpointStore:
                 set_={
                     "index": index,
                     "lease_owner": owner,
+                    "lease_worker": worker,
                     "lease_expires": now + ttl,
                     "resumed_from": current.last_key,
                 },
@@ -232,7 +239,8 @@ class CheckpointStore:
             raise LeaseHeld(
                 f"segment {index} of backfill run {self.run_id!r} is being copied by {fresh.lease_owner} "
                 f"(lease valid for {left}s more). Another `ops backfill run` with the same worker "
-                "is running: let it finish, or stop it; a dead process's lease expires by itself."
+                "is running: let it finish, or stop it; a dead process's lease expires by itself.",
+                fresh.lease_worker,
             ) from None
         return SegmentState.from_item(item)
 

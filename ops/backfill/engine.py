@@ -276,6 +276,7 @@ class BackfillEngine:
         self.live = Counters()
         self.runs: dict[int, _SegmentRun] = {}
         self.elsewhere: set[int] = set()  # own segments another worker had taken over
+        self.worker_id = f"{o.worker}/{o.workers}"
         self.plan: Plan | None = None
         self.on_progress = on_progress
         self.failure_samples: list[str] = []
@@ -371,21 +372,22 @@ class BackfillEngine:
         leased: list[int] = []
         try:
             if not o.dry_run:
-                held: list[LeaseHeld] = []
+                duplicate: LeaseHeld | None = None
                 for segment in todo:
                     try:
-                        state = self.store.acquire(segment.index, self.owner)
+                        state = self.store.acquire(segment.index, self.owner, worker=self.worker_id)
                     except LeaseHeld as exc:
-                        held.append(exc)  # another worker took it over: it is copied there
-                        self.elsewhere.add(segment.index)
+                        if not self._fellow(exc.worker):
+                            duplicate = exc
+                        self.elsewhere.add(segment.index)  # it is copied there
                         continue
                     run = _SegmentRun(segment, state)
                     run.leased = True
                     run.saved_at = time.monotonic()
                     self.runs[segment.index] = run
                     leased.append(segment.index)
-                if held and not leased:
-                    raise held[0]  # every segment of this worker is being copied: a duplicate start
+                if duplicate is not None and not leased:
+                    raise duplicate  # another start of this worker, or of a differently shaped fleet
                 todo = [s for s in todo if s.index in self.runs]
                 self.store.mark_started()
             else:
@@ -457,6 +459,13 @@ class BackfillEngine:
     def metrics_snapshot(self) -> dict[str, int]:
         return {**asdict(self.live), "throttle_events": self.throttle.throttle_events}
 
+    def _fellow(self, holder: str | None) -> bool:
+        """True when `holder` ("i/N") is another worker of this same fleet: it may have taken
+        over one of this worker's segments. The same worker, or a fleet of another size, is a
+        second start of the run."""
+        o = self.options
+        return holder is not None and holder != self.worker_id and holder.endswith(f"/{o.workers}")
+
     def _take_over(self) -> list[_SegmentRun]:
         """Unfinished segments of other workers that nobody copies now (not started yet, or their
         worker died), leased to this worker; [] when there are none."""
@@ -469,7 +478,7 @@ class BackfillEngine:
             if state.lease_owner and state.lease_expires > now and not owner_is_dead_here(state.lease_owner):
                 continue
             try:
-                acquired = self.store.acquire(state.index, self.owner)
+                acquired = self.store.acquire(state.index, self.owner, worker=self.worker_id)
             except LeaseHeld:
                 continue
             run = _SegmentRun(self.plan.segments[state.index], acquired)

@@ -9,8 +9,13 @@ process fails, the others are stopped, and a re-run resumes from the checkpoints
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
 import queue
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -23,6 +28,8 @@ from ops.control import ControlTable
 from ops.exceptions import OpsError
 
 POLL_SECONDS = 1.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+LAST_RESULTS_SECONDS = 5.0
 # Progress callback: (rows done in the run, rows in the run, processes still copying).
 FleetProgress = Callable[[int, int, int], None]
 
@@ -31,7 +38,18 @@ class ProcessFailed(OpsError):
     """A worker process of this host failed; the others were stopped."""
 
 
-def _child(options: BackfillOptions, results: Any) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies: a `kill -9` of `ops backfill run`
+    must stop its workers too, not leave them copying on their own."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _child(options: BackfillOptions, results: Any, parent: int) -> None:
+    _die_with_parent(parent)
     try:
         results.put(("ok", options.worker, run_backfill(options)))
     except BaseException as exc:  # reported to the parent, which stops the others
@@ -50,7 +68,9 @@ def run_processes(
     children = []
     for p in range(processes):
         worker = replace(o, worker=o.worker * processes + p, workers=o.workers * processes)
-        child = context.Process(target=_child, args=(worker, results), name=f"backfill-{worker.worker}")
+        child = context.Process(
+            target=_child, args=(worker, results, os.getpid()), name=f"backfill-{worker.worker}"
+        )
         child.start()
         children.append(child)
     started = time.monotonic()
@@ -62,12 +82,15 @@ def run_processes(
             except queue.Empty:
                 if on_progress is not None and not o.dry_run:
                     _report(o, on_progress, sum(1 for c in children if c.is_alive()))
-                if not any(c.is_alive() for c in children) and results.empty():
+                if any(c.is_alive() for c in children):
+                    continue
+                try:  # every process has exited: what they sent may still be in the pipe
+                    status, worker, payload = results.get(timeout=LAST_RESULTS_SECONDS)
+                except queue.Empty:
                     raise ProcessFailed(
                         "A backfill process ended without a result (killed?). Checkpoints are saved: "
                         "run the same command again to resume."
                     ) from None
-                continue
             if status == "error":
                 raise ProcessFailed(
                     f"Backfill worker {worker} of {o.workers * processes} failed: {payload}. The other "
@@ -98,7 +121,8 @@ def merge(options: BackfillOptions, results: list[BackfillResult], seconds: floa
     counters = Counters()
     for r in results:
         counters.add(r.counters)
-    segments = sorted((s for r in results for s in r.segments), key=lambda s: s.index)
+    # A segment one process took over from another is in both results (copied, found complete).
+    segments = sorted({s.index: s for r in results for s in r.segments}.values(), key=lambda s: s.index)
     first = results[0]
     plan = plan_backfill(options)
     rate = counters.rows_written / seconds if seconds else None
