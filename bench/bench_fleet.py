@@ -224,8 +224,9 @@ def _judge(
         for (t0, n0), (t1, n1) in itertools.pairwise(samples):
             if n1 > n0:
                 rates[int(t1)] = (n1 - n0) / max(t1 - t0, 1e-3)
-        per_worker.append(rates)
-    spans = [(min(r), max(r)) for r in per_worker if r]
+        if rates:  # a worker that started after the others had taken all its segments over wrote nothing
+            per_worker.append(rates)
+    spans = [(min(r), max(r)) for r in per_worker]
     worst = 0
     for rates, (start, end) in zip(per_worker, spans, strict=True):
         run = 0

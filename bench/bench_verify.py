@@ -15,7 +15,8 @@ false differences are counted and shown, not excused).
 
 Target: ours >= 1.5x the baseline's rows/s on identical items and >= 0.75x on normalised ones (there
 the baseline is wrong on every item and ours canonicalises every number: correctness, then speed),
-with no false differences from ours.
+with no false differences from ours, and ours >= 30,000 rows/s per core on both (the best of three
+passes each, as for the baseline).
 Size: BENCH_VERIFY_ROWS (default 20000).
 """
 
@@ -37,6 +38,8 @@ from ops.verify.compare import compare_row
 ROWS = int(os.environ.get("BENCH_VERIFY_ROWS", "20000"))
 TARGET_IDENTICAL = 1.5
 TARGET_NORMALISED = 0.75
+TARGET_ROWS_PER_CORE = 30_000
+REPEATS = 3
 
 
 def _rows(n: int) -> list[dict[str, Any]]:
@@ -99,10 +102,15 @@ def _measure(
     compare: Callable[[dict[str, Any], dict[str, Any]], bool],
     pairs: list[tuple[dict[str, Any], dict[str, Any]]],
 ) -> tuple[float, int]:
-    start = time.process_time()
-    different = sum(1 for row, item in pairs if not compare(row, item))
-    cpu = time.process_time() - start
-    return len(pairs) / cpu if cpu else float("inf"), different
+    """Rows per CPU second, the best of `REPEATS` passes (on a shared machine a pass can lose a
+    third of its speed to the neighbours' cache traffic), and how many pairs it called different."""
+    best = 0.0
+    for _ in range(REPEATS):
+        start = time.process_time()
+        different = sum(1 for row, item in pairs if not compare(row, item))
+        cpu = time.process_time() - start
+        best = max(best, len(pairs) / cpu if cpu else float("inf"))
+    return best, different
 
 
 def main() -> bool:
@@ -119,13 +127,15 @@ def main() -> bool:
         ours, ours_diff = _measure(_ours(tm), pairs)
         base, base_diff = _measure(_baseline(tm), pairs)
         ratio = ours / base
-        met = ratio >= target and ours_diff == 0
+        met = ratio >= target and ours_diff == 0 and ours >= TARGET_ROWS_PER_CORE
         ok &= met
         print(
             f"{label:>10}: ours {ours:>9,.0f} rows/s ({ours_diff} reported different) | "
             f"baseline json.dumps {base:>9,.0f} rows/s ({base_diff} reported different) | "
-            f"{ratio:.2f}x (target >= {target:g}x, no false differences) {'OK' if met else 'MISSED'}"
+            f"{ratio:.2f}x (target >= {target:g}x and >= {TARGET_ROWS_PER_CORE:,} rows/s per core, "
+            f"no false differences) {'OK' if met else 'MISSED'}"
         )
+    print(f"load average (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return ok
 
 

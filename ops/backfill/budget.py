@@ -5,10 +5,9 @@ control table beside the segment leases (`BACKFILL#<run>` / `RATE#<owner>`), and
 else's. From the fleet's sums, a `CapacityEstimator` tracks the table's limit: when the table
 throttles, the limit is what it accepted in that second (the whole fleet's, not one worker's
 possibly tiny past); while it does not, the estimate climbs back to the level the table last
-sustained and then probes upwards in steps that start at 1% and double every calm second,
-proportional to the limit, so a raised limit is found within seconds and a steady one is
-overshot by about 1%.
-Each worker's allowance is an even split of the estimate, except that workers which cannot use
+sustained and then probes upwards along a cubic proportional to the limit (slow past it, then
+fast), so a raised limit is found within seconds and a steady one is overshot by a percent or
+two. Each worker's allowance is an even split of the estimate, except that workers which cannot use
 theirs (slow, CPU-bound, capped by `--rate`) leave the rest to the others; no worker's allowance
 is ever below the even split, so one that was slow to start is not held back once it catches up.
 """
@@ -36,14 +35,18 @@ STALE_SECONDS = 5.0
 # THROTTLED_SHARE, a smaller one only while the fleet was sending about all of its estimate.
 THROTTLED_SHARE = 0.02
 SATURATED_SHARE = 0.002
-PROBE_FIRST = 0.01  # per second, proportional to the estimated limit
-PROBE_MAX = 0.25
-PROBE_DOUBLING_AFTER = 1.0  # calm seconds before the probe step starts doubling
-KEEP_SECONDS = 2.0
+CUBIC_KNEE = 2.0  # seconds after a trim at which the probe is back at the level it trimmed from
+KEEP_SECONDS = 3.0
 PROBE_CEILING = 2.0
 REBASE_SECONDS = 10.0
+REBASE_SHARE = 0.9
+RECOVER_BELOW = 0.9
+AGAIN_SHARE = 0.15
 TRIM = 0.03
-USING_SHARE = 0.85  # the fleet uses its allowance when it sends at least this share of it
+# The fleet uses its allowance when it sends at least this share of it (the records it is
+# judged by lag its allowance by up to a second, which a fast-growing probe outruns).
+USING_SHARE = 0.7
+NEAR_SHARE = 0.85  # a few throttles count when the table accepted about the estimate
 LIMITED_SHARE = 0.8  # a worker sending less than this share of its allowance cannot use more
 DEMAND_HEADROOM = 1.25
 LIMITED_SECONDS = 3.0
@@ -85,7 +88,7 @@ class CapacityEstimator:
         self.elapsed += seconds
         offered = accepted + throttled
         share = throttled / offered if offered else 0.0
-        near = self.capacity is None or accepted >= USING_SHARE * self.capacity
+        near = self.capacity is None or accepted >= NEAR_SHARE * self.capacity
         if share >= THROTTLED_SHARE:
             self._throttled_hard(max(MIN_RATE, accepted))
             return self.capacity
@@ -93,7 +96,8 @@ class CapacityEstimator:
             # A few throttles while sending about the estimate: it is about right; settle a little
             # below it, so the next probe starts from under the limit instead of at it.
             assert self.capacity is not None
-            self.capacity = self.known = max(MIN_RATE, (1 - TRIM) * min(accepted, self.capacity))
+            self.known = max(MIN_RATE, accepted)
+            self.capacity = (1 - TRIM) * self.known
             self.calm = self.probing = self.held = 0.0
             self.below_since, self.sustained = None, True
             return self.capacity
@@ -102,34 +106,39 @@ class CapacityEstimator:
         self.calm += seconds
         if not using or share:
             # Below the allowance, or a few throttles left over from an earlier burst: nothing
-            # learnt about the limit; a probe starts again from its first small step.
-            self.probing = self.held = 0.0
+            # learnt about the limit; a probe waits where it is.
             return self.capacity
         if self.known is None:
             self.capacity *= SLOW_START_GROWTH
-        elif self.capacity < self.known:
+        elif self.capacity < RECOVER_BELOW * self.known:
+            # Far below the level last sustained (after a storm): climb back by doubling.
             self.capacity = min(self.known, 2 * self.capacity)
         else:
             self.below_since, self.sustained = None, True
             self.probing += seconds
-            step = min(PROBE_MAX, PROBE_FIRST * 2 ** max(0.0, self.probing - PROBE_DOUBLING_AFTER))
-            # A table's limit grows by doubling (DynamoDB's on-demand ramp, a restored limit): probe
-            # up to twice the level last sustained, hold there, and only then re-base on it. A
+            # A cubic around the level last sustained (as TCP CUBIC): it starts just under it
+            # after a trim, creeps past it for a couple of seconds (a steady limit is overshot
+            # by a percent or two), then accelerates to find a raised limit within seconds. A
+            # table's limit grows by doubling (DynamoDB's on-demand ramp, a restored limit), so
+            # the probe stops at twice the level, holds there, and only then re-bases on it: a
             # burst allowance at the table cannot lure the estimate further than that.
-            if self.capacity >= PROBE_CEILING * self.known:
-                self.held += seconds
+            ceiling = PROBE_CEILING * self.known
+            if self.capacity >= ceiling and accepted >= REBASE_SHARE * ceiling:
+                self.held += seconds  # the table took twice the old level: it is the new one
                 if self.held >= REBASE_SECONDS:
                     self.known, self.probing, self.held = self.capacity, 0.0, 0.0
-            self.capacity = min(self.capacity * (1 + step * min(seconds, 1.0)), PROBE_CEILING * self.known)
+            cubic = self.known * (1 + TRIM / CUBIC_KNEE**3 * (self.probing - CUBIC_KNEE) ** 3)
+            self.capacity = min(max(self.capacity, cubic), PROBE_CEILING * self.known)
         return self.capacity
 
     def _throttled_hard(self, accepted: float) -> None:
         self.capacity = accepted
         self.calm = self.probing = self.held = 0.0
         if self.known is None or accepted >= self.known or not self.sustained:
-            # A level seen in one window only (a burst allowance at the table can inflate what
-            # it accepted while it first throttled) is not worth climbing back to.
-            self.known, self.below_since, self.sustained = accepted, None, False
+            # A level seen once only (a burst allowance at the table can inflate what it accepted
+            # while it first throttled) is not worth climbing back to; one seen again is.
+            again = self.known is not None and abs(accepted - self.known) <= AGAIN_SHARE * self.known
+            self.known, self.below_since, self.sustained = accepted, None, again
         elif self.below_since is None:
             self.below_since = self.elapsed
         elif self.elapsed - self.below_since >= KEEP_SECONDS:
@@ -225,6 +234,7 @@ def allocate(
     estimator.adopt(others)
     sent = sum(w.sent for w in workers)
     throttled = sum(w.throttled for w in workers)
+    # Against what the fleet was allowed during the window (the estimate before this update).
     using = estimator.capacity is None or sent >= USING_SHARE * estimator.capacity
     capacity = estimator.observe(sent - throttled, throttled, seconds, using=using)
     if capacity is None:

@@ -12,10 +12,7 @@ this host (so `kill -9` followed by `run` continues at once instead of waiting f
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +20,7 @@ from ops.backfill.controls import run_pk
 from ops.backfill.planner import KeyValue, Plan
 from ops.control import ConditionFailed, ControlTable
 from ops.exceptions import OpsError
+from ops.workers import owner_is_dead_here
 
 RUN_SK = "RUN"
 SEGMENT_PREFIX = "SEG#"
@@ -47,32 +45,6 @@ class FingerprintMismatch(OpsError):
 
 def segment_sk(index: int) -> str:
     return f"{SEGMENT_PREFIX}{index:05d}"
-
-
-def new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_is_dead_here(owner: str) -> bool:
-    """True when `owner` names a process on this host that no longer runs."""
-    try:
-        host, pid_text, _ = owner.rsplit(":", 2)
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    if host != socket.gethostname() or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return False
 
 
 @dataclass

@@ -34,8 +34,6 @@ from ops.backfill.checkpoint import (
     FingerprintMismatch,
     LeaseHeld,
     SegmentState,
-    new_owner,
-    owner_is_dead_here,
 )
 from ops.backfill.controls import ControlPoller, LiveControls, run_pk
 from ops.backfill.dynamo_http import DynamoHttpClient
@@ -50,6 +48,7 @@ from ops.control import ControlTable
 from ops.exceptions import ConfigError
 from ops.mapping import RowError, TableMapping, load_mapping
 from ops.settings import Settings
+from ops.workers import new_owner, owner_is_dead_here
 
 DEFAULT_SEGMENTS = 16
 SEGMENTS_PER_WORKER = 4
@@ -386,7 +385,7 @@ class BackfillEngine:
                     run.saved_at = time.monotonic()
                     self.runs[segment.index] = run
                     leased.append(segment.index)
-                if duplicate is not None and not leased:
+                if duplicate is not None:
                     raise duplicate  # another start of this worker, or of a differently shaped fleet
                 todo = [s for s in todo if s.index in self.runs]
                 self.store.mark_started()

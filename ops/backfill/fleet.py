@@ -4,56 +4,23 @@ Worker i of N with P processes runs workers i*P .. i*P+P-1 of N*P, each its own 
 event loop and one core each), so a runner's cores all copy. They share the run through the
 control table like workers on different hosts: segment leases, checkpoints and the fleet's write
 budget. The parent shows the run's progress from the checkpoints and merges the results; if a
-process fails, the others are stopped, and a re-run resumes from the checkpoints.
+process fails, the others are stopped (`ops.workers`), and a re-run resumes from the checkpoints.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
-import multiprocessing
-import os
-import queue
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from typing import Any
 
 from ops.backfill.checkpoint import Counters
 from ops.backfill.engine import BackfillOptions, BackfillResult, plan_backfill, run_backfill
 from ops.backfill.status import segment_states
 from ops.control import ControlTable
-from ops.exceptions import OpsError
+from ops.workers import run_workers
 
-POLL_SECONDS = 1.0
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-LAST_RESULTS_SECONDS = 5.0
 # Progress callback: (rows done in the run, rows in the run, processes still copying).
 FleetProgress = Callable[[int, int, int], None]
-
-
-class ProcessFailed(OpsError):
-    """A worker process of this host failed; the others were stopped."""
-
-
-def _die_with_parent(parent: int) -> None:
-    """Ask Linux to kill this process when its parent dies: a `kill -9` of `ops backfill run`
-    must stop its workers too, not leave them copying on their own."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(1)
-
-
-def _child(options: BackfillOptions, results: Any, parent: int) -> None:
-    _die_with_parent(parent)
-    try:
-        results.put(("ok", options.worker, run_backfill(options)))
-    except BaseException as exc:  # reported to the parent, which stops the others
-        results.put(("error", options.worker, f"{type(exc).__name__}: {exc}"))
 
 
 def run_processes(
@@ -63,46 +30,17 @@ def run_processes(
     o = options.resolved()
     if processes <= 1:
         return run_backfill(o)
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    children = []
-    for p in range(processes):
-        worker = replace(o, worker=o.worker * processes + p, workers=o.workers * processes)
-        child = context.Process(
-            target=_child, args=(worker, results, os.getpid()), name=f"backfill-{worker.worker}"
-        )
-        child.start()
-        children.append(child)
+    workers = [
+        replace(o, worker=o.worker * processes + p, workers=o.workers * processes) for p in range(processes)
+    ]
     started = time.monotonic()
-    done: list[BackfillResult] = []
-    try:
-        while len(done) < processes:
-            try:
-                status, worker, payload = results.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if on_progress is not None and not o.dry_run:
-                    _report(o, on_progress, sum(1 for c in children if c.is_alive()))
-                if any(c.is_alive() for c in children):
-                    continue
-                try:  # every process has exited: what they sent may still be in the pipe
-                    status, worker, payload = results.get(timeout=LAST_RESULTS_SECONDS)
-                except queue.Empty:
-                    raise ProcessFailed(
-                        "A backfill process ended without a result (killed?). Checkpoints are saved: "
-                        "run the same command again to resume."
-                    ) from None
-            if status == "error":
-                raise ProcessFailed(
-                    f"Backfill worker {worker} of {o.workers * processes} failed: {payload}. The other "
-                    "processes were stopped; checkpoints are saved, so the same command resumes."
-                )
-            done.append(payload)
-    finally:
-        for child in children:
-            if child.is_alive():
-                child.terminate()
-            child.join(timeout=30)
-    return merge(o, done, time.monotonic() - started)
+
+    def tick(alive: int) -> None:
+        if on_progress is not None and not o.dry_run:
+            _report(o, on_progress, alive)
+
+    results = run_workers(run_backfill, workers, what="backfill", on_tick=tick)
+    return merge(o, results, time.monotonic() - started)
 
 
 def _report(options: BackfillOptions, on_progress: FleetProgress, alive: int) -> None:
@@ -121,8 +59,9 @@ def merge(options: BackfillOptions, results: list[BackfillResult], seconds: floa
     counters = Counters()
     for r in results:
         counters.add(r.counters)
-    # A segment one process took over from another is in both results (copied, found complete).
-    segments = sorted({s.index: s for r in results for s in r.segments}.values(), key=lambda s: s.index)
+    # A segment one process took over from another may be in both results: the complete one wins.
+    listed = sorted((s for r in results for s in r.segments), key=lambda s: s.state == "complete")
+    segments = sorted({s.index: s for s in listed}.values(), key=lambda s: s.index)
     first = results[0]
     plan = plan_backfill(options)
     rate = counters.rows_written / seconds if seconds else None

@@ -14,6 +14,7 @@ from ops.results import render
 from ops.settings import Settings
 from ops.verify import VerifyOptions, VerifyResult, latest_verify, render_result, run_verify, verify_gate
 from ops.verify.checkpoint import CheckpointStore
+from ops.verify.engine import run_verify_processes
 
 app = typer.Typer(help="VDiff-style verification of DynamoDB against PostgreSQL, with repair.")
 console = Console()
@@ -33,7 +34,16 @@ def run(  # noqa: PLR0917 - Typer options are parameters
         None, "--sample", help="Quick check of P percent of the rows (and of the Scan for extras)."
     ),
     segments: int = typer.Option(4, "--segments", help="Key ranges (and Scan segments) read in parallel."),
-    workers: int | None = typer.Option(None, "--workers", help="Threads (default: one per segment)."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="Threads per process (default: one per segment)."
+    ),
+    worker: int = typer.Option(0, "--worker", help="This worker's (host's) number, 0..N-1."),
+    workers: int = typer.Option(
+        1, "--workers", help="N: workers (hosts) sharing the run's segments; they need the same --run-id."
+    ),
+    processes: int = typer.Option(
+        1, "--processes", help="Worker processes on this host; worker i runs workers i*P..i*P+P-1 of N*P."
+    ),
     recheck_delay: float = typer.Option(
         5.0, "--recheck-delay", help="Seconds before a difference is read again; only lasting ones count."
     ),
@@ -68,6 +78,8 @@ def run(  # noqa: PLR0917 - Typer options are parameters
         dataset=dataset,
         table=table,
         segments=segments,
+        threads=threads,
+        worker=worker,
         workers=workers,
         sample_percent=sample,
         recheck_delay=recheck_delay,
@@ -79,7 +91,13 @@ def run(  # noqa: PLR0917 - Typer options are parameters
         progress=not as_json,
         force_repair_reason=force_reason,
     )
-    result = run_verify(options, console=Console(stderr=True))
+    if processes < 1:
+        raise OpsError("--processes must be at least 1")
+    result = (
+        run_verify_processes(options, processes)
+        if processes > 1
+        else run_verify(options, console=Console(stderr=True))
+    )
     if result.forced_repair_reason and not dry_run:
         _record_forced_repair(result)
     render_result(result, console, as_json)

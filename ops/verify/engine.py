@@ -10,6 +10,7 @@ rounds must span longer than that moment; a difference that outlives them is rea
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -18,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rich.console import Console
@@ -30,7 +31,7 @@ from ops.exceptions import ConfigError, OpsError
 from ops.flags import FlagStore, Mode
 from ops.mapping import VERSION_ATTRIBUTE, ItemKeyParser, RowError, TableMapping, is_tombstone, load_mapping
 from ops.settings import Settings
-from ops.verify.checkpoint import COUNTERS, CheckpointStore, SegmentState
+from ops.verify.checkpoint import COUNTERS, CheckpointStore, SegmentLost, SegmentState
 from ops.verify.compare import Difference, compare_row
 from ops.verify.dynamo import ItemKey, ItemStore, item_key
 from ops.verify.model import (
@@ -45,8 +46,10 @@ from ops.verify.model import (
 )
 from ops.verify.reader import RowReader, Segment
 from ops.verify.source import PRIMARY, SourcePosition, locate
+from ops.workers import new_owner, run_workers
 
 SCAN_SEGMENTS_WHEN_SAMPLING = 100
+FLEET_POLL_SECONDS = 2.0
 _MAX_PENDING = 2000
 _MAX_ACTIONS = 1000
 _COUNTER_OF = {
@@ -115,6 +118,15 @@ class Verifier:
             raise ConfigError(f"--sample must be a percentage in (0, 100], not {options.sample_percent}")
         if options.segments < 1:
             raise ConfigError("--segments must be at least 1")
+        if not 0 <= options.worker < options.workers:
+            raise ConfigError(
+                f"--worker {options.worker} is outside 0..{options.workers - 1} (--workers {options.workers})"
+            )
+        if options.workers > 1 and not options.run_id:
+            raise ConfigError(
+                "workers of a fleet share one verify run: give every one the same --run-id "
+                "(for example dataset-YYYYMMDD)"
+            )
         mapping = load_mapping()
         self.tm: TableMapping = mapping.table(options.table)
         self.mapping_fingerprint = mapping.fingerprint()
@@ -147,6 +159,8 @@ class Verifier:
         self.sleep = sleep
         self.clock = clock
         self._lock = threading.Lock()
+        self.owner = new_owner()
+        self._claimed: set[tuple[str, int]] = set()
 
     # ------------------------------------------------------------ orchestration
 
@@ -169,18 +183,15 @@ class Verifier:
             header = self.store.latest_unfinished()
             if header is None:
                 raise ConfigError("no unfinished verify run to resume; start one with `ops verify run`")
-        if header is not None:
-            self.store.check_resumable(header, fingerprint)
-            plan = [Segment.from_dict(s) for s in header["plan"]]
-            return str(header["run_id"]), str(header["started_at"]), plan
-        run_id = (
-            self.options.run_id
-            or f"{self.options.dataset}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        )
-        plan = self.reader.plan(self.options.segments)
-        options = {k: v for k, v in asdict(self.options).items() if k not in ("source_url",)}
-        started = self.store.begin(run_id, fingerprint, [s.to_dict() for s in plan], options)
-        return run_id, started, plan
+        if header is None:
+            run_id = self.options.run_id or new_run_id(str(self.options.dataset))
+            plan = self.reader.plan(self.options.segments)
+            options = {k: v for k, v in asdict(self.options).items() if k not in ("source_url",)}
+            # Another worker of the fleet may have begun it a moment ago: its plan is the plan.
+            header = self.store.begin(run_id, fingerprint, [s.to_dict() for s in plan], options)
+        self.store.check_resumable(header, fingerprint)
+        plan = [Segment.from_dict(s) for s in header["plan"]]
+        return str(header["run_id"]), str(header["started_at"]), plan
 
     def run(self) -> VerifyResult:
         try:
@@ -193,25 +204,72 @@ class Verifier:
 
     def _run(self) -> VerifyResult:
         run_id, started, plan = self._open_run()
-        workers = self.options.workers or self.options.segments
         scan_total, scan_indexes = self._scan_plan()
+        units = [("ROWS", s.index) for s in plan]
+        if self.options.extras:
+            units += [("SCAN", i) for i in scan_indexes]
+        o = self.options
+        # This worker's own segments first; then the rest of the run that nobody verifies.
+        units.sort(key=lambda u: (u[1] % o.workers != o.worker, u[0] == "SCAN", u[1]))
+        by_index = {s.index: s for s in plan}
+        threads = o.threads or o.segments
         with self._progress() as progress:
             rows_bar = progress.add_task("rows", total=self.reader.estimate(plan) or None)
-            scan_bar = progress.add_task("extras", total=len(scan_indexes) if self.options.extras else 0)
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
-                row_jobs = [pool.submit(self._rows_segment, run_id, s, progress, rows_bar) for s in plan]
-                for job in row_jobs:
-                    job.result()
-                if self.options.extras:
-                    scan_jobs = [
-                        pool.submit(self._scan_segment, run_id, i, scan_total, progress, scan_bar)
-                        for i in scan_indexes
-                    ]
-                    for job in scan_jobs:
+            scan_bar = progress.add_task("extras", total=len(scan_indexes) if o.extras else 0)
+
+            def verify(phase: str, index: int, state: SegmentState) -> None:
+                if phase == "ROWS":
+                    self._rows_segment(run_id, by_index[index], state, progress, rows_bar)
+                else:
+                    self._scan_segment(run_id, index, scan_total, state, progress=progress, bar=scan_bar)
+
+            try:
+                with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="verify") as pool:
+                    jobs = [pool.submit(self._work, run_id, units, verify) for _ in range(threads)]
+                    for job in jobs:
                         job.result()
+                self._await_fleet(run_id, units, verify)
+            finally:
+                for phase, index in self._claimed:
+                    with contextlib.suppress(Exception):
+                        self.store.release(run_id, phase, index, self.owner)
         result = self._result(run_id, started, len(plan), len(scan_indexes))
         self.store.finish(run_id, result)
         return result
+
+    def _claim(self, run_id: str, units: list[tuple[str, int]]) -> tuple[str, int, SegmentState] | None:
+        """The next segment this worker may verify (leased to it), or None."""
+        with self._lock:
+            for phase, index in units:
+                if (phase, index) in self._claimed:
+                    continue
+                state = self.store.claim(run_id, phase, index, self.owner)
+                if state is not None:
+                    self._claimed.add((phase, index))
+                    return phase, index, state
+        return None
+
+    def _work(self, run_id: str, units: list[tuple[str, int]], verify: Callable[..., None]) -> None:
+        while (claimed := self._claim(run_id, units)) is not None:
+            phase, index, state = claimed
+            try:
+                verify(phase, index, state)
+            except SegmentLost:
+                continue  # another worker has it now
+
+    def _await_fleet(self, run_id: str, units: list[tuple[str, int]], verify: Callable[..., None]) -> None:
+        """Wait until every segment of the run is done, verifying any that a worker which died
+        (its lease expired) left behind."""
+        while True:
+            done = {(s.phase, s.index) for s in self.store.segments(run_id) if s.done}
+            left = [u for u in units if u not in done]
+            if not left:
+                return
+            self._claimed &= done  # a segment lost to another worker may be claimed again
+            claimed = len(self._claimed)
+            self._work(run_id, left, verify)
+            if len(self._claimed) == claimed:
+                self.sleep(FLEET_POLL_SECONDS)  # the others are still at it
 
     def _scan_plan(self) -> tuple[int, list[int]]:
         total = max(1, self.options.segments)
@@ -271,8 +329,9 @@ class Verifier:
 
     # ------------------------------------------------------------ rows
 
-    def _rows_segment(self, run_id: str, segment: Segment, progress: Progress, bar: TaskID) -> None:
-        state = self.store.load(run_id, "ROWS", segment.index)
+    def _rows_segment(
+        self, run_id: str, segment: Segment, state: SegmentState, progress: Progress, bar: TaskID
+    ) -> None:
         if state.done:
             progress.advance(bar, state.counters["rows_compared"])
             return
@@ -313,7 +372,7 @@ class Verifier:
             {"kind": c.diff.kind, "key": c.diff.key, "version": c.diff.version, "rounds": c.rounds}
             for c in pending
         ]
-        self.store.save(run_id, state)
+        self.store.save(run_id, state, self.owner)
 
     def _due(self, pending: list[_Candidate], wait: bool) -> tuple[list[_Candidate], list[_Candidate]]:
         if not pending:
@@ -389,8 +448,9 @@ class Verifier:
 
     # ------------------------------------------------------------ extras
 
-    def _scan_segment(self, run_id: str, index: int, total: int, progress: Progress, bar: TaskID) -> None:
-        state = self.store.load(run_id, "SCAN", index)
+    def _scan_segment(
+        self, run_id: str, index: int, total: int, state: SegmentState, *, progress: Progress, bar: TaskID
+    ) -> None:
         if state.done:
             progress.advance(bar)
             return
@@ -427,7 +487,7 @@ class Verifier:
         state.pending = [
             {"pk": c.diff.item_key[0], "sk": c.diff.item_key[1]} for c in pending if c.diff.item_key
         ]
-        self.store.save(run_id, state)
+        self.store.save(run_id, state, self.owner)
 
     def _recheck_extras(
         self, state: SegmentState, pending: list[_Candidate], *, wait: bool
@@ -515,3 +575,33 @@ def run_verify(
     """Compare PostgreSQL with DynamoDB (see the module docstring); the result is also stored as
     gate evidence under `VERIFY#<dataset>` in the control table."""
     return Verifier(options, control=control, dynamodb=dynamodb, console=console).run()
+
+
+def new_run_id(dataset: str) -> str:
+    return f"{dataset}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def _verify_worker(options: VerifyOptions) -> VerifyResult:
+    return Verifier(options).run()
+
+
+def run_verify_processes(options: VerifyOptions, processes: int) -> VerifyResult:
+    """Worker i of N with P processes runs workers i*P .. i*P+P-1 of N*P, each its own process
+    (one core each), sharing the run's segments; every one returns once the whole run is done,
+    with the same result."""
+    if processes <= 1:
+        return run_verify(options)
+    run_id = options.run_id
+    if run_id is None and options.workers == 1 and not options.resume:
+        run_id = new_run_id(options.dataset or Settings.from_env().dataset)
+    workers = [
+        replace(
+            options,
+            run_id=run_id,
+            worker=options.worker * processes + p,
+            workers=options.workers * processes,
+            progress=False,
+        )
+        for p in range(processes)
+    ]
+    return run_workers(_verify_worker, workers, what="verify")[0]

@@ -31,7 +31,10 @@ class VerifyOptions:
     table: str | None = None  # PostgreSQL table; default: the dataset name
     target_table: str | None = None  # default: Settings.target_table
     segments: int = 4
-    workers: int | None = None  # default: segments
+    threads: int | None = None  # per process; default: one per segment
+    # A fleet: worker i of N (hosts x processes) shares the run's segments with the others.
+    worker: int = 0
+    workers: int = 1
     sample_percent: float | None = None  # None: every row; else 0 < P <= 100
     recheck_delay: float = 5.0
     recheck_rounds: int = 3

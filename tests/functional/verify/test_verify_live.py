@@ -62,7 +62,7 @@ def test_interrupted_run_resumes_from_checkpoints(world: World) -> None:
         "table": "answers",
         "target_table": world.target,
         "segments": 3,
-        "workers": 1,
+        "threads": 1,
         "recheck_delay": 0.1,
         "batch_size": 20,
         "progress": False,

@@ -407,3 +407,32 @@ def test_extra_pending_at_a_crash_is_rechecked_on_resume() -> None:
     result = v.run()
     assert result.extra == 1
     assert [(s["pk"], s["sk"]) for s in result.samples] == [ident]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ({"N": "1.50"}, {"N": "1.5"}, True),
+        ({"N": "7.0"}, {"N": "7"}, True),
+        ({"N": "1E+2"}, {"N": "100"}, True),
+        ({"N": "100"}, {"N": "10"}, False),
+        ({"N": "1"}, {"S": "1"}, False),
+        (
+            {"M": {"r": {"N": "0.50"}, "t": {"L": [{"S": "x"}]}}},
+            {"M": {"r": {"N": "0.5"}, "t": {"L": [{"S": "x"}]}}},
+            True,
+        ),
+        ({"M": {"r": {"N": "0.5"}}}, {"M": {"r": {"N": "0.5"}, "extra": {"NULL": True}}}, False),
+        ({"L": [{"N": "2.0"}, {"BOOL": True}]}, {"L": [{"N": "2"}, {"BOOL": True}]}, True),
+        ({"L": [{"N": "2"}]}, {"L": [{"N": "2"}, {"N": "3"}]}, False),
+        ({"NS": ["1.0", "2"]}, {"NS": ["2", "1"]}, True),
+    ],
+)
+def test_wire_comparison_agrees_with_the_codecs_canonical_comparison(
+    a: dict[str, Any], b: dict[str, Any], same: bool
+) -> None:
+    from ops.mapping import codec
+    from ops.verify.compare import same_wire
+
+    assert same_wire(a, b) is same
+    assert codec.same(codec.canonical_value(a), codec.canonical_value(b)) is same
