@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -33,6 +34,8 @@ def main() -> int:
     logging.basicConfig(filename=root / "chaos.log", level=logging.INFO)
     console.print(f"logs: {root / 'chaos.log'}")
     sandbox = Sandbox(root, ports={"prod": 0, "v2": 0, "moto": 0, "dynamodb": 0})
+    # A stopped run (Ctrl-C, SIGTERM) still tears its stack down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     info = sandbox.up()
     os.environ.pop("AWS_PROFILE", None)
     os.environ.update(info.env())
