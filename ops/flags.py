@@ -462,9 +462,17 @@ class FlagStore:
             ) from None
         # The fence first: PostgreSQL writers follow it within their next transaction, and it is
         # never behind SSM. If SSM then fails, `state()` still reports the fence's newer state and
-        # running the same change again completes it.
+        # running the same change again completes it. If the fence refuses (moved meanwhile) or
+        # cannot be reached, nothing changed: CURRENT goes back to what it said.
         if fence is not None:
-            fence.write(self.dataset, new)
+            try:
+                fence.write(self.dataset, new)
+            except Exception:
+                back = {**record, "mode": current.mode.value, "generation": current.generation}
+                self.control.put(
+                    self.pk, CURRENT_SK, {**back, "paused": current.paused, "reason": "not done"}
+                )
+                raise
         self.ssm.put_parameter(Name=self.parameter, Value=new.to_parameter(), Type="String", Overwrite=True)
         self.control.put(
             self.pk,

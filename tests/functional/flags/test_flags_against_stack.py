@@ -166,3 +166,30 @@ def test_first_change_creates_the_control_table(stack: Any, unique_name: str, da
     store.set(Mode.DUAL_WRITE, reason="first ever change")
     assert [h.to_mode for h in store.history()] == ["dual_write"]
     aws.client("dynamodb").delete_table(TableName=unique_name)
+
+
+def test_a_change_the_fence_refuses_leaves_the_flag_changeable(
+    control: ControlTable, dataset: str, prod_db: str
+) -> None:
+    """The fence is written after the control table's CURRENT record; when it refuses (someone
+    moved it meanwhile), CURRENT goes back, so the next change is not blocked by a phantom."""
+    from ops.fence import FenceConflict, PgFence
+    from ops.flags import FlagState
+    from ops.schema import apply_migrations
+
+    apply_migrations(prod_db)
+    fence = PgFence(prod_db)
+    store = FlagStore(dataset, control=control, fence=fence)
+    store.set(Mode.DUAL_WRITE, reason="start")
+    fence.write(dataset, FlagState(Mode.DUAL_WRITE, 5))  # another writer of the fence, ahead
+    aws.client("ssm").put_parameter(
+        Name=f"/platform-ops/migration/{dataset}/mode", Value="dual_write", Type="String", Overwrite=True
+    )
+    stale = FlagStore(dataset, control=control, fence=fence)
+    stale.state = lambda: FlagState(Mode.DUAL_WRITE, 1)  # type: ignore[method-assign]
+    stale.heal = stale.state  # type: ignore[method-assign]
+    with pytest.raises(FenceConflict):
+        stale.set(Mode.DUAL_WRITE_SHADOW, reason="raced")
+    assert control.get(f"FLAG#{dataset}", "CURRENT")["mode"] == "dual_write"  # type: ignore[index]
+    change = FlagStore(dataset, control=control, fence=fence).set(Mode.DUAL_WRITE_SHADOW, reason="again")
+    assert change.generation == 6 and fence.read(dataset) == FlagState(Mode.DUAL_WRITE_SHADOW, 6)
