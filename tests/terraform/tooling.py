@@ -50,8 +50,18 @@ def modules() -> list[Path]:
     return sorted(p for p in (TERRAFORM_DIR / "modules").iterdir() if (p / "main.tf").is_file())
 
 
-def envs() -> list[Path]:
+def environments() -> list[Path]:
+    """The environment roots (envs/<env>): one call of modules/environment each."""
     return sorted(p for p in (TERRAFORM_DIR / "envs").iterdir() if (p / "main.tf").is_file())
+
+
+def production_links() -> list[Path]:
+    """The production-link roots (envs/<env>/production-link), applied in the production account."""
+    return sorted(p for p in (TERRAFORM_DIR / "envs").glob("*/production-link") if (p / "main.tf").is_file())
+
+
+def envs() -> list[Path]:
+    return environments() + production_links()
 
 
 def roots() -> list[Path]:

@@ -81,11 +81,11 @@ resource "aws_iam_role_policy" "backfill" {
           }
         },
       ],
-      length(var.secret_arns) == 0 ? [] : [{
+      [{
         Sid      = "Secrets"
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-        Resource = var.secret_arns
+        Resource = concat([var.v2_database_secret_arn], var.secret_arns)
       }],
       length(var.parameter_arns) == 0 ? [] : [{
         Sid      = "MigrationMode"
@@ -123,14 +123,18 @@ resource "aws_instance" "this" {
   vpc_security_group_ids = var.security_group_ids
   iam_instance_profile   = aws_iam_instance_profile.this.name
   ebs_optimized          = true
-  monitoring             = true
+  monitoring             = var.enable_detailed_monitoring
 
-  user_data = templatefile("${path.module}/user_data.sh.tftpl", {
-    ops_package  = var.ops_package
-    wheelhouse   = var.ops_wheelhouse_s3_uri
-    environment  = var.ops_environment
-    worker_index = count.index
-    worker_count = var.worker_count
+  user_data = templatefile("${path.module}/files/user_data.sh.tftpl", {
+    ops_package   = var.ops_package
+    wheelhouse    = var.ops_wheelhouse_s3_uri
+    settings_json = jsonencode(var.ops_environment)
+    env_script    = trimspace(file("${path.module}/files/platform_ops_env.py"))
+    v2_secret_arn = var.v2_database_secret_arn
+    worker_index  = count.index
+    worker_count  = var.worker_count
+    # Unset, each worker runs one process per vCPU of its own instance type.
+    processes = var.processes == null ? "$(nproc)" : tostring(var.processes)
   })
   user_data_replace_on_change = true
 
@@ -148,6 +152,12 @@ resource "aws_instance" "this" {
   }
 
   tags = merge(var.tags, { Name = "${var.name}-backfill-${count.index}", WorkerIndex = tostring(count.index) })
+
+  # A new Amazon Linux release changes the SSM parameter's AMI; that must not replace workers in
+  # the middle of a backfill. New workers (or a taint) pick up the new AMI.
+  lifecycle {
+    ignore_changes = [ami]
+  }
 }
 
 ################################################################################
@@ -187,7 +197,8 @@ resource "aws_cloudwatch_dashboard" "this" {
           metrics = [for key in widget.keys : [{ expression = local.metric_query[key], label = var.metric_names[key], id = key }]]
         }
       }],
-      [{
+      # No workers, no CPU widget: CloudWatch rejects a metric widget without metrics.
+      [for _ in range(var.worker_count > 0 ? 1 : 0) : {
         type   = "metric"
         x      = 12
         y      = 6

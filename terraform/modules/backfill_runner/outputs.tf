@@ -22,3 +22,13 @@ output "alarm_arns" {
   description = "ARNs of the backfill alarms."
   value       = [aws_cloudwatch_metric_alarm.rows_failed.arn, aws_cloudwatch_metric_alarm.throttle.arn]
 }
+
+output "ops_environment" {
+  description = "Settings written to the workers' env file (V2_DATABASE_URL is added on the worker from the secret)."
+  value       = var.ops_environment
+}
+
+output "readable_secret_arns" {
+  description = "Secrets the workers' role may read."
+  value       = concat([var.v2_database_secret_arn], var.secret_arns)
+}

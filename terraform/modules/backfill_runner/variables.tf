@@ -64,9 +64,31 @@ variable "ops_wheelhouse_s3_uri" {
 }
 
 variable "ops_environment" {
-  description = "Environment of the ops CLI on the workers (OPS_* names, AWS_DEFAULT_REGION), written to /etc/platform-ops.env."
+  description = "Environment of the ops CLI on the workers (OPS_* names, AWS_DEFAULT_REGION), written to /etc/platform-ops.env with V2_DATABASE_URL."
   type        = map(string)
   default     = {}
+}
+
+variable "v2_database_secret_arn" {
+  description = "Secret of the read-only V2 user (JSON with username, password, host, port, dbname); the workers build V2_DATABASE_URL from it before every command."
+  type        = string
+}
+
+variable "processes" {
+  description = "Processes per worker, passed as `ops backfill run --processes N`; null runs one per vCPU of the instance."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.processes == null || try(var.processes >= 1 && floor(var.processes) == var.processes, false)
+    error_message = "processes must be a whole number of at least 1, or null for one per vCPU."
+  }
+}
+
+variable "enable_detailed_monitoring" {
+  description = "Whether the workers have EC2 detailed (1-minute) monitoring, which the dashboard's CPU widget reads."
+  type        = bool
+  default     = true
 }
 
 variable "dynamodb_table_arns" {
@@ -80,7 +102,7 @@ variable "control_table_arn" {
 }
 
 variable "secret_arns" {
-  description = "Secrets the workers read (the V2 replica's credentials)."
+  description = "Further secrets the workers may read (besides v2_database_secret_arn)."
   type        = list(string)
   default     = []
 }

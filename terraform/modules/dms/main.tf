@@ -1,7 +1,12 @@
 data "aws_region" "current" {}
 
 locals {
-  serverless = var.replication_type == "serverless"
+  serverless   = var.replication_type == "serverless"
+  create_task  = var.create_replication && !local.serverless
+  create_conf  = var.create_replication && local.serverless
+  full_lob     = var.lob_mode == "full"
+  replication  = local.create_conf ? try(aws_dms_replication_config.this[0].arn, null) : try(aws_dms_replication_task.this[0].replication_task_arn, null)
+  account_role = var.create_account_roles ? 1 : 0
 
   table_mappings = jsonencode({
     rules = [for i, t in var.tables : {
@@ -14,11 +19,14 @@ locals {
   })
 
   task_settings = jsonencode({
+    # Limited LOB mode cuts every text, bytea, jsonb or array value above LobMaxSize without an
+    # error; full LOB mode copies every value whole (in LobChunkSize pieces).
     TargetMetadata = {
       SupportLobs        = true
-      FullLobMode        = false
-      LimitedSizeLobMode = true
-      LobMaxSize         = 64
+      FullLobMode        = local.full_lob
+      LimitedSizeLobMode = !local.full_lob
+      LobMaxSize         = local.full_lob ? 0 : var.lob_max_size_kb
+      LobChunkSize       = var.lob_chunk_size_kb
     }
     FullLoadSettings = {
       TargetTablePrepMode             = var.target_table_prep_mode
@@ -30,6 +38,12 @@ locals {
     }
     Logging = {
       EnableLogging = true
+    }
+    # A value DMS would have to cut (a target column narrower than the source) stops the task
+    # instead of landing in a log line. LOB truncation in limited mode is not covered by this:
+    # only lob_mode and the preflight's measured maximum prevent it.
+    ErrorBehavior = {
+      DataTruncationErrorPolicy = "STOP_TASK"
     }
     ValidationSettings = {
       EnableValidation                 = true
@@ -52,8 +66,10 @@ locals {
 # IAM: the account-wide roles DMS looks up by name, and the secrets access role
 ################################################################################
 
+# DMS looks these two up by their exact names, so they cannot carry the environment: in an account
+# that already has them (or where another environment created them) set create_account_roles = false.
 resource "aws_iam_role" "dms_vpc" {
-  count = var.create_iam_roles ? 1 : 0
+  count = local.account_role
 
   name = "dms-vpc-role"
   assume_role_policy = jsonencode({
@@ -65,14 +81,14 @@ resource "aws_iam_role" "dms_vpc" {
 }
 
 resource "aws_iam_role_policy_attachment" "dms_vpc" {
-  count = var.create_iam_roles ? 1 : 0
+  count = local.account_role
 
   role       = aws_iam_role.dms_vpc[0].name
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonDMSVPCManagementRole"
 }
 
 resource "aws_iam_role" "dms_cloudwatch_logs" {
-  count = var.create_iam_roles ? 1 : 0
+  count = local.account_role
 
   name = "dms-cloudwatch-logs-role"
   assume_role_policy = jsonencode({
@@ -84,7 +100,7 @@ resource "aws_iam_role" "dms_cloudwatch_logs" {
 }
 
 resource "aws_iam_role_policy_attachment" "dms_cloudwatch_logs" {
-  count = var.create_iam_roles ? 1 : 0
+  count = local.account_role
 
   role       = aws_iam_role.dms_cloudwatch_logs[0].name
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonDMSCloudWatchLogsRole"
@@ -181,7 +197,7 @@ resource "aws_dms_endpoint" "target" {
 ################################################################################
 
 resource "aws_dms_replication_instance" "this" {
-  count = local.serverless ? 0 : 1
+  count = local.create_task ? 1 : 0
 
   replication_instance_id     = var.name
   replication_instance_class  = var.replication_instance_class
@@ -196,11 +212,11 @@ resource "aws_dms_replication_instance" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy_attachment.dms_vpc, aws_iam_role_policy_attachment.dms_cloudwatch_logs]
+  depends_on = [aws_iam_role_policy_attachment.dms_vpc, aws_iam_role_policy_attachment.dms_cloudwatch_logs, aws_cloudwatch_log_group.this]
 }
 
 resource "aws_dms_replication_task" "this" {
-  count = local.serverless ? 0 : 1
+  count = local.create_task ? 1 : 0
 
   replication_task_id       = var.name
   resource_identifier       = var.name
@@ -217,7 +233,7 @@ resource "aws_dms_replication_task" "this" {
 }
 
 resource "aws_dms_replication_config" "this" {
-  count = local.serverless ? 1 : 0
+  count = local.create_conf ? 1 : 0
 
   replication_config_identifier = var.name
   resource_identifier           = var.name
@@ -239,15 +255,26 @@ resource "aws_dms_replication_config" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy_attachment.dms_vpc, aws_iam_role_policy_attachment.dms_cloudwatch_logs]
+  depends_on = [aws_iam_role_policy_attachment.dms_vpc, aws_iam_role_policy_attachment.dms_cloudwatch_logs, aws_cloudwatch_log_group.this]
 }
 
 ################################################################################
-# Alarms: CDC latency and task failure
+# Logs, alarms on CDC latency and task failure
 ################################################################################
 
+# DMS creates its log group on the first run without retention; owning it first sets it.
+resource "aws_cloudwatch_log_group" "this" {
+  name              = local.serverless ? "dms-serverless-replication-${var.name}" : "dms-tasks-${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+# Missing data means no CDC is running yet (before `ops migrate replicate`) or the task stopped,
+# which the task-failure rule reports; neither is latency.
 resource "aws_cloudwatch_metric_alarm" "cdc_latency" {
-  for_each = local.serverless ? toset([]) : toset(["CDCLatencySource", "CDCLatencyTarget"])
+  for_each = local.create_task ? toset(["CDCLatencySource", "CDCLatencyTarget"]) : toset([])
 
   alarm_name          = "${var.name}-${each.value}"
   alarm_description   = "DMS ${each.value} above ${var.cdc_latency_threshold_seconds}s: replication is falling behind production."
@@ -259,7 +286,7 @@ resource "aws_cloudwatch_metric_alarm" "cdc_latency" {
   datapoints_to_alarm = 5
   threshold           = var.cdc_latency_threshold_seconds
   comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
+  treat_missing_data  = "notBreaching"
   alarm_actions       = var.alarm_actions
   ok_actions          = var.alarm_actions
 
@@ -272,12 +299,14 @@ resource "aws_cloudwatch_metric_alarm" "cdc_latency" {
 }
 
 resource "aws_cloudwatch_event_rule" "task_failure" {
+  count = var.create_replication ? 1 : 0
+
   name        = "${var.name}-replication-failed"
   description = "The DMS replication of ${var.name} failed or stopped with an error."
   event_pattern = jsonencode({
     source        = ["aws.dms"]
     "detail-type" = ["DMS Replication Task State Change", "DMS Replication State Change"]
-    resources     = [local.serverless ? aws_dms_replication_config.this[0].arn : aws_dms_replication_task.this[0].replication_task_arn]
+    resources     = [local.replication]
     detail = {
       eventType = ["REPLICATION_TASK_FAILED", "REPLICATION_FAILED"]
     }
@@ -288,8 +317,8 @@ resource "aws_cloudwatch_event_rule" "task_failure" {
 
 resource "aws_cloudwatch_event_target" "task_failure" {
   # count, not for_each: topic ARNs are often unknown until the topic is created.
-  count = length(var.alarm_actions)
+  count = var.create_replication ? length(var.alarm_actions) : 0
 
-  rule = aws_cloudwatch_event_rule.task_failure.name
+  rule = aws_cloudwatch_event_rule.task_failure[0].name
   arn  = var.alarm_actions[count.index]
 }

@@ -9,8 +9,8 @@ output "replication_config_arn" {
 }
 
 output "replication_arn" {
-  description = "ARN of whichever replication exists: the task or the serverless config."
-  value       = local.serverless ? aws_dms_replication_config.this[0].arn : aws_dms_replication_task.this[0].replication_task_arn
+  description = "ARN of whichever replication exists: the task or the serverless config (null when create_replication is false)."
+  value       = local.replication
 }
 
 output "replication_instance_arn" {
@@ -35,10 +35,35 @@ output "replication_subnet_group_id" {
 
 output "task_failure_rule_name" {
   description = "Name of the EventBridge rule that reports replication failures."
-  value       = aws_cloudwatch_event_rule.task_failure.name
+  value       = try(aws_cloudwatch_event_rule.task_failure[0].name, null)
+}
+
+output "log_group_name" {
+  description = "Log group DMS writes the replication's logs to."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "cdc_latency_alarm_names" {
+  description = "Names of the CDC latency alarms (instance replication)."
+  value       = [for alarm in aws_cloudwatch_metric_alarm.cdc_latency : alarm.alarm_name]
+}
+
+output "lob_settings" {
+  description = "LOB handling of the replication: mode (full or limited) and, for limited, the largest value in KB copied whole."
+  value       = { mode = var.lob_mode, max_size_kb = var.lob_max_size_kb }
 }
 
 output "ssl_modes" {
   description = "TLS mode of the source and target endpoints."
   value       = { source = aws_dms_endpoint.source.ssl_mode, target = aws_dms_endpoint.target.ssl_mode }
+}
+
+output "source_endpoint_secret_arn" {
+  description = "Secret the source endpoint reads its credentials from."
+  value       = aws_dms_endpoint.source.secrets_manager_arn
+}
+
+output "target_endpoint_secret_arn" {
+  description = "Secret the target endpoint reads its credentials from."
+  value       = aws_dms_endpoint.target.secrets_manager_arn
 }

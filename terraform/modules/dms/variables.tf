@@ -40,8 +40,14 @@ variable "security_group_ids" {
   type        = list(string)
 }
 
-variable "create_iam_roles" {
-  description = "Whether to create the account-wide roles DMS requires (dms-vpc-role, dms-cloudwatch-logs-role); set false when the account already has them."
+variable "create_account_roles" {
+  description = "Whether to create the account-wide roles DMS looks up by name (dms-vpc-role, dms-cloudwatch-logs-role). Exactly one stack per account may create them: set false when the account already has them or another environment in it creates them."
+  type        = bool
+  default     = true
+}
+
+variable "create_replication" {
+  description = "Whether to create the replication (instance + task, or the serverless config) and its failure rule; false creates the endpoints and subnet group only (to test the endpoints' connections first, or where the DMS API for it is unavailable)."
   type        = bool
   default     = true
 }
@@ -147,6 +153,50 @@ variable "target_table_prep_mode" {
   validation {
     condition     = contains(["DO_NOTHING", "TRUNCATE_BEFORE_LOAD", "DROP_AND_CREATE"], var.target_table_prep_mode)
     error_message = "target_table_prep_mode must be one of DO_NOTHING, TRUNCATE_BEFORE_LOAD, DROP_AND_CREATE."
+  }
+}
+
+variable "lob_mode" {
+  description = "How DMS copies text, bytea, jsonb and array values: full (every value whole, in lob_chunk_size_kb pieces) or limited (faster, but every value above lob_max_size_kb is cut without an error; ops migrate preflight refuses it when the source holds a larger value)."
+  type        = string
+  default     = "full"
+
+  validation {
+    condition     = contains(["full", "limited"], var.lob_mode)
+    error_message = "lob_mode must be full or limited."
+  }
+}
+
+variable "lob_max_size_kb" {
+  description = "Largest LOB value in KB that limited LOB mode copies whole (lob_mode = limited only; set it above the largest value the preflight measures, with a margin)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.lob_mode == "full" ? var.lob_max_size_kb == null : try(var.lob_max_size_kb >= 1 && var.lob_max_size_kb <= 102400 && floor(var.lob_max_size_kb) == var.lob_max_size_kb, false)
+    error_message = "lob_max_size_kb is required with lob_mode = limited (a whole number of KB from 1 to 102400, above the largest value the preflight measured) and must be null with lob_mode = full."
+  }
+}
+
+variable "lob_chunk_size_kb" {
+  description = "Size in KB of the pieces full LOB mode copies a value in."
+  type        = number
+  default     = 64
+
+  validation {
+    condition     = var.lob_chunk_size_kb >= 1 && var.lob_chunk_size_kb <= 102400
+    error_message = "lob_chunk_size_kb must be between 1 and 102400."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the DMS task log group, in days."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
   }
 }
 

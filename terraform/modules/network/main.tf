@@ -3,6 +3,7 @@ data "aws_region" "current" {}
 locals {
   peering         = var.production_connection_type == "peering"
   transit_gateway = var.production_connection_type == "transit_gateway"
+  nat             = var.enable_nat_gateway
 }
 
 resource "aws_vpc" "this" {
@@ -42,6 +43,81 @@ resource "aws_route_table_association" "private" {
 
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private.id
+}
+
+################################################################################
+# Egress to the internet (the notification consumer calls the Google Play Developer API, which
+# has no VPC endpoint): public subnets, an internet gateway and one NAT gateway
+################################################################################
+
+resource "aws_internet_gateway" "this" {
+  count = local.nat ? 1 : 0
+
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+resource "aws_subnet" "public" {
+  count = local.nat ? length(var.public_subnet_cidrs) : 0
+
+  vpc_id                  = aws_vpc.this.id
+  availability_zone       = var.azs[count.index]
+  cidr_block              = var.public_subnet_cidrs[count.index]
+  map_public_ip_on_launch = false
+
+  tags = merge(var.tags, { Name = "${var.name}-public-${var.azs[count.index]}", Tier = "public" })
+}
+
+resource "aws_route_table" "public" {
+  count = local.nat ? 1 : 0
+
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(var.tags, { Name = "${var.name}-public" })
+}
+
+resource "aws_route" "public_internet" {
+  count = local.nat ? 1 : 0
+
+  route_table_id         = aws_route_table.public[0].id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.this[0].id
+}
+
+resource "aws_route_table_association" "public" {
+  count = local.nat ? length(var.public_subnet_cidrs) : 0
+
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public[0].id
+}
+
+resource "aws_eip" "nat" {
+  count = local.nat ? 1 : 0
+
+  domain = "vpc"
+
+  tags = merge(var.tags, { Name = "${var.name}-nat" })
+
+  depends_on = [aws_internet_gateway.this]
+}
+
+# One NAT gateway: the consumer's calls to Google are retried by SQS if its zone fails.
+resource "aws_nat_gateway" "this" {
+  count = local.nat ? 1 : 0
+
+  allocation_id = aws_eip.nat[0].id
+  subnet_id     = aws_subnet.public[0].id
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+resource "aws_route" "private_internet" {
+  count = local.nat ? 1 : 0
+
+  route_table_id         = aws_route_table.private.id
+  destination_cidr_block = "0.0.0.0/0"
+  nat_gateway_id         = aws_nat_gateway.this[0].id
 }
 
 ################################################################################
@@ -182,6 +258,35 @@ resource "aws_vpc_security_group_egress_rule" "dms_endpoints" {
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = aws_vpc.this.cidr_block
+}
+
+resource "aws_security_group" "consumer" {
+  #checkov:skip=CKV2_AWS_5:Attached in the notifications module (the consumer Lambda's vpc_config) through this module's output; checkov does not follow module outputs.
+  name        = "${var.name}-notifications-consumer"
+  description = "Notification consumer Lambda: no ingress; HTTPS out (Google Play API through the NAT, AWS APIs) and PostgreSQL to its database"
+  vpc_id      = aws_vpc.this.id
+
+  tags = merge(var.tags, { Name = "${var.name}-notifications-consumer" })
+}
+
+resource "aws_vpc_security_group_egress_rule" "consumer_https" {
+  security_group_id = aws_security_group.consumer.id
+  description       = "HTTPS to the Google Play Developer API (through the NAT gateway) and the AWS endpoints"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "consumer_database" {
+  for_each = toset(var.consumer_database_cidrs)
+
+  security_group_id = aws_security_group.consumer.id
+  description       = "PostgreSQL of the entitlement database"
+  ip_protocol       = "tcp"
+  from_port         = 5432
+  to_port           = 5432
+  cidr_ipv4         = each.value
 }
 
 resource "aws_security_group" "rds" {

@@ -48,17 +48,36 @@ output "rds_security_group_id" {
   value       = aws_security_group.rds.id
 }
 
+output "consumer_security_group_id" {
+  description = "Security group of the notification consumer Lambda."
+  value       = aws_security_group.consumer.id
+}
+
+output "nat_gateway_id" {
+  description = "ID of the NAT gateway, when enable_nat_gateway is true."
+  value       = try(aws_nat_gateway.this[0].id, null)
+}
+
 output "endpoints_security_group_id" {
   description = "Security group of the interface endpoints."
   value       = aws_security_group.endpoints.id
 }
 
 output "production_peering_connection_id" {
-  description = "ID of the peering connection to the production VPC, when peering is used."
+  description = "ID of the peering connection to the production VPC, when peering is used (the production side accepts it when it is in another account or region)."
   value       = try(aws_vpc_peering_connection.production[0].id, null)
 }
 
 output "production_transit_gateway_attachment_id" {
   description = "ID of the transit gateway attachment, when a transit gateway is used."
   value       = try(aws_ec2_transit_gateway_vpc_attachment.production[0].id, null)
+}
+
+output "production_peering_request" {
+  description = "Account, region and auto-accept of the peering request to production (null without peering)."
+  value = try({
+    peer_owner_id = aws_vpc_peering_connection.production[0].peer_owner_id
+    peer_region   = aws_vpc_peering_connection.production[0].peer_region
+    auto_accept   = aws_vpc_peering_connection.production[0].auto_accept
+  }, null)
 }

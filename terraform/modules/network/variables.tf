@@ -33,6 +33,34 @@ variable "private_subnet_cidrs" {
   }
 }
 
+variable "enable_nat_gateway" {
+  description = "Whether the private subnets get a route to the internet through one NAT gateway (the notification consumer calls the Google Play Developer API)."
+  type        = bool
+  default     = false
+}
+
+variable "public_subnet_cidrs" {
+  description = "CIDR blocks of the public subnets that hold the NAT gateway, in the order of azs (enable_nat_gateway = true)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = !var.enable_nat_gateway || (length(var.public_subnet_cidrs) >= 1 && length(var.public_subnet_cidrs) <= length(var.azs))
+    error_message = "public_subnet_cidrs needs at least one CIDR block (and at most one per entry of azs) when enable_nat_gateway is true."
+  }
+}
+
+variable "consumer_database_cidrs" {
+  description = "CIDR blocks where the notification consumer reaches its PostgreSQL database (port 5432)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for cidr in var.consumer_database_cidrs : can(cidrhost(cidr, 0))])
+    error_message = "consumer_database_cidrs must be valid IPv4 CIDR blocks."
+  }
+}
+
 variable "interface_endpoint_services" {
   description = "AWS services reached through interface VPC endpoints (short names such as ssm or sqs)."
   type        = list(string)
@@ -79,9 +107,14 @@ variable "production_vpc_id" {
 }
 
 variable "production_vpc_owner_id" {
-  description = "AWS account ID owning the production VPC; null means this account."
+  description = "AWS account ID owning the production VPC; null means this account. In another account (or region) the production side accepts the peering (module production_link)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.production_vpc_owner_id == null || can(regex("^[0-9]{12}$", var.production_vpc_owner_id))
+    error_message = "production_vpc_owner_id must be a 12-digit AWS account ID or null."
+  }
 }
 
 variable "production_vpc_region" {

@@ -1,4 +1,6 @@
 locals {
+  queue_name                 = coalesce(var.queue_name, "${var.name}.fifo")
+  dlq_name                   = coalesce(var.dlq_name, "${var.name}-dlq.fifo")
   create_database_secret     = var.database_secret_arn == null
   create_google_play_secret  = var.google_play_credentials_secret_arn == null
   database_secret_arn        = local.create_database_secret ? aws_secretsmanager_secret.database[0].arn : var.database_secret_arn
@@ -59,7 +61,7 @@ locals {
 ################################################################################
 
 resource "aws_sqs_queue" "dlq" {
-  name                              = var.dlq_name
+  name                              = local.dlq_name
   fifo_queue                        = true
   message_retention_seconds         = 1209600
   kms_master_key_id                 = var.kms_key_arn
@@ -70,7 +72,7 @@ resource "aws_sqs_queue" "dlq" {
 }
 
 resource "aws_sqs_queue" "this" {
-  name       = var.queue_name
+  name       = local.queue_name
   fifo_queue = true
   # The receiver sets MessageDeduplicationId (notificationUUID / Pub/Sub messageId) itself.
   content_based_deduplication       = false
@@ -91,6 +93,8 @@ resource "aws_sqs_queue" "this" {
 }
 
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  count = var.create_dlq_redrive_allow_policy ? 1 : 0
+
   queue_url = aws_sqs_queue.dlq.id
   redrive_allow_policy = jsonencode({
     redrivePermission = "byQueue"
@@ -106,9 +110,10 @@ resource "aws_secretsmanager_secret" "database" {
   count = local.create_database_secret ? 1 : 0
 
   #checkov:skip=CKV2_AWS_57:The URL belongs to the entitlement database's owners, who rotate its password; a rotation Lambda here would fight theirs.
-  name        = "${var.name}/database-url"
-  description = "PostgreSQL URL of the entitlement database used by the notification consumer"
-  kms_key_id  = var.kms_key_arn
+  name                    = "${var.name}/database-url"
+  description             = "PostgreSQL URL of the entitlement database used by the notification consumer"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_days
 
   tags = var.tags
 }
@@ -117,9 +122,10 @@ resource "aws_secretsmanager_secret" "google_play" {
   count = local.create_google_play_secret ? 1 : 0
 
   #checkov:skip=CKV2_AWS_57:A Google service-account key is rotated in Google Cloud, which Secrets Manager rotation cannot do.
-  name        = "${var.name}/google-play-credentials"
-  description = "Google Play Developer API service-account JSON used by the notification consumer"
-  kms_key_id  = var.kms_key_arn
+  name                    = "${var.name}/google-play-credentials"
+  description             = "Google Play Developer API service-account JSON used by the notification consumer"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_days
 
   tags = var.tags
 }
@@ -264,7 +270,7 @@ resource "aws_lambda_function" "receiver" {
 
 resource "aws_lambda_function" "consumer" {
   #checkov:skip=CKV_AWS_116:Invoked by the SQS event source mapping; failed messages are retried by SQS and dead-lettered by the queue's redrive policy, not by a function DLQ.
-  #checkov:skip=CKV_AWS_117:VPC placement is input-driven (consumer_subnet_ids) because the entitlement database may be reachable without one.
+  #checkov:skip=CKV_AWS_117:VPC placement is input-driven (consumer_subnet_ids); the environment module always places it in the VPC, the module alone allows a database reachable without one.
   #checkov:skip=CKV_AWS_272:Packages are built and deployed by this repository's own pipeline (make package + terraform); AWS Signer is not part of it.
   function_name                  = "${var.name}-consumer"
   description                    = "Applies queued subscription notifications to the entitlements"
@@ -421,6 +427,25 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message_age" {
   period              = 60
   evaluation_periods  = 5
   threshold           = var.oldest_message_age_threshold_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+
+  tags = var.tags
+}
+
+# The DLQ keeps a message 14 days and then SQS deletes it: an old dead letter is about to be lost.
+resource "aws_cloudwatch_metric_alarm" "dlq_oldest_message_age" {
+  alarm_name          = "${var.name}-dlq-oldest-message-age"
+  alarm_description   = "A dead-lettered notification is older than ${floor(var.dlq_oldest_message_age_threshold_seconds / 86400)} days and SQS deletes it at 14: fix the cause and re-drive it now (`ops notifications dlq redrive`)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.dlq_oldest_message_age_threshold_seconds
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = var.alarm_actions

@@ -82,3 +82,29 @@ output "purchase_route_keys" {
   description = "Route keys of the client purchase endpoints."
   value       = { for provider, route in aws_apigatewayv2_route.purchases : provider => route.route_key }
 }
+
+output "dlq_alarm_name" {
+  description = "Name of the alarm on the first dead-lettered message."
+  value       = aws_cloudwatch_metric_alarm.dlq_depth.alarm_name
+}
+
+output "alarm_names" {
+  description = "Names of the pipeline's alarms (DLQ not empty, DLQ and queue message age, Lambda errors)."
+  value = concat(
+    [aws_cloudwatch_metric_alarm.dlq_depth.alarm_name, aws_cloudwatch_metric_alarm.dlq_oldest_message_age.alarm_name, aws_cloudwatch_metric_alarm.oldest_message_age.alarm_name],
+    [for alarm in aws_cloudwatch_metric_alarm.lambda_errors : alarm.alarm_name],
+  )
+}
+
+output "consumer_vpc_config" {
+  description = "Subnets and security groups of the consumer (empty when it runs outside a VPC)."
+  value = {
+    subnet_ids         = try(aws_lambda_function.consumer.vpc_config[0].subnet_ids, toset([]))
+    security_group_ids = try(aws_lambda_function.consumer.vpc_config[0].security_group_ids, toset([]))
+  }
+}
+
+output "secret_recovery_windows" {
+  description = "Recovery window in days of the secrets this module creates, by secret name."
+  value       = { for s in concat(aws_secretsmanager_secret.database, aws_secretsmanager_secret.google_play) : s.name => s.recovery_window_in_days }
+}

@@ -5,25 +5,42 @@ variable "name" {
 }
 
 variable "queue_name" {
-  description = "Name of the FIFO queue the receiver writes and the consumer reads (OPS_NOTIFICATIONS_QUEUE)."
+  description = "Name of the FIFO queue the receiver writes and the consumer reads (OPS_NOTIFICATIONS_QUEUE); null means <name>.fifo."
   type        = string
-  default     = "subscription-notifications.fifo"
+  default     = null
 
   validation {
-    condition     = endswith(var.queue_name, ".fifo")
+    condition     = var.queue_name == null || endswith(coalesce(var.queue_name, ".fifo"), ".fifo")
     error_message = "queue_name must end in .fifo (the queue is FIFO)."
   }
 }
 
 variable "dlq_name" {
-  description = "Name of the FIFO dead-letter queue (OPS_NOTIFICATIONS_DLQ)."
+  description = "Name of the FIFO dead-letter queue (OPS_NOTIFICATIONS_DLQ); null means <name>-dlq.fifo."
   type        = string
-  default     = "subscription-notifications-dlq.fifo"
+  default     = null
 
   validation {
-    condition     = endswith(var.dlq_name, ".fifo")
+    condition     = var.dlq_name == null || endswith(coalesce(var.dlq_name, ".fifo"), ".fifo")
     error_message = "dlq_name must end in .fifo (a FIFO queue's dead-letter queue must be FIFO)."
   }
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days a deleted secret can still be restored (7-30), or 0 to delete it at once so the environment can be re-created under the same names right after a destroy."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or between 7 and 30."
+  }
+}
+
+variable "create_dlq_redrive_allow_policy" {
+  description = "Whether the DLQ gets a redrive-allow policy that accepts only this queue as a source (off only where the SQS API lacks RedriveAllowPolicy, such as an emulator)."
+  type        = bool
+  default     = true
 }
 
 variable "receiver_zip_path" {
@@ -257,7 +274,7 @@ variable "google_play_credentials_secret_arn" {
 }
 
 variable "consumer_subnet_ids" {
-  description = "Subnets of the consumer when it must reach the database inside a VPC; empty runs it outside a VPC."
+  description = "Private subnets of the consumer, which must reach its database inside a VPC and the Google Play Developer API through a NAT gateway; empty runs it outside a VPC."
   type        = list(string)
   default     = []
 }
@@ -278,6 +295,17 @@ variable "oldest_message_age_threshold_seconds" {
   description = "Age of the oldest queued message that raises the alarm."
   type        = number
   default     = 600
+}
+
+variable "dlq_oldest_message_age_threshold_seconds" {
+  description = "Age of the oldest dead-lettered message that raises the alarm; keep it well under the DLQ's 14-day retention, after which SQS deletes the message."
+  type        = number
+  default     = 864000
+
+  validation {
+    condition     = var.dlq_oldest_message_age_threshold_seconds > 0 && var.dlq_oldest_message_age_threshold_seconds < 1209600
+    error_message = "dlq_oldest_message_age_threshold_seconds must be above 0 and below the DLQ's retention of 1209600 seconds (14 days)."
+  }
 }
 
 variable "alarm_actions" {

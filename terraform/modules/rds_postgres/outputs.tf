@@ -47,3 +47,13 @@ output "storage_encrypted" {
   description = "Whether the storage is encrypted."
   value       = aws_db_instance.this.storage_encrypted
 }
+
+output "log_group_names" {
+  description = "Log groups of the exported PostgreSQL and upgrade logs, by export."
+  value       = { for export, group in aws_cloudwatch_log_group.this : export => group.name }
+}
+
+output "alarm_names" {
+  description = "Names of the CPU and free-storage alarms."
+  value       = [for alarm in aws_cloudwatch_metric_alarm.this : alarm.alarm_name]
+}

@@ -4,20 +4,20 @@ variable "identifier" {
 }
 
 variable "engine_version" {
-  description = "PostgreSQL engine version; the same major version as production keeps DMS homogeneous."
+  description = "PostgreSQL version: the major version only (16) while auto_minor_version_upgrade is on, so RDS's minor upgrades never show up as a downgrade in a plan; major.minor (16.4) only with it off. Use production's major version (DMS homogeneous)."
   type        = string
-  default     = "16.4"
-}
-
-variable "parameter_group_family" {
-  description = "Parameter group family matching engine_version, for example postgres16."
-  type        = string
-  default     = "postgres16"
+  default     = "16"
 
   validation {
-    condition     = can(regex("^postgres[0-9]+$", var.parameter_group_family))
-    error_message = "parameter_group_family must look like postgres16."
+    condition     = can(regex(var.auto_minor_version_upgrade ? "^[0-9]+$" : "^[0-9]+\\.[0-9]+$", var.engine_version))
+    error_message = "engine_version must be a major version (16) when auto_minor_version_upgrade is true, and major.minor (16.4) when it is false; otherwise every plan after an automatic minor upgrade tries to downgrade."
   }
+}
+
+variable "auto_minor_version_upgrade" {
+  description = "Whether RDS applies minor versions in the maintenance window (then engine_version names the major version only)."
+  type        = bool
+  default     = true
 }
 
 variable "instance_class" {
@@ -88,6 +88,12 @@ variable "multi_az" {
   default     = true
 }
 
+variable "skip_final_snapshot" {
+  description = "Whether deleting the instance skips the final snapshot (each instance otherwise leaves <identifier>-final-<creation time>)."
+  type        = bool
+  default     = false
+}
+
 variable "deletion_protection" {
   description = "Whether deletion protection is on (turn off only at the cleanup phase, after the final snapshot)."
   type        = bool
@@ -135,6 +141,41 @@ variable "parameters" {
     apply_method = optional(string, "pending-reboot")
   }))
   default = []
+}
+
+variable "log_retention_days" {
+  description = "Retention of the exported PostgreSQL and upgrade log groups, in days."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
+}
+
+variable "create_alarms" {
+  description = "Whether to create the CPU and free-storage alarms."
+  type        = bool
+  default     = true
+}
+
+variable "cpu_alarm_threshold_percent" {
+  description = "Average CPU over 15 minutes above which the CPU alarm fires."
+  type        = number
+  default     = 80
+}
+
+variable "free_storage_alarm_threshold_bytes" {
+  description = "Free storage below which the storage alarm fires."
+  type        = number
+  default     = 53687091200
+}
+
+variable "alarm_actions" {
+  description = "SNS topic ARNs notified by the alarms."
+  type        = list(string)
+  default     = []
 }
 
 variable "tags" {

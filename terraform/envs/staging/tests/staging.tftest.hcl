@@ -2,7 +2,7 @@ mock_provider "aws" {
   override_during = plan
 
   mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
+    defaults = { account_id = "111111111111" }
   }
 
   mock_data "aws_region" {
@@ -10,59 +10,53 @@ mock_provider "aws" {
   }
 
   mock_resource "aws_dms_replication_config" {
-    defaults = { arn = "arn:aws:dms:us-east-1:123456789012:replication-config:MOCK" }
+    defaults = { arn = "arn:aws:dms:us-east-1:111111111111:replication-config:MOCK" }
   }
 
   mock_data "aws_ssm_parameter" {
     defaults = { value = "ami-0123456789abcdef0" }
   }
+
+  mock_resource "aws_db_instance" {
+    defaults = {
+      master_user_secret = [{
+        secret_arn    = "arn:aws:secretsmanager:us-east-1:111111111111:secret:rds!db-mock"
+        kms_key_id    = "arn:aws:kms:us-east-1:111111111111:key/mock"
+        secret_status = "active"
+      }]
+    }
+  }
 }
 
 variables {
-  lambda_package_dir    = "../../modules/notifications/tests/fixtures"
-  backfill_worker_count = 2
+  lambda_package_dir = "../../modules/notifications/tests/fixtures"
 }
 
-run "plan" {
+run "staging_lives_beside_prod_and_comes_back_after_a_destroy" {
   command = plan
 
   assert {
-    condition     = output.ops_environment["OPS_TARGET_TABLE"] == "couple-diary" && output.ops_environment["OPS_CONTROL_TABLE"] == "platform-ops-control"
-    error_message = "The tables must carry the names the ops CLI reads."
+    condition     = output.name_prefix == "platform-ops-staging" && output.ops_environment["OPS_TARGET_TABLE"] == "platform-ops-staging-couple-diary" && output.flag_parameter_names["answers"] == "/platform-ops-staging/migration/answers/mode"
+    error_message = "Every staging name carries the environment."
   }
 
   assert {
-    condition     = output.flag_parameter_names["answers"] == "/platform-ops/migration/answers/mode"
-    error_message = "The mode parameter must be where the ops CLI looks."
+    condition     = !module.environment.rds_deletion_protection && !module.environment.dynamodb_deletion_protection
+    error_message = "Staging destroys cleanly: no deletion protection on the replica or the tables."
   }
 
   assert {
-    condition     = output.notifications_queue_name == "subscription-notifications.fifo" && output.notifications_dlq_name == "subscription-notifications-dlq.fifo"
-    error_message = "The queues must carry the names the ops CLI reads."
+    condition     = alltrue([for days in values(module.environment.secret_recovery_windows) : days == 0])
+    error_message = "Staging's secrets are deleted at once, so a re-apply right after a destroy finds their names free."
   }
 
   assert {
-    condition     = module.dynamodb.point_in_time_recovery_enabled && module.rds_postgres.storage_encrypted
-    error_message = "PITR on the target table, encrypted replica."
+    condition     = output.ops_environment["OPS_DMS_TASK_ARN"] == "arn:aws:dms:us-east-1:111111111111:replication-config:MOCK"
+    error_message = "Staging replicates with DMS Serverless; the CLI gets the replication config's ARN."
   }
 
   assert {
-    condition     = alltrue([for mode in values(module.dms.ssl_modes) : mode != "none"])
-    error_message = "DMS endpoints must use SSL."
-  }
-
-  assert {
-    condition     = module.dms.replication_config_arn != null && module.dms.replication_task_arn == null
-    error_message = "Staging replicates with DMS Serverless."
-  }
-
-  assert {
-    condition     = length(module.backfill_runner.instance_ids) == 2
-    error_message = "One instance per backfill worker."
-  }
-
-  assert {
-    condition     = aws_kms_key.this.enable_key_rotation
-    error_message = "The environment key rotates."
+    condition     = output.ops_environment["OPS_V2_RDS_INSTANCE"] == output.v2_rds_instance_identifier && output.v2_rds_instance_identifier == "platform-ops-staging-v2"
+    error_message = "The V2 RDS instance identifier must be output and handed to the CLI."
   }
 }

@@ -24,13 +24,27 @@ run "one_parameter_per_dataset" {
   }
 
   assert {
-    condition     = can(regex(aws_ssm_parameter.this["answers"].allowed_pattern, "dual_write_shadow")) && !can(regex(aws_ssm_parameter.this["answers"].allowed_pattern, "dual-write"))
-    error_message = "SSM must reject values that are not migration modes."
+    condition     = aws_ssm_parameter.this["answers"].allowed_pattern == null
+    error_message = "The value's format belongs to the ops CLI (a mode, later with its generation): SSM must not pin it to bare mode names."
   }
 
   assert {
     condition     = jsondecode(aws_iam_policy.read[0].policy).Statement[0].Action == ["ssm:GetParameter", "ssm:GetParameters"]
     error_message = "The application's policy grants read access only."
+  }
+}
+
+run "names_carry_the_environment" {
+  command = plan
+
+  variables {
+    prefix           = "/platform-ops-staging/migration"
+    read_policy_name = "platform-ops-staging-migration-flag-read"
+  }
+
+  assert {
+    condition     = aws_ssm_parameter.this["answers"].name == "/platform-ops-staging/migration/answers/mode" && aws_iam_policy.read[0].name == "platform-ops-staging-migration-flag-read"
+    error_message = "The parameter path and the policy carry the environment's prefix."
   }
 }
 

@@ -71,7 +71,7 @@ run "no_public_ingress" {
   }
 
   assert {
-    condition     = length(aws_route.production) == 0 && length(aws_flow_log.this) == 1
+    condition     = length(aws_route.production) == 0 && length(aws_flow_log.this) == 1 && length(aws_nat_gateway.this) == 0
     error_message = "Without a production connection there is no route; flow logs are on."
   }
 }
@@ -111,4 +111,67 @@ run "peering_requires_the_production_vpc_and_one_cidr_per_az" {
   }
 
   expect_failures = [var.production_vpc_cidr, var.production_vpc_id, var.private_subnet_cidrs]
+}
+
+run "cross_account_peering_is_accepted_by_the_production_side" {
+  command = plan
+
+  variables {
+    production_connection_type = "peering"
+    production_vpc_cidr        = "10.0.0.0/16"
+    production_vpc_id          = "vpc-0123456789abcdef0"
+    production_vpc_owner_id    = "222222222222"
+    production_vpc_region      = "eu-west-1"
+  }
+
+  assert {
+    condition     = aws_vpc_peering_connection.production[0].peer_owner_id == "222222222222" && aws_vpc_peering_connection.production[0].peer_region == "eu-west-1"
+    error_message = "The peering request must name the production account and region."
+  }
+
+  assert {
+    condition     = !aws_vpc_peering_connection.production[0].auto_accept
+    error_message = "Another account cannot be auto-accepted; the production link accepts it."
+  }
+
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.dms_source[0].cidr_ipv4 == "10.0.0.0/16" && aws_vpc_security_group_egress_rule.dms_source[0].from_port == 5432
+    error_message = "DMS must be allowed out to PostgreSQL in the production VPC."
+  }
+}
+
+run "consumer_reaches_the_play_api_through_a_nat_and_its_database" {
+  command = plan
+
+  variables {
+    enable_nat_gateway      = true
+    public_subnet_cidrs     = ["10.40.128.0/24"]
+    consumer_database_cidrs = ["10.0.0.0/16"]
+  }
+
+  assert {
+    condition     = length(aws_nat_gateway.this) == 1 && aws_route.private_internet[0].destination_cidr_block == "0.0.0.0/0"
+    error_message = "The private subnets must route to the internet through the NAT gateway."
+  }
+
+  assert {
+    condition     = aws_route.public_internet[0].destination_cidr_block == "0.0.0.0/0" && length(aws_internet_gateway.this) == 1 && alltrue([for s in aws_subnet.public : !s.map_public_ip_on_launch])
+    error_message = "The NAT gateway sits in a public subnet routed to the internet gateway; nothing gets a public IP by default."
+  }
+
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.consumer_https.from_port == 443 && aws_vpc_security_group_egress_rule.consumer_database["10.0.0.0/16"].from_port == 5432
+    error_message = "The consumer may call HTTPS out and PostgreSQL on its database only."
+  }
+}
+
+run "no_nat_without_public_subnets" {
+  command = plan
+
+  variables {
+    enable_nat_gateway      = true
+    consumer_database_cidrs = ["not-a-cidr"]
+  }
+
+  expect_failures = [var.public_subnet_cidrs, var.consumer_database_cidrs]
 }

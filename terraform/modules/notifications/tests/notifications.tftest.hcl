@@ -60,7 +60,7 @@ run "wiring" {
   }
 
   assert {
-    condition     = contains(jsondecode(aws_sqs_queue_redrive_allow_policy.dlq.redrive_allow_policy).sourceQueueArns, aws_sqs_queue.this.arn)
+    condition     = contains(jsondecode(aws_sqs_queue_redrive_allow_policy.dlq[0].redrive_allow_policy).sourceQueueArns, aws_sqs_queue.this.arn)
     error_message = "The DLQ must allow redrive only from the queue."
   }
 
@@ -150,9 +150,60 @@ run "wiring" {
   }
 
   assert {
+    condition     = aws_cloudwatch_metric_alarm.dlq_oldest_message_age.metric_name == "ApproximateAgeOfOldestMessage" && aws_cloudwatch_metric_alarm.dlq_oldest_message_age.dimensions["QueueName"] == "subscription-notifications-dlq.fifo" && aws_cloudwatch_metric_alarm.dlq_oldest_message_age.threshold < aws_sqs_queue.dlq.message_retention_seconds
+    error_message = "The DLQ must have an age alarm that fires before SQS deletes its messages."
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret.database[0].recovery_window_in_days == 30 && aws_secretsmanager_secret.google_play[0].recovery_window_in_days == 30
+    error_message = "By default a deleted secret stays restorable."
+  }
+
+  assert {
     condition     = toset(keys(aws_cloudwatch_metric_alarm.lambda_errors)) == toset(["receiver", "consumer"])
     error_message = "Both functions must have an error alarm."
   }
+}
+
+run "names_follow_the_name_prefix" {
+  command = plan
+
+  variables {
+    name                            = "platform-ops-staging-subscription-notifications"
+    secret_recovery_window_days     = 0
+    create_dlq_redrive_allow_policy = false
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this.name == "platform-ops-staging-subscription-notifications.fifo" && aws_sqs_queue.dlq.name == "platform-ops-staging-subscription-notifications-dlq.fifo"
+    error_message = "The queues carry the name, so two environments fit in one account."
+  }
+
+  assert {
+    condition     = aws_iam_role.consumer.name == "platform-ops-staging-subscription-notifications-consumer" && aws_cloudwatch_log_group.api.name == "/aws/apigateway/platform-ops-staging-subscription-notifications" && aws_secretsmanager_secret.database[0].name == "platform-ops-staging-subscription-notifications/database-url"
+    error_message = "Roles, log groups and secrets carry the name."
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret.database[0].recovery_window_in_days == 0 && aws_secretsmanager_secret.google_play[0].recovery_window_in_days == 0
+    error_message = "A recovery window of 0 deletes the secrets at once, so the names are free again after a destroy."
+  }
+
+  assert {
+    condition     = length(aws_sqs_queue_redrive_allow_policy.dlq) == 0
+    error_message = "The redrive-allow policy is optional."
+  }
+}
+
+run "rejects_a_recovery_window_secrets_manager_refuses" {
+  command = plan
+
+  variables {
+    secret_recovery_window_days              = 3
+    dlq_oldest_message_age_threshold_seconds = 1209600
+  }
+
+  expect_failures = [var.secret_recovery_window_days, var.dlq_oldest_message_age_threshold_seconds]
 }
 
 run "existing_secrets_are_used_not_created" {

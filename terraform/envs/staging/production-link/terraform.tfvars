@@ -1,0 +1,3 @@
+# The account of the staging application; replace it (and the values in main.tf) before the first apply.
+region              = "us-east-1"
+allowed_account_ids = ["111111111111"]
