@@ -7,7 +7,7 @@ OPS := $(BIN)/ops
 STAMP := $(VENV)/.stamp-installed
 DDB_LOCAL := tools/dynamodb-local/node_modules/.package-lock.json
 
-.PHONY: help setup demo test lint pytest bench chaos package lock tools-check clean terraform-docs terraform-test docs oracle
+.PHONY: help setup demo test lint pytest bench chaos package lock tools-check clean terraform-docs terraform-test tf-apply-local docs oracle
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,7 +63,10 @@ oracle: setup  ## The notification oracle with many seeds (ORACLE_RUNS, default 
 		| grep -vE '^\{"timestamp' | grep -E '^(oracle|mismatch|late acknowledgement):| (passed|failed)'
 
 terraform-test: setup  ## Only the Terraform checks (fmt, validate, terraform test, checkov, contract)
-	$(BIN)/pytest tests/terraform -m terraform
+	$(BIN)/pytest tests/terraform -m "terraform and not stack"
+
+tf-apply-local: setup  ## Apply staging and prod to moto's server in one account, check, tear down, apply staging again
+	$(BIN)/pytest tests/terraform/test_terraform_emulator.py -s
 
 lock:  ## Re-resolve dependencies and rewrite constraints.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock

@@ -83,7 +83,11 @@ def _reads_in(tree: ast.Module, path: Path, readers: set[str]) -> Iterator[EnvRe
                 names.append(_literal(node.args[0]))
             for keyword in node.keywords:
                 if keyword.arg == "envvar":
-                    values = keyword.value.elts if isinstance(keyword.value, ast.List | ast.Tuple) else [keyword.value]
+                    values = (
+                        keyword.value.elts
+                        if isinstance(keyword.value, ast.List | ast.Tuple)
+                        else [keyword.value]
+                    )
                     names.extend(_literal(v) for v in values)
         elif isinstance(node, ast.Subscript) and _is_environ(node.value):
             names.append(_literal(node.slice))

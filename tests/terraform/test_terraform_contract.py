@@ -164,7 +164,9 @@ def test_the_settings_of_ops_settings_and_the_gates_are_found() -> None:
 
 def test_listed_exceptions_are_still_read() -> None:
     stale = set(NOT_FROM_INFRASTRUCTURE) - env_names()
-    assert not stale, f"the ops package no longer reads {sorted(stale)}: drop them from NOT_FROM_INFRASTRUCTURE"
+    assert not stale, (
+        f"the ops package no longer reads {sorted(stale)}: drop them from NOT_FROM_INFRASTRUCTURE"
+    )
 
 
 def _hcl_string(value: str) -> str:

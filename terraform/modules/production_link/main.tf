@@ -77,7 +77,12 @@ resource "aws_vpc_peering_connection_accepter" "this" {
   vpc_peering_connection_id = var.peering_connection_id
   auto_accept               = true
 
-  tags = merge(var.tags, { Name = "${var.name}-migration" })
+  # When both VPCs are in one account this is the very peering connection the migration
+  # environment requested and tags; its tags stay the requester's, or the two roots would keep
+  # rewriting each other's Name.
+  lifecycle {
+    ignore_changes = [tags, tags_all]
+  }
 }
 
 resource "aws_route" "migration" {
