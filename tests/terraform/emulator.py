@@ -117,6 +117,7 @@ EMULATOR_PLAN_DIFFERENCES: tuple[AllowedDifference, ...] = (
         "aws_db_parameter_group", "parameter", "moto's DescribeDBParameters returns no parameters"
     ),
     AllowedDifference("aws_dms_replication_subnet_group", "subnet_ids", "moto answers a fixed subnet-12345"),
+    AllowedDifference("aws_dynamodb_table", "on_demand_throughput", _NOT_KEPT),
     AllowedDifference("aws_dms_replication_subnet_group", "tags", _NOT_KEPT),
     AllowedDifference("aws_dms_replication_subnet_group", "tags_all", _NOT_KEPT),
     AllowedDifference("aws_lambda_function", "logging_config", _NOT_KEPT),
@@ -521,7 +522,7 @@ def render_health(rows: list[Health]) -> str:
 
 @dataclass(frozen=True)
 class Leftovers:
-    """What is still in the emulated account after a teardown."""
+    """What of one environment (by its name prefix) is still in the emulated account."""
 
     rds_instances: list[str]
     snapshots: list[str]
@@ -531,14 +532,25 @@ class Leftovers:
     secrets_in_recovery: list[str]
 
 
-def leftovers(moto: MotoServer) -> Leftovers:
+def leftovers(moto: MotoServer, prefix: str) -> Leftovers:
     rds, secrets = moto.client("rds"), moto.client("secretsmanager")
     listed = secrets.list_secrets(IncludePlannedDeletion=True)["SecretList"]
+    queues = moto.client("sqs").list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])
     return Leftovers(
-        rds_instances=sorted(i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]),
-        snapshots=sorted(s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots()["DBSnapshots"]),
-        tables=sorted(moto.client("dynamodb").list_tables()["TableNames"]),
-        queues=sorted(moto.client("sqs").list_queues().get("QueueUrls", [])),
-        secrets=sorted(s["Name"] for s in listed if "DeletedDate" not in s),
-        secrets_in_recovery=sorted(s["Name"] for s in listed if "DeletedDate" in s),
+        rds_instances=sorted(
+            i["DBInstanceIdentifier"]
+            for i in rds.describe_db_instances()["DBInstances"]
+            if i["DBInstanceIdentifier"].startswith(prefix)
+        ),
+        snapshots=sorted(
+            s["DBSnapshotIdentifier"]
+            for s in rds.describe_db_snapshots()["DBSnapshots"]
+            if s["DBSnapshotIdentifier"].startswith(prefix)
+        ),
+        tables=sorted(t for t in moto.client("dynamodb").list_tables()["TableNames"] if t.startswith(prefix)),
+        queues=sorted(queues),
+        secrets=sorted(s["Name"] for s in listed if s["Name"].startswith(prefix) and "DeletedDate" not in s),
+        secrets_in_recovery=sorted(
+            s["Name"] for s in listed if s["Name"].startswith(prefix) and "DeletedDate" in s
+        ),
     )

@@ -201,6 +201,11 @@ variable "dms_replication_type" {
   description = "instance (a replication instance and task) or serverless (a DMS Serverless replication config)."
   type        = string
   default     = "instance"
+
+  validation {
+    condition     = contains(["instance", "serverless"], var.dms_replication_type)
+    error_message = "dms_replication_type must be instance or serverless."
+  }
 }
 
 variable "dms_multi_az" {
@@ -213,6 +218,11 @@ variable "dms_lob_mode" {
   description = "full (every text, bytea, jsonb and array value copied whole) or limited (values above dms_lob_max_size_kb are cut; the preflight refuses it when the source holds a larger value)."
   type        = string
   default     = "full"
+
+  validation {
+    condition     = contains(["full", "limited"], var.dms_lob_mode)
+    error_message = "dms_lob_mode must be full or limited."
+  }
 }
 
 variable "dms_lob_max_size_kb" {

@@ -24,7 +24,9 @@ def database_url(secret: dict[str, object]) -> str:
     """A libpq URL from a DMS/RDS-style secret (username, password, host, port, dbname)."""
     user = quote(str(secret["username"]), safe="")
     password = quote(str(secret["password"]), safe="")
-    return f"postgresql://{user}:{password}@{secret['host']}:{secret['port']}/{secret['dbname']}?sslmode=require"
+    return (
+        f"postgresql://{user}:{password}@{secret['host']}:{secret['port']}/{secret['dbname']}?sslmode=require"
+    )
 
 
 def render(settings: dict[str, str], url: str) -> str:

@@ -278,6 +278,18 @@ run "without_a_replication" {
   }
 }
 
+run "rejects_unknown_replication_settings" {
+  command = plan
+
+  variables {
+    dms_replication_type = "managed"
+    dms_lob_mode         = "inline"
+    environment          = "Prod"
+  }
+
+  expect_failures = [var.dms_replication_type, var.dms_lob_mode, var.environment]
+}
+
 run "rejects_a_dataset_without_a_mode_parameter" {
   command = plan
 
