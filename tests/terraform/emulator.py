@@ -296,6 +296,18 @@ def create_production(moto: MotoServer, name: str, cidr: str) -> Production:
         DBSubnetGroupName=name,
         VpcSecurityGroupIds=[group["GroupId"]],
     )["DBInstance"]
+    # What RDS publishes for it: the preflight measures the source's free storage (80 of 100 GiB).
+    moto.client("cloudwatch").put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "FreeStorageSpace",
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": name}],
+                "Value": 80 * 2**30,
+                "Unit": "Bytes",
+            }
+        ],
+    )
     return Production(vpc, cidr, tuple(route_tables), name, db["Endpoint"]["Address"])
 
 

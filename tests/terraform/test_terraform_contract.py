@@ -125,6 +125,23 @@ NOT_FROM_INFRASTRUCTURE: dict[str, str] = {
     "LOCALSTACK_HOST": "emulators only",
     "AWS_ENDPOINT_URL": "emulators only; on AWS the SDK's own endpoints",
     "COLUMNS": "the terminal's width",
+    "OPS_SOURCE_MIN_FREE_PERCENT": "a gate threshold, not infrastructure",
+    "OPS_MAX_SLOT_WAL_MB": "a gate threshold (the source's own cap: production link max_slot_wal_keep_size)",
+    "OPS_LOB_SCAN": "how the preflight measures LOBs, chosen per run",
+    "OPS_LOB_SAMPLE_MB": "how the preflight measures LOBs, chosen per run",
+    "OPS_LOB_MARGIN_PERCENT": "a gate threshold, not infrastructure",
+    "OPS_DRAIN_TIMEOUT_SECONDS": "cutover timing, not infrastructure",
+    "OPS_PAUSE_MAX_SECONDS": "cutover timing, not infrastructure",
+    "OPS_REVERSE_CATCHUP_SECONDS": "cutover timing, not infrastructure",
+    "OPS_TOMBSTONE_TTL_SECONDS": "the application's tombstone TTL, set alike for the app and the cutover",
+    "OPS_REVERSE_LOG_DIR": "the local stack only",
+    "AWS_ENDPOINT_URL_DYNAMODB": "emulators only; on AWS the SDK's own endpoints",
+    "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": "emulators only; on AWS the SDK's own endpoints",
+    # modules/reverse_replication exists but modules/environment does not create it yet: until it
+    # does, no environment has these to give.
+    "OPS_REVERSE_DRIVER": "reverse replication is not in modules/environment yet (then: lambda)",
+    "OPS_REVERSE_FUNCTION": "reverse replication is not in modules/environment yet (its function_name)",
+    "OPS_REVERSE_MAPPING_UUID": "reverse replication is not in modules/environment yet (its mapping_uuid)",
 }
 
 
@@ -224,6 +241,10 @@ def contract_test_file() -> str:
             f'{env}["OPS_V2_RDS_INSTANCE"] == output.v2_rds_instance_identifier'
             f' && {env}["OPS_DMS_TASK_ARN"] == output.dms_replication_arn',
             "the V2 instance and the DMS replication the CLI drives must be the ones created",
+        ),
+        (
+            f'{env}["OPS_SOURCE_RDS_INSTANCE"] != "" && {env}["OPS_REPLICATION_USER"] != ""',
+            "the preflight must know the source instance and the replication user DMS connects as",
         ),
         (
             f'contains([{", ".join(_hcl_string(d) for d in DRIVERS)}], {env}["OPS_REPLICA_DRIVER"])',

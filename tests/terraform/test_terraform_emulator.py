@@ -65,7 +65,7 @@ def environment_arguments(ws: Workspace, env: str, app: Production, **extra: Any
     arguments.update(
         production_vpc_id=app.vpc_id,
         production_vpc_owner_id=ACCOUNT_ID,
-        source_database={"address": app.db_address},
+        source_database={"address": app.db_address, "instance_identifier": app.db_instance_identifier},
         lambda_package_dir=str(ws.root("modules/notifications/tests/fixtures")),
         backfill_worker_count=1,
         **extra,
@@ -132,6 +132,7 @@ def check_with_the_cli(ws: Workspace, root: str) -> None:
     checks = {c["name"]: c for c in result["gate"]["checks"]}
     for name in (
         "V2 RDS instance",
+        "source free storage",
         "target table + PITR",
         "control table read/write",
         "flag readable by the app",
@@ -191,6 +192,7 @@ def test_staging_and_prod_share_an_account_tear_down_and_come_back(workspace: Wo
         "OPS_OUTBOX_MAX_AGE_SECONDS",
     }, shared
     assert ws.outputs(prod_link)["peering_accept_status"] == "active"
+    prod_secrets = sorted(ws.outputs(PROD)["secret_recovery_windows"])
 
     # -- a plan right after the apply: nothing to change but what the emulator does not keep
     in_parallel(
@@ -226,7 +228,7 @@ def test_staging_and_prod_share_an_account_tear_down_and_come_back(workspace: Wo
         left = emulator.leftovers(ws.moto, "platform-ops-prod")
         assert left.rds_instances == left.tables == left.queues == left.secrets == [], left
         assert [s for s in left.snapshots if s.startswith("platform-ops-prod-v2-final-")], left
-        assert len(left.secrets_in_recovery) == 5, (
+        assert left.secrets_in_recovery == prod_secrets, (
             f"prod's secrets must wait in their recovery window: {left}"
         )
 

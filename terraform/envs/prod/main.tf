@@ -19,7 +19,7 @@ module "environment" {
   production_vpc_cidr        = "10.0.0.0/16"
   production_vpc_id          = "vpc-0prod0application0"
   production_vpc_owner_id    = "333333333333"
-  source_database            = { address = "app.prod.example.internal" }
+  source_database            = { address = "app.prod.example.internal", instance_identifier = "app-prod" }
 
   rds_instance_class   = "db.r6g.2xlarge"
   rds_multi_az         = true

@@ -24,7 +24,7 @@ module "environment" {
   production_vpc_cidr        = "10.1.0.0/16"
   production_vpc_id          = "vpc-0staging0production"
   production_vpc_owner_id    = "111111111111"
-  source_database            = { address = "app.staging.example.internal" }
+  source_database            = { address = "app.staging.example.internal", instance_identifier = "app-staging" }
 
   rds_instance_class   = "db.r6g.large"
   rds_multi_az         = false

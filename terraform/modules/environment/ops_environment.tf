@@ -39,10 +39,12 @@ locals {
     OPS_REQUIRED_ALARMS      = join(",", local.required_alarms)
     # The dual-write gate and the outbox alarm judge the outbox by the same age.
     OPS_OUTBOX_MAX_AGE_SECONDS = tostring(var.outbox_max_age_seconds)
+    OPS_REPLICATION_USER       = var.source_database.username
     NOTIFICATIONS_RECEIVER_URL = module.notifications.api_endpoint
     APPLE_BUNDLE_ID            = var.apple_bundle_id
     },
-    # No replication without create_dms_replication: the variable is then left out, not empty.
+    # Left out rather than empty when there is none (no create_dms_replication; a source not on RDS).
     var.create_dms_replication ? { OPS_DMS_TASK_ARN = module.dms.replication_arn } : {},
+    var.source_database.instance_identifier == null ? {} : { OPS_SOURCE_RDS_INSTANCE = var.source_database.instance_identifier },
   )
 }

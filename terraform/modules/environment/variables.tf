@@ -134,12 +134,13 @@ variable "transit_gateway_id" {
 ################################################################################
 
 variable "source_database" {
-  description = "Production PostgreSQL, the DMS source: its address (production link output source_db_address), port, database and the replication user DMS connects as."
+  description = "Production PostgreSQL, the DMS source: its address (production link output source_db_address), port, database, the replication user DMS connects as, and its RDS instance identifier (the preflight measures its free storage; null when the source is not RDS)."
   type = object({
-    address  = string
-    port     = optional(number, 5432)
-    name     = optional(string, "app")
-    username = optional(string, "platform_ops_replication")
+    address             = string
+    port                = optional(number, 5432)
+    name                = optional(string, "app")
+    username            = optional(string, "platform_ops_replication")
+    instance_identifier = optional(string)
   })
 }
 

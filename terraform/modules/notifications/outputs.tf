@@ -89,10 +89,11 @@ output "dlq_alarm_name" {
 }
 
 output "alarm_names" {
-  description = "Names of the pipeline's alarms (DLQ not empty, DLQ and queue message age, Lambda errors)."
+  description = "Names of the pipeline's alarms (DLQ not empty, DLQ and queue message age, Lambda and reconciler errors)."
   value = concat(
     [aws_cloudwatch_metric_alarm.dlq_depth.alarm_name, aws_cloudwatch_metric_alarm.dlq_oldest_message_age.alarm_name, aws_cloudwatch_metric_alarm.oldest_message_age.alarm_name],
     [for alarm in aws_cloudwatch_metric_alarm.lambda_errors : alarm.alarm_name],
+    [for alarm in aws_cloudwatch_metric_alarm.reconcile_errors : alarm.alarm_name],
   )
 }
 
@@ -106,5 +107,5 @@ output "consumer_vpc_config" {
 
 output "secret_recovery_windows" {
   description = "Recovery window in days of the secrets this module creates, by secret name."
-  value       = { for s in concat(aws_secretsmanager_secret.database, aws_secretsmanager_secret.google_play) : s.name => s.recovery_window_in_days }
+  value       = { for s in concat(aws_secretsmanager_secret.database, aws_secretsmanager_secret.google_play, aws_secretsmanager_secret.app_store_key) : s.name => s.recovery_window_in_days }
 }

@@ -24,9 +24,10 @@ resource "aws_secretsmanager_secret" "app_store_key" {
   count = local.create_app_store_key_secret ? 1 : 0
 
   #checkov:skip=CKV2_AWS_57:An App Store Connect key is revoked and reissued in App Store Connect, which Secrets Manager rotation cannot do.
-  name        = "${var.name}/app-store-api-key"
-  description = "App Store Connect in-app purchase key as JSON {key_id, issuer_id, private_key}, for the App Store Server API"
-  kms_key_id  = var.kms_key_arn
+  name                    = "${var.name}/app-store-api-key"
+  description             = "App Store Connect in-app purchase key as JSON {key_id, issuer_id, private_key}, for the App Store Server API"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_days
 
   tags = var.tags
 }

@@ -111,7 +111,7 @@ variable "iterator_age_threshold_ms" {
 variable "log_retention_days" {
   description = "Retention of the function's log group, days"
   type        = number
-  default     = 90
+  default     = 365
 }
 
 variable "kms_key_arn" {

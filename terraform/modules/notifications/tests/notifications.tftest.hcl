@@ -185,7 +185,7 @@ run "names_follow_the_name_prefix" {
   }
 
   assert {
-    condition     = aws_secretsmanager_secret.database[0].recovery_window_in_days == 0 && aws_secretsmanager_secret.google_play[0].recovery_window_in_days == 0
+    condition     = alltrue([for s in [aws_secretsmanager_secret.database[0], aws_secretsmanager_secret.google_play[0], aws_secretsmanager_secret.app_store_key[0]] : s.recovery_window_in_days == 0])
     error_message = "A recovery window of 0 deletes the secrets at once, so the names are free again after a destroy."
   }
 
