@@ -9,6 +9,9 @@ Run as `python -m tests.terraform.moto_server -H 127.0.0.1 -p PORT` (the argumen
   a real task reaches within minutes. It is ready at once.
 - moto's DMS answers timestamps as ISO strings where the DMS JSON protocol has epoch seconds; the
   provider's SDK refuses them ("expected TStamp to be a JSON Number"). They are sent as numbers.
+- Every response closes its connection (HTTP/1.0). With keep-alive, the provider's SDK sometimes
+  sent a request again on a busy machine after the server had already carried it out, and a
+  created route came back as RouteAlreadyExists.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from moto.dms import models as dms_models
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.rds import models as rds_models
 from moto.server import main
 
@@ -75,6 +79,8 @@ rds_models.DBInstance.__init__ = _instance_with_its_own_resource_id  # type: ign
 dms_models.FakeReplicationTask.__init__ = _task_ready_once_created  # type: ignore[method-assign]
 for model in (dms_models.FakeReplicationInstance, dms_models.FakeReplicationTask):
     model.to_dict = _numeric_timestamps(model.to_dict)  # type: ignore[method-assign]
+
+MotoRequestHandler.protocol_version = "HTTP/1.0"
 
 if __name__ == "__main__":
     main(sys.argv[1:])
