@@ -2,7 +2,8 @@
 
 Callers use plain Python values; numbers come back as `int` when integral, else `Decimal`
 (floats are stored exactly through `repr`). Key layout (pk prefixes): `FLAG#<dataset>`,
-`BACKFILL#<run>`, `LEASE#<name>`, `VERIFY#<dataset>`, `LEDGER#<dataset>`, `REPLICA#<dataset>`.
+`BACKFILL#<run>`, `LEASE#<name>`, `VERIFY#<dataset>`, `LEDGER#<dataset>`, `REPLICA#<dataset>`,
+`SHADOW#<dataset>` (the application's shadow-read log, `ops.dualwrite.shadow_log`).
 """
 
 from __future__ import annotations
@@ -121,7 +122,11 @@ class ControlTable:
         item = response.get("Item")
         return from_wire(item) if item else None
 
-    def query(self, pk: str, sk_prefix: str = "") -> list[dict[str, Any]]:
+    def query(
+        self, pk: str, sk_prefix: str = "", *, sk_between: tuple[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every item of `pk`, optionally only those whose sk starts with `sk_prefix` or lies
+        between the two values of `sk_between` (inclusive), in sk order."""
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "ConsistentRead": True,
@@ -131,6 +136,10 @@ class ControlTable:
         if sk_prefix:
             kwargs["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
             kwargs["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix}
+        if sk_between:
+            kwargs["KeyConditionExpression"] += " AND sk BETWEEN :low AND :high"
+            kwargs["ExpressionAttributeValues"][":low"] = {"S": sk_between[0]}
+            kwargs["ExpressionAttributeValues"][":high"] = {"S": sk_between[1]}
         out: list[dict[str, Any]] = []
         while True:
             response = self.client.query(**kwargs)

@@ -1,8 +1,9 @@
-"""`ops verify run | status | report`: compare PostgreSQL with DynamoDB before reads switch."""
+"""`ops verify run | status | report | shadow`: compare PostgreSQL with DynamoDB before reads switch."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import typer
 from rich.console import Console
@@ -166,3 +167,54 @@ def report(
     if result is None:
         raise OpsError(f"no verification of {name} recorded yet; run `ops verify run`")
     render_result(result, console, as_json)
+
+
+@app.command()
+def shadow(
+    dataset: str | None = DatasetOption,
+    window: float | None = typer.Option(
+        None, "--window", help="Seconds back from now (default: the gate's OPS_SHADOW_WINDOW_SECONDS)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """The application's shadow reads as recorded in the control table: each counted mismatch
+    (when it was read, the key, why it counts, the versions and the field diff) and the counts the
+    switch-reads gate judges (reads compared, transient, in flight, not copied yet)."""
+    from ops.dualwrite.shadow_log import read_window
+    from ops.migrate.config import MigrateConfig
+
+    name = dataset or Settings.from_env().dataset
+    seconds = window if window is not None else MigrateConfig.from_env().shadow_window_seconds
+    seen = read_window(ControlTable(), name, time.time() - seconds)
+    if as_json:
+        console.print_json(json.dumps({"dataset": name, **seen.to_dict()}, default=str))
+        return
+    console.print(
+        f"shadow reads of {name} over the last {seconds:.0f} s: {seen.compared:,} compared, "
+        f"{seen.mismatch_count:,} mismatched, {seen.not_copied:,} not copied yet, "
+        f"{seen.transient:,} transient, {seen.in_flight:,} in flight, {seen.errors:,} errors"
+    )
+    if seen.mismatches:
+        table = Table(title="mismatches (newest last)")
+        for column in (
+            "read at",
+            "key",
+            "reason",
+            "PostgreSQL / DynamoDB version",
+            "diff (expected, actual)",
+        ):
+            table.add_column(column)
+        for m in seen.mismatches:
+            table.add_row(
+                str(m["read_at"])[:23].replace("T", " "),
+                json.dumps(m["key"], default=str),
+                str(m["reason"]),
+                f"{m.get('postgres_version')} / {m.get('dynamodb_version')}",
+                json.dumps(m["diff"], default=str, ensure_ascii=False)[:300],
+            )
+        console.print(table)
+    if seen.unrecorded:
+        console.print(f"{seen.unrecorded:,} more mismatches were counted but not recorded (per-interval cap)")
+    if seen.not_copied:
+        sample = ", ".join(json.dumps(k, default=str) for k in seen.not_copied_keys()[:5])
+        console.print(f"not copied yet (sample): {sample}")

@@ -21,19 +21,16 @@ Safety rules (ops/dualwrite/README.md):
   says PostgreSQL is written (it is rewritten with every change); otherwise it fails the write
   (`FlagUnavailable`).
 - Reads follow the mode; tombstones read as absent; shadow reads compare through the codec's
-  canonical form and never change the response.
+  canonical form, are judged by version off the request path (`ops.dualwrite.shadow`), are
+  recorded in the control table (`ops.dualwrite.shadow_log`) and never change the response.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -44,10 +41,13 @@ from psycopg_pool import ConnectionPool
 
 from ops import aws
 from ops import fence as fence_sql
+from ops.control import ControlTable
 from ops.dualwrite import sql as q
 from ops.dualwrite.conditional import conditional_put, is_condition_failure
 from ops.dualwrite.drainer import OutboxDrainer
 from ops.dualwrite.metrics import Metrics
+from ops.dualwrite.shadow import DEFAULT_RECHECK_SECONDS, ShadowReads
+from ops.dualwrite.shadow_log import ShadowLog
 from ops.exceptions import OpsError
 from ops.fence import read_in_transaction
 from ops.flags import (
@@ -76,15 +76,9 @@ T = TypeVar("T")
 Staged = tuple[T, Callable[[], None] | None]
 
 _DYNAMODB_MODE_RETRIES = 5
-_SAMPLE_KEEP = 50
-# A shadow difference is read again this long after it was seen; only a lasting one counts.
-DEFAULT_SHADOW_RECHECK_SECONDS = 1.0
 # How long a write waits out a fenced mode change (writes paused) before it fails.
 DEFAULT_PAUSE_WAIT_SECONDS = 15.0
 _PAUSE_POLL_SECONDS = 0.05
-_RECHECK_BACKLOG = 10_000
-_SAMPLE_LOG_FIRST = 10
-_SAMPLE_LOG_EVERY = 100
 
 
 class NotFound(OpsError):
@@ -98,14 +92,6 @@ def make_pool(conninfo: str, *, min_size: int = 1, max_size: int = 8) -> Connect
     )
     pool.open(wait=True, timeout=30)
     return pool
-
-
-@dataclass
-class ShadowSample:
-    table: str
-    key: dict[str, Any]
-    diff: dict[str, Any]
-    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 class _Paused(Exception):
@@ -139,7 +125,8 @@ class Repository:
         metrics: Metrics | None = None,
         tombstone_ttl_seconds: int | None = None,
         clock: Callable[[], float] = time.time,
-        shadow_recheck_seconds: float = DEFAULT_SHADOW_RECHECK_SECONDS,
+        shadow_recheck_seconds: float = DEFAULT_RECHECK_SECONDS,
+        shadow_log: ShadowLog | None = None,
         pause_wait_seconds: float = DEFAULT_PAUSE_WAIT_SECONDS,
         auto_drain: bool = True,
         drain_interval_seconds: float = 2.0,
@@ -166,12 +153,12 @@ class Repository:
         )
         self.clock = clock
         self.pause_wait_seconds = pause_wait_seconds
-        self.samples: deque[ShadowSample] = deque(maxlen=_SAMPLE_KEEP)
-        self._lock = threading.Lock()
-        self.shadow_recheck_seconds = shadow_recheck_seconds
-        self._rechecks: ThreadPoolExecutor | None = None
-        self._recheck_slots = threading.BoundedSemaphore(_RECHECK_BACKLOG)
-        self._recheck_pending: set[Future[None]] = set()
+        self.shadow_log = shadow_log or ShadowLog(
+            self.dataset, ControlTable(settings.control_table, self.ddb), metrics=self.metrics
+        )
+        self.shadow = ShadowReads(
+            self.tm, self.pool, self.metrics, self.shadow_log, recheck_seconds=shadow_recheck_seconds
+        )
         self.drainer: OutboxDrainer | None = None
         if auto_drain:
             self.drainer = OutboxDrainer(
@@ -186,17 +173,16 @@ class Repository:
             self.drainer.start()
 
     def settle(self) -> None:
-        """Wait until every pending shadow re-check has been decided (tests, end of a load run)."""
-        with self._lock:
-            pending = list(self._recheck_pending)
-        wait(pending)
+        """Wait until every pending shadow re-check has been decided, and write the shadow log's
+        counts (tests, end of a load run)."""
+        self.shadow.settle()
+        self.shadow_log.flush()
 
     def close(self) -> None:
         if self.drainer is not None:
             self.drainer.stop()
-        self.settle()
-        if self._rechecks is not None:
-            self._rechecks.shutdown(wait=True)
+        self.shadow.settle()
+        self.shadow.close()
         self.metrics.flush()
         if self._owns_pool:
             self.pool.close()
@@ -406,10 +392,10 @@ class Repository:
             return None if item is None else self.tm.decode(item)
         row = self._pg_get(key)
         if mode.shadow_reads:
-            self._shadow(
+            self.shadow.compare(
                 [] if row is None else [row],
                 lambda: [] if (r := self._pg_get(key)) is None else [r],
-                lambda: [] if (i := self._ddb_get(key)) is None else [i],
+                lambda: [] if (i := self._ddb_get(key, stored=True)) is None else [i],
                 key,
             )
         return row
@@ -437,20 +423,24 @@ class Repository:
             return self._sorted([self.tm.decode(i) for i in self._ddb_query(partition)])
         rows = self._pg_query(partition)
         if mode.shadow_reads:
-            self._shadow(
-                rows, lambda: self._pg_query(partition), lambda: self._ddb_query(partition), partition
+            self.shadow.compare(
+                rows,
+                lambda: self._pg_query(partition),
+                lambda: self._ddb_query(partition, stored=True),
+                partition,
             )
         return rows
 
     def _sorted(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return sorted(rows, key=lambda r: tuple(r[c] for c in self.tm.item_key_columns))
 
-    def _ddb_get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+    def _ddb_get(self, key: dict[str, Any], *, stored: bool = False) -> dict[str, Any] | None:
+        """The item (None for a tombstone, unless `stored`: the item as stored)."""
         response = self.ddb.get_item(TableName=self.target_table, Key=self.tm.key(key), ConsistentRead=True)
         item = response.get("Item")
-        return None if item is None or is_tombstone(item) else item
+        return None if item is None or (is_tombstone(item) and not stored) else item
 
-    def _ddb_query(self, partition: dict[str, Any]) -> list[dict[str, Any]]:
+    def _ddb_query(self, partition: dict[str, Any], *, stored: bool = False) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "TableName": self.target_table,
             "ConsistentRead": True,
@@ -463,98 +453,10 @@ class Repository:
         items: list[dict[str, Any]] = []
         while True:
             response = self.ddb.query(**kwargs)
-            items.extend(i for i in response.get("Items", []) if not is_tombstone(i))
+            items.extend(i for i in response.get("Items", []) if stored or not is_tombstone(i))
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def _shadow(
-        self,
-        rows: list[dict[str, Any]],
-        reread_rows: Callable[[], list[dict[str, Any]]],
-        read_items: Callable[[], list[dict[str, Any]]],
-        where: dict[str, Any],
-    ) -> None:
-        """Compare PostgreSQL's answer with DynamoDB's; count and sample lasting differences; never raise.
-
-        The two reads are a few milliseconds apart, so a write in flight between them (PostgreSQL
-        committed, DynamoDB not yet written, or the other way round for the reads) shows up as a
-        difference that is gone a moment later. Like the verifier, a difference is read again on both
-        sides after `shadow_recheck_seconds`, off the request path, and only one that lasts counts
-        as a mismatch; the others count as `ShadowTransient`.
-        """
-        diffs = self._shadow_diff(lambda: rows, read_items, where)
-        if diffs is None:
-            return
-        self.metrics.add("ShadowCompared")
-        if not diffs:
-            return
-        if self.shadow_recheck_seconds <= 0:
-            self._record_mismatch(where, diffs)
-            return
-        if not self._recheck_slots.acquire(blocking=False):
-            # Too many re-checks waiting: count it, never block the application's read.
-            self.metrics.add("ShadowRecheckDropped")
-            return
-        self.metrics.add("ShadowSuspects")
-        due = time.monotonic() + self.shadow_recheck_seconds
-        with self._lock:
-            if self._rechecks is None:
-                self._rechecks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="shadow-recheck")
-            future = self._rechecks.submit(self._recheck, reread_rows, read_items, where, due)
-            self._recheck_pending.add(future)
-        future.add_done_callback(self._recheck_done)
-
-    def _recheck_done(self, future: Future[None]) -> None:
-        with self._lock:
-            self._recheck_pending.discard(future)
-        self._recheck_slots.release()
-
-    def _recheck(
-        self,
-        reread_rows: Callable[[], list[dict[str, Any]]],
-        read_items: Callable[[], list[dict[str, Any]]],
-        where: dict[str, Any],
-        due: float,
-    ) -> None:
-        time.sleep(max(0.0, due - time.monotonic()))
-        diffs = self._shadow_diff(reread_rows, read_items, where)
-        if diffs:
-            self._record_mismatch(where, diffs)
-        elif diffs is not None:
-            self.metrics.add("ShadowTransient")
-
-    def _shadow_diff(
-        self,
-        read_rows: Callable[[], list[dict[str, Any]]],
-        read_items: Callable[[], list[dict[str, Any]]],
-        where: dict[str, Any],
-    ) -> dict[tuple[str, str], Any] | None:
-        """Field differences by item key; None when the comparison itself failed (counted)."""
-        try:
-            expected = {self._item_id(i): i for i in (self.tm.encode(r) for r in read_rows())}
-            actual = {self._item_id(i): i for i in read_items()}
-            return {
-                k: self.tm.diff(expected.get(k), actual.get(k))
-                for k in expected.keys() | actual.keys()
-                if k not in expected or k not in actual or self.tm.diff(expected[k], actual[k])
-            }
-        except Exception as exc:
-            self.metrics.add("ShadowErrors")
-            log.warning("shadow read of %s %s could not be compared: %s", self.tm.table, where, exc)
-            return None
-
-    def _record_mismatch(self, where: dict[str, Any], diffs: dict[tuple[str, str], Any]) -> None:
-        self.metrics.add("ShadowMismatches")
-        mismatches = self.metrics.count("ShadowMismatches")
-        sample = ShadowSample(self.tm.table, dict(where), {"/".join(k): v for k, v in diffs.items()})
-        self.samples.append(sample)
-        if mismatches <= _SAMPLE_LOG_FIRST or mismatches % _SAMPLE_LOG_EVERY == 0:
-            log.warning("shadow mismatch #%d %s %s: %s", mismatches, self.tm.table, where, sample.diff)
-
-    @staticmethod
-    def _item_id(item: dict[str, Any]) -> tuple[str, str]:
-        return item["pk"]["S"], item["sk"]["S"]
 
     # ------------------------------------------------------------ dynamodb-only mode
 

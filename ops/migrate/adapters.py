@@ -242,45 +242,15 @@ def wait_for_app_mode(cfg: MigrateConfig, expected: str, reader: Any = None) -> 
     return seen, time.monotonic() - started
 
 
-# ------------------------------------------------------------------ dual-write shadow reads (issue 3)
+# ------------------------------------------------------------------ dual-write shadow reads
 
 
-@dataclass(frozen=True)
-class ShadowStats:
-    compared: int
-    mismatches: int
-    source: str
+def shadow_window(cfg: MigrateConfig, control: Any, window_seconds: float) -> Any:
+    """What the application's shadow reads recorded in the control table over the trailing window
+    (`SHADOW#<dataset>`, written by `ops.dualwrite.shadow_log`)."""
+    from ops.dualwrite.shadow_log import read_window
 
-
-def shadow_stats(cfg: MigrateConfig, window_seconds: float) -> ShadowStats:
-    """Shadow-read comparisons and mismatches over the trailing window, summed over the mapped
-    tables, from the CloudWatch counters the dual-write layer publishes (`ShadowCompared`,
-    `ShadowMismatches`, dimension `Table`, namespace OPS_METRICS_NAMESPACE)."""
-    cw = aws.client("cloudwatch")
-    now = utcnow()
-    start = now - timedelta(seconds=window_seconds)
-    # A little past now: datapoints stamped in the current second are included, not raced.
-    end = now + timedelta(seconds=60)
-    # Minute periods summed over the window (a query returns at most 1440 datapoints).
-    period = 60 * max(1, int(-(-window_seconds // (60 * 1440))))
-    totals = {"ShadowCompared": 0.0, "ShadowMismatches": 0.0}
-    for table in mapped_tables():
-        for metric in totals:
-            points = cw.get_metric_statistics(
-                Namespace=cfg.settings.metrics_namespace,
-                MetricName=metric,
-                Dimensions=[{"Name": "Table", "Value": table}],
-                StartTime=start,
-                EndTime=end,
-                Period=period,
-                Statistics=["Sum"],
-            ).get("Datapoints", [])
-            totals[metric] += sum(float(p.get("Sum", 0)) for p in points)
-    return ShadowStats(
-        int(totals["ShadowCompared"]),
-        int(totals["ShadowMismatches"]),
-        f"CloudWatch {cfg.settings.metrics_namespace}",
-    )
+    return read_window(control, cfg.dataset, time.time() - window_seconds)
 
 
 # ------------------------------------------------------------------ replica (issue 5)

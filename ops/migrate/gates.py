@@ -591,27 +591,69 @@ def tombstone_ttl_check(cfg: MigrateConfig, ledger: Ledger) -> Check:
     )
 
 
-def shadow_check(cfg: MigrateConfig) -> Check:
+SHADOW_LIST = "ops verify shadow"
+
+
+def shadow_check(cfg: MigrateConfig, control: ControlTable, verified_from: str | None) -> Check:
+    """The application's shadow reads over the trailing window, as it recorded them.
+
+    Mismatches (differences that outlasted the re-check, judged by version) count against the
+    threshold. Reads of keys the backfill had not copied yet count apart: they are harmless once a
+    full verification — which compared every key — started after them (`verified_from`, the start
+    of the run the `verify` gate accepted); any later one means a row reached PostgreSQL without
+    reaching DynamoDB."""
     name = "shadow-read mismatches"
     window = cfg.shadow_window_seconds
-    threshold = f"<= {cfg.shadow_max_mismatches} over the last {window:.0f} s, >= 1 comparison"
+    threshold = (
+        f"<= {cfg.shadow_max_mismatches} mismatched over the last {window:.0f} s, >= 1 comparison, "
+        "no key left uncopied after the verification started"
+    )
     fix = (
-        "ops verify run --repair, then wait one window; the app logs sample each mismatch "
-        "('shadow mismatch #n')"
+        f"`{SHADOW_LIST}` lists each mismatched key with its diff; repair with `ops verify run "
+        "--repair --yes`, then wait one window (OPS_SHADOW_WINDOW_SECONDS)"
     )
 
     def measure() -> Check:
-        stats = adapters.shadow_stats(cfg, window)
-        ok = stats.mismatches <= cfg.shadow_max_mismatches and stats.compared > 0
-        return Check(name, ok, f"{stats.mismatches} of {stats.compared} reads", threshold, fix)
+        seen = adapters.shadow_window(cfg, control, window)
+        uncovered = seen.not_copied_since(verified_from) if verified_from else seen.not_copied
+        measured = f"{seen.mismatch_count} mismatched in {seen.compared:,} reads"
+        if seen.not_copied:
+            measured += f"; {seen.not_copied:,} not copied yet, " + (
+                f"{seen.not_copied - uncovered:,} before the verification started ({verified_from})"
+                if verified_from
+                else "no clean verification since"
+            )
+        if seen.transient or seen.in_flight:
+            measured += f"; {seen.transient:,} transient, {seen.in_flight:,} in flight"
+        ok = seen.mismatch_count <= cfg.shadow_max_mismatches and seen.compared > 0 and not uncovered
+        if seen.compared == 0:
+            reason = (
+                "no shadow reads recorded: the application must run in dual_write_shadow and be "
+                f"allowed to write SHADOW#{cfg.dataset} items to the control table {control.name}"
+            )
+        elif uncovered:
+            reason = (
+                "rows were read from PostgreSQL with no DynamoDB item "
+                + (
+                    "after the verification started: "
+                    if verified_from
+                    else "and no clean verification since: "
+                )
+                + f"`{SHADOW_LIST}` lists some; `ops migrate backfill`, then `ops migrate verify`"
+            )
+        else:
+            reason = fix
+        return Check(name, ok, measured, threshold, reason)
 
     return _probe(name, threshold, fix, measure)
 
 
-def dual_write_gate(cfg: MigrateConfig, with_shadow: bool) -> GateResult:
+def dual_write_gate(
+    cfg: MigrateConfig, control: ControlTable, *, shadow: bool, verified_from: str | None = None
+) -> GateResult:
     checks = [outbox_check(cfg)]
-    if with_shadow:
-        checks.append(shadow_check(cfg))
+    if shadow:
+        checks.append(shadow_check(cfg, control, verified_from))
     return GateResult("dual-write", checks)
 
 

@@ -176,12 +176,15 @@ class Cutover:
         if phase == Phase.BACKFILL:
             checks.extend(self._replica_gate().checks)
         elif phase == Phase.SWITCH_READS:
-            checks.extend(
-                _foreign_gate(
-                    "verification", lambda: adapters.verify_gate(self.cfg, self.control), "ops migrate verify"
-                ).checks
+            verification = _foreign_gate(
+                "verification", lambda: adapters.verify_gate(self.cfg, self.control), "ops migrate verify"
             )
-            checks.extend(gates.dual_write_gate(self.cfg, with_shadow=True).checks)
+            checks.extend(verification.checks)
+            # Shadow reads of keys not copied yet are vouched for by the verification that passed.
+            verified_from = verification.evidence.get("started_at") if verification.ok else None
+            checks.extend(
+                gates.dual_write_gate(self.cfg, self.control, shadow=True, verified_from=verified_from).checks
+            )
             checks.append(gates.tombstone_ttl_check(self.cfg, self.ledger))
             checks.append(gates.alarms_ok(self.cfg, self.cfg.alarm_prefixes))
         elif phase == Phase.STOP_PG_WRITES:

@@ -19,11 +19,13 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from ops import aws
+from ops.control import ControlTable
 from ops.dualwrite import Metrics, Repository, conditional_put, drain_outbox, make_pool, pending_outbox
+from ops.dualwrite.shadow_log import ShadowLog, ShadowWindow, read_window
 from ops.flags import FixedMode, Mode
 from ops.mapping import is_tombstone, load_mapping
 from ops.schema import apply_migrations
-from ops.tables import ensure_target_table
+from ops.tables import ensure_pk_sk_table, ensure_target_table
 
 pytestmark = pytest.mark.stack
 
@@ -162,56 +164,135 @@ def test_dual_write_writes_both_and_reads_postgres(clean: ConnectionPool, target
     assert r.get(k) is None
 
 
-def test_shadow_mode_compares_counts_and_samples_without_changing_the_answer(
-    clean: ConnectionPool, target: str
-) -> None:
-    cloudwatch = aws.client("cloudwatch")
-    metrics = Metrics(
-        "Test/DualWrite", dimensions={"Table": "answers"}, cloudwatch=cloudwatch, interval_seconds=3600
-    )
-    r = Repository(
+@pytest.fixture
+def control(stack: Any, unique_name: str) -> Iterator[ControlTable]:
+    ddb = aws.client("dynamodb")
+    ensure_pk_sk_table(f"ctl-{unique_name}", ddb)
+    yield ControlTable(f"ctl-{unique_name}", ddb)
+    ddb.delete_table(TableName=f"ctl-{unique_name}")
+
+
+def shadow_repo(
+    pool: ConnectionPool, target: str, control: ControlTable, recheck: float = 0.2, **kwargs: Any
+) -> Repository:
+    metrics = Metrics(enabled=False)
+    return Repository(
         ANSWERS,
-        clean,
+        pool,
         target_table=target,
         modes=FixedMode(Mode.DUAL_WRITE_SHADOW),
         metrics=metrics,
-        shadow_recheck_seconds=0.2,
+        shadow_recheck_seconds=recheck,
+        shadow_log=ShadowLog("answers", control, metrics=metrics, interval_seconds=3600),
+        **kwargs,
     )
+
+
+def recorded(control: ControlTable) -> ShadowWindow:
+    return read_window(control, "answers", time.time() - 600)
+
+
+def test_shadow_mode_compares_records_and_never_changes_the_answer(
+    clean: ConnectionPool, target: str, control: ControlTable
+) -> None:
+    r = shadow_repo(clean, target, control)
     k1, k2 = key(2, 1), key(2, 2)
     r.create(new_answer(k1))
     r.create(new_answer(k2))
     assert r.get(k1)["body"] == "첫 답변 ✨"  # type: ignore[index]
     assert len(r.query(couple_id=2)) == 2
-    assert metrics.count("ShadowCompared") == 2
-    assert metrics.count("ShadowMismatches") == 0
-    tamper(target, k1, "drifted")
+    assert r.metrics.count("ShadowCompared") == 2
+    tamper(target, k1, "drifted")  # same version, other values: no write can explain it
     assert r.get(k1)["body"] == "첫 답변 ✨"  # type: ignore[index]
     r.settle()
-    assert metrics.count("ShadowMismatches") == 1
-    assert r.samples[-1].diff["COUPLE#2/ANSWER#1#3"]["body"] == ("첫 답변 ✨", "drifted")
-    aws.client("dynamodb").delete_item(TableName=target, Key=ANSWERS.key(k2))
-    assert len(r.query(couple_id=2)) == 2
+    assert r.metrics.count("ShadowMismatches") == 1
+    (mismatch,) = recorded(control).mismatches
+    assert mismatch["key"] == k1
+    assert mismatch["item"] == "COUPLE#2/ANSWER#1#3"
+    assert mismatch["diff"]["body"] == ["첫 답변 ✨", "drifted"]
+    assert "values differ" in mismatch["reason"]
+    assert mismatch["postgres_version"] == mismatch["dynamodb_version"]
+    seen = recorded(control)
+    assert (seen.compared, seen.mismatch_count, seen.not_copied) == (3, 1, 0)
+    r.close()
+
+
+def test_a_row_without_an_item_is_not_copied_yet_not_a_mismatch(
+    clean: ConnectionPool, target: str, control: ControlTable
+) -> None:
+    # A row the backfill has not reached: no item at all, and no write of it in the outbox.
+    r = shadow_repo(clean, target, control)
+    k = key(2, 3)
+    r.create(new_answer(k))
+    aws.client("dynamodb").delete_item(TableName=target, Key=ANSWERS.key(k))
+    assert len(r.query(couple_id=2)) == 1
     r.settle()
-    assert metrics.count("ShadowMismatches") == 2
-    assert metrics.count("ShadowSuspects") == 2
-    metrics.flush()
-    assert metrics.flush_failures == 0
-    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="Test/DualWrite")["Metrics"]}
-    assert {"ShadowMismatches", "ShadowCompared", "DynamoWrites", "PostgresWrites"} <= names
+    assert r.metrics.count("ShadowNotCopied") == 1
+    assert r.metrics.count("ShadowMismatches") == 0
+    seen = recorded(control)
+    assert (seen.not_copied, seen.mismatch_count) == (1, 0)
+    assert seen.not_copied_keys() == [k]
+    r.close()
+
+
+def test_dynamodb_behind_with_the_write_in_the_outbox_is_read_again_until_it_lands(
+    clean: ConnectionPool, target: str, control: ControlTable
+) -> None:
+    r = shadow_repo(clean, target, control, recheck=0.3, auto_drain=False)
+    k = key(3, 2)
+    r.create(new_answer(k))
+    # The update reaches PostgreSQL and the outbox; its DynamoDB put fails (DynamoDB unreachable).
+    down = repo(clean, target, Mode.DUAL_WRITE, dynamodb=unreachable_dynamodb(), auto_drain=False)
+    down.update(k, {"body": "in flight"})
+    assert pending_outbox(clean) == 1
+    r.get(k)
+    time.sleep(0.6)  # a re-check or two find it in the outbox; then the drainer delivers it
+    drain_outbox(load_mapping(), clean, aws.client("dynamodb"), target, min_age_seconds=0)
+    r.settle()
+    assert r.metrics.count("ShadowMismatches") == 0
+    assert r.metrics.count("ShadowTransient") == 1
+    assert recorded(control).mismatch_count == 0
+    r.close()
+
+
+def test_a_write_still_in_the_outbox_after_every_re_read_counts_in_flight_not_mismatched(
+    clean: ConnectionPool, target: str, control: ControlTable
+) -> None:
+    r = shadow_repo(clean, target, control, recheck=0.05, auto_drain=False)
+    down = repo(clean, target, Mode.DUAL_WRITE, dynamodb=unreachable_dynamodb(), auto_drain=False)
+    k = key(3, 3)
+    down.create(new_answer(k))
+    r.get(k)
+    r.settle()
+    assert (r.metrics.count("ShadowInFlight"), r.metrics.count("ShadowMismatches")) == (1, 0)
+    assert r.metrics.count("ShadowNotCopied") == 0
+    r.close()
+
+
+def test_dynamodb_behind_with_no_write_in_flight_is_a_mismatch(
+    clean: ConnectionPool, target: str, control: ControlTable
+) -> None:
+    # A row changed while the flag was back on `postgres`: PostgreSQL moved on, nothing will ever
+    # bring the item up to date (the backfill never overwrites an item).
+    r = shadow_repo(clean, target, control)
+    k = key(3, 4)
+    r.create(new_answer(k))
+    repo(clean, target, Mode.POSTGRES).update(k, {"body": "written in postgres mode"})
+    r.get(k)
+    r.settle()
+    (mismatch,) = recorded(control).mismatches
+    assert "no write in flight" in mismatch["reason"]
+    assert mismatch["postgres_version"] > mismatch["dynamodb_version"]
+    assert mismatch["diff"]["body"] == ["written in postgres mode", "첫 답변 ✨"]
+    r.close()
 
 
 def test_shadow_difference_gone_by_the_recheck_is_transient_not_a_mismatch(
-    clean: ConnectionPool, target: str
+    clean: ConnectionPool, target: str, control: ControlTable
 ) -> None:
     # A write in flight between the PostgreSQL read and the DynamoDB read looks like a difference
     # for a moment; the re-check reads both sides again and only a lasting difference counts.
-    r = Repository(
-        ANSWERS,
-        clean,
-        target_table=target,
-        modes=FixedMode(Mode.DUAL_WRITE_SHADOW),
-        shadow_recheck_seconds=1.0,
-    )
+    r = shadow_repo(clean, target, control, recheck=1.0)
     k = key(3, 1)
     r.create(new_answer(k))
     good = aws.client("dynamodb").get_item(TableName=target, Key=ANSWERS.key(k))["Item"]
@@ -222,15 +303,20 @@ def test_shadow_difference_gone_by_the_recheck_is_transient_not_a_mismatch(
     assert r.metrics.count("ShadowSuspects") == 1
     assert r.metrics.count("ShadowTransient") == 1
     assert r.metrics.count("ShadowMismatches") == 0
+    assert recorded(control).transient == 1
     r.close()
 
 
-def test_shadow_mode_survives_dynamodb_errors(clean: ConnectionPool, target: str) -> None:
-    r = repo(clean, target, Mode.DUAL_WRITE_SHADOW, dynamodb=unreachable_dynamodb())
+def test_shadow_mode_survives_dynamodb_errors(
+    clean: ConnectionPool, target: str, control: ControlTable
+) -> None:
+    r = shadow_repo(clean, target, control, dynamodb=unreachable_dynamodb())
     k = key(1, 3)
     r.create(new_answer(k))
     assert r.get(k)["body"] == "첫 답변 ✨"  # type: ignore[index]
     assert r.metrics.count("ShadowErrors") == 1
+    r.settle()
+    assert recorded(control).errors == 1
 
 
 def test_read_dynamodb_mode_reads_dynamodb_and_writes_both(clean: ConnectionPool, target: str) -> None:

@@ -5,6 +5,7 @@ each other's ledger, flag or slot."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -83,16 +84,22 @@ class World:
             AlarmName=f"{self.alarm_prefix}{name}", StateValue=state, StateReason="test"
         )
 
-    def shadow(self, compared: int, mismatches: int) -> None:
-        """Publish shadow-read counters exactly as the dual-write layer does."""
-        from ops.dualwrite import Metrics
+    def shadow(
+        self, compared: int, mismatches: int = 0, not_copied: int = 0, read_at: float | None = None
+    ) -> None:
+        """Record shadow reads in the control table exactly as the dual-write layer does."""
+        from ops.dualwrite.shadow_log import Mismatch, ShadowLog, stamp
 
-        metrics = Metrics(dimensions={"Table": "answers"})
-        metrics.add("ShadowCompared", compared)
-        if mismatches:
-            metrics.add("ShadowMismatches", mismatches)
-        metrics.flush()
-        assert metrics.flush_failures == 0
+        at = time.time() if read_at is None else read_at
+        log = ShadowLog("answers", self.control)
+        for _ in range(compared):
+            log.compared(at)
+        key = {"couple_id": 1, "question_id": 1, "user_id": 1}
+        for _ in range(not_copied):
+            log.not_copied(at, key)
+        for _ in range(mismatches):
+            log.mismatch(Mismatch("answers", key, "COUPLE#1/ANSWER#1#1", "test", stamp(at), 2, 2, {}))
+        log.flush()
 
     def sql(self, url: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(url, autocommit=True) as conn:

@@ -3,12 +3,14 @@ the refusal names the check, the measured value, the threshold and the fix."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
 
 from ops import aws
+from ops.cli.main import app
 from ops.migrate.phases import Phase, PhaseState, Position
 from ops.tables import ensure_pk_sk_table
 
@@ -205,9 +207,22 @@ def test_switch_reads_refuses_on_shadow_mismatches(world: World) -> None:
     code, doc = world.ops_json("switch-reads", "--yes")
     assert code == 1
     check = failed_checks(doc)["shadow-read mismatches"]
-    assert check["measured"] == "3 of 200 reads"
-    assert check["threshold"].startswith("<= 0 over the last 900 s")
+    assert check["measured"] == "3 mismatched in 200 reads"
+    assert check["threshold"].startswith("<= 0 mismatched over the last 900 s")
+    assert "ops verify shadow" in check["fix"]
     assert world.mode() == "dual_write_shadow"
+    listed = world.runner.invoke(app, ["verify", "shadow", "--json"])
+    assert listed.exit_code == 0
+    assert json.loads(listed.stdout)["mismatches"] == 3
+
+
+def test_switch_reads_refuses_without_recorded_shadow_reads(world: World) -> None:
+    world.advance(Phase.VERIFY)
+    code, doc = world.ops_json("switch-reads", "--yes")
+    assert code == 1
+    check = failed_checks(doc)["shadow-read mismatches"]
+    assert check["measured"] == "0 mismatched in 0 reads"
+    assert f"SHADOW#answers items to the control table {world.control.name}" in check["fix"]
 
 
 def test_backfill_refuses_while_the_replica_is_not_ready(world: World) -> None:
