@@ -29,7 +29,7 @@ from ops.backfill.progress import FleetProgressDisplay, ProgressDisplay, summary
 from ops.backfill.retry import retry_failed
 from ops.backfill.status import backfill_gate, backfill_summary, segment_states
 from ops.control import ControlTable
-from ops.exceptions import ConfigError
+from ops.exceptions import ConfigError, OpsError
 from ops.results import render
 from ops.settings import Settings
 
@@ -265,17 +265,31 @@ def status(
     render(gate, console)
 
 
+def _steerable(control: ControlTable, run_id: str, action: str) -> LiveControls:
+    """The run's live controls, unless there is nothing left to steer (a control written then
+    would only surprise the next run)."""
+    summary = backfill_summary(control, run_id)
+    if summary is None:
+        raise OpsError(f"no backfill run '{run_id}' recorded; start one with `ops migrate backfill`")
+    if summary.segments_total and summary.segments_complete == summary.segments_total:
+        raise OpsError(
+            f"run '{run_id}' is finished ({summary.segments_complete}/{summary.segments_total} segments "
+            f"complete): nothing to {action}. A new copy takes its own settings: `ops backfill run --rate N`"
+        )
+    return LiveControls(control, run_id)
+
+
 @app.command()
 def pause(run_id: str | None = RunIdOption, control_table: str | None = ControlOption) -> None:
     """Pause every worker of the run within seconds (in-flight requests finish)."""
-    LiveControls(_control(control_table), _run_id(run_id, None)).pause()
+    _steerable(_control(control_table), _run_id(run_id, None), "pause").pause()
     console.print("paused; `ops backfill resume` continues")
 
 
 @app.command()
 def resume(run_id: str | None = RunIdOption, control_table: str | None = ControlOption) -> None:
     """Resume a paused run."""
-    LiveControls(_control(control_table), _run_id(run_id, None)).resume()
+    _steerable(_control(control_table), _run_id(run_id, None), "resume").resume()
     console.print("resumed")
 
 
@@ -288,8 +302,8 @@ def set_rate(
     run_id: str | None = RunIdOption,
     control_table: str | None = ControlOption,
 ) -> None:
-    """Change the rate of a running copy without restarting it."""
-    LiveControls(_control(control_table), _run_id(run_id, None)).set_rate(rate)
+    """Change the rate of a running copy without restarting it (refused once the run is finished)."""
+    _steerable(_control(control_table), _run_id(run_id, None), "slow down or speed up").set_rate(rate)
     console.print(f"rate set to {rate:,.0f} rows/s per worker" if rate else "rate limit removed")
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -91,7 +95,10 @@ def traffic(  # noqa: PLR0917 - Typer options are parameters
     database_url: str | None = DatabaseOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Drive creates, updates, deletes and reads through the dual-write layer; report every error."""
+    """Drive creates, updates, deletes and reads through the dual-write layer; report every error.
+
+    Ctrl-C (or SIGTERM) stops it early: operations in progress finish and the report is printed
+    as after a full run (a second Ctrl-C stops at once)."""
     from ops.demo.traffic import run_traffic
     from ops.dualwrite import Repository, make_pool
     from ops.flags import FixedMode, FlagReader
@@ -108,8 +115,9 @@ def traffic(  # noqa: PLR0917 - Typer options are parameters
     pool = make_pool(_database(database_url), max_size=max(6, (workers or int(rps // 5) + 2) + 2))
     modes = FixedMode(mode) if mode else FlagReader(settings.dataset)
     repo = Repository("answers", pool, target_table=settings.target_table, modes=modes)
+    stop = threading.Event()
     try:
-        with _progress() as progress:
+        with _stopped_by_signals(stop), _progress() as progress:
             task = progress.add_task(f"traffic ({modes.mode()})", total=int(rps * duration), rate="")
             result = run_traffic(
                 repo,
@@ -118,16 +126,40 @@ def traffic(  # noqa: PLR0917 - Typer options are parameters
                 workers=workers,
                 seed=seed_value,
                 progress=lambda n: progress.update(task, advance=n),
+                stop=stop,
             )
     finally:
         repo.close()
         pool.close()
+    if stop.is_set():
+        progress_console.print(f"stopped early after {result.seconds:.0f} s of the planned {duration:g} s")
     if as_json:
         console.print_json(json.dumps(result.to_dict()))
     else:
         _render_traffic(result.to_dict())
     if result.error_count:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM set `stop` once; the handlers in place before are restored afterwards (and
+    by the first signal, so a second Ctrl-C interrupts at once)."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handle(signum: int, frame: Any) -> None:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        progress_console.print("[yellow]stopping:[/] letting operations in progress finish, then the report")
+        stop.set()
+
+    for sig in saved:
+        signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _render_traffic(report: dict[str, Any]) -> None:

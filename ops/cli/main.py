@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 
 err_console = Console(stderr=True)
+# Unreachable databases and endpoints are configuration errors (see the exit codes in ops.cli.migrate).
+UNREACHABLE_EXIT_CODE = 2
 
 
 def _register() -> None:
@@ -65,9 +67,29 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point: expected failures print their message, not a traceback."""
+    """Console-script entry point: expected failures print their message, not a traceback, and so
+    does a database or AWS endpoint that cannot be reached (the commonest first mistake: the local
+    stack is down, or the shell does not point at it)."""
+    import psycopg
+    from botocore.exceptions import EndpointConnectionError
+
     try:
         app()
     except OpsError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         sys.exit(exc.exit_code)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        err_console.print(
+            f"[bold red]error:[/] cannot reach PostgreSQL: {reason}\n"
+            "Check PROD_DATABASE_URL / V2_DATABASE_URL; on the local stack: `ops sandbox status`, "
+            '`ops sandbox up`, then `eval "$(ops sandbox env)"`.'
+        )
+        sys.exit(UNREACHABLE_EXIT_CODE)
+    except EndpointConnectionError as exc:
+        err_console.print(
+            f"[bold red]error:[/] cannot reach an AWS endpoint: {exc}\n"
+            "Check AWS_ENDPOINT_URL and your credentials; on the local stack: `ops sandbox status`, "
+            '`ops sandbox up`, then `eval "$(ops sandbox env)"`.'
+        )
+        sys.exit(UNREACHABLE_EXIT_CODE)

@@ -78,6 +78,13 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
             console=progress_console,
         ) as progress:
             task = progress.add_task("outbox", total=pending)
+            done = [0]
+
+            def advance(n: int) -> None:
+                # Rows written while it drains are drained too: the total grows with them.
+                done[0] += n
+                progress.update(task, advance=n, total=max(pending, done[0]))
+
             result = drain_outbox(
                 load_mapping(),
                 pool,
@@ -86,7 +93,7 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
                 batch_size=batch_size,
                 workers=workers,
                 tombstone_ttl_seconds=settings.tombstone_ttl_seconds,
-                progress=lambda n: progress.update(task, advance=n),
+                progress=advance,
             )
     finally:
         pool.close()

@@ -15,6 +15,7 @@ from ops.replica import (
     ReplicaStatus,
     make_driver,
     replica_gate,
+    start_replica,
     wait_for_replica,
 )
 from ops.results import GateResult, render
@@ -98,11 +99,13 @@ def start(  # noqa: PLR0917 - Typer options are parameters
         if reloader is None:
             raise typer.BadParameter("--reload applies to the dms driver only")
         reloader()
+        outcome = "reload requested"
     elif resume:
         replica.resume()
+        outcome = "resume requested"
     else:
-        replica.start()
-    console.print(f"[green]{action} requested[/] ({replica.name}); follow it with `ops replica wait`")
+        outcome = start_replica(replica)
+    console.print(f"[green]{outcome}[/] ({replica.name}); follow it with `ops replica wait`")
 
 
 @app.command()
@@ -173,7 +176,8 @@ def stop(  # noqa: PLR0917 - Typer options are parameters
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be stopped; change nothing."),
 ) -> None:
-    """Pause replication (resume with `ops replica start --resume`), or tear it down for good."""
+    """Stop applying changes (the source keeps them; `ops replica start` resumes the same replica),
+    or tear it down for good."""
     replica = _driver(driver, task_arn, name)
     action = "tear down" if teardown else "stop"
     if dry_run:

@@ -19,7 +19,10 @@ app = typer.Typer(
 console = Console()
 
 RootOption = typer.Option(
-    None, "--root", help="Folder for state, logs and data (default: .sandbox in the repo)."
+    None,
+    "--root",
+    envvar="OPS_SANDBOX_DIR",
+    help="Folder for state, logs and data (default: .sandbox in the repo).",
 )
 
 
@@ -27,14 +30,22 @@ RootOption = typer.Option(
 def up(
     root: Path | None = RootOption,
     prod_port: int = typer.Option(
-        DEFAULT_PORTS["prod"], help="Port of the `prod` PostgreSQL cluster (0: any free)."
+        DEFAULT_PORTS["prod"],
+        envvar="OPS_SANDBOX_PROD_PORT",
+        help="Port of the `prod` PostgreSQL cluster (0: any free).",
     ),
     v2_port: int = typer.Option(
-        DEFAULT_PORTS["v2"], help="Port of the `v2` PostgreSQL cluster (0: any free)."
+        DEFAULT_PORTS["v2"],
+        envvar="OPS_SANDBOX_V2_PORT",
+        help="Port of the `v2` PostgreSQL cluster (0: any free).",
     ),
-    moto_port: int = typer.Option(DEFAULT_PORTS["moto"], help="Port of moto's server (0: any free)."),
+    moto_port: int = typer.Option(
+        DEFAULT_PORTS["moto"], envvar="OPS_SANDBOX_MOTO_PORT", help="Port of moto's server (0: any free)."
+    ),
     dynamodb_port: int = typer.Option(
-        DEFAULT_PORTS["dynamodb"], help="Port of DynamoDB Local (0: any free)."
+        DEFAULT_PORTS["dynamodb"],
+        envvar="OPS_SANDBOX_DYNAMODB_PORT",
+        help="Port of DynamoDB Local (0: any free).",
     ),
 ) -> None:
     """Start the local stack (harmless when it is already up), then show its status."""
@@ -53,6 +64,11 @@ def down(
     """Stop exactly the processes `up` started (by PID); with --purge, delete the data too."""
     stopped = Sandbox(root).down(purge=purge)
     console.print(f"Stopped: {', '.join(stopped)}" if stopped else "Nothing was running.")
+    if purge:
+        console.print(
+            "Deleted the data: both PostgreSQL clusters and the logs (DynamoDB Local and moto keep "
+            "theirs in memory only, gone with the processes). The next `ops sandbox up` starts empty."
+        )
 
 
 @app.command()

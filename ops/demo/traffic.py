@@ -150,8 +150,10 @@ def run_traffic(
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
     history: History | None = None,
+    stop: threading.Event | None = None,
 ) -> TrafficResult:
-    """Drive `repo` at `rps` operations per second for `duration` seconds; report what happened.
+    """Drive `repo` at `rps` operations per second for `duration` seconds, or until `stop` is set
+    (operations in progress finish); report what happened.
 
     With `history`, every write is recorded there (with a body no other write uses), for the
     history checker (`ops.demo.history.check`)."""
@@ -164,7 +166,14 @@ def run_traffic(
             f"unknown operation(s) {', '.join(sorted(unknown))} in the mix; use {', '.join(DEFAULT_MIX)}"
         )
     run = _TrafficRun(
-        repo, rps=rps, duration=duration, mix=mix, seed=seed, progress=progress, history=history
+        repo,
+        rps=rps,
+        duration=duration,
+        mix=mix,
+        seed=seed,
+        progress=progress,
+        history=history,
+        stop=stop or threading.Event(),
     )
     # Enough workers that a slow request (DynamoDB Local, a busy machine) does not stall the schedule.
     count = workers or max(4, min(32, int(rps // 5) + 2))
@@ -194,9 +203,11 @@ class _TrafficRun:
         mix: dict[str, float],
         seed: int | None,
         progress: Callable[[int], None] | None,
-        history: History | None = None,
+        history: History | None,
+        stop: threading.Event,
     ) -> None:
         self.repo = repo
+        self.stop = stop
         self.history = history
         self.rps = rps
         self.seed = seed or 0
@@ -225,11 +236,11 @@ class _TrafficRun:
             with self.lock:
                 index = self.next_index
                 self.next_index += 1
-            if index >= self.planned:
+            if index >= self.planned or self.stop.is_set():
                 return
             delay = self.started + index / self.rps - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+            if delay > 0 and self.stop.wait(delay):
+                return
             op = self.schedule[index]
             t0 = time.perf_counter()
             try:

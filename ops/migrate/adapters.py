@@ -276,6 +276,12 @@ def replica_driver(cfg: MigrateConfig) -> Any:
     )
 
 
+def start_replica(driver: Any) -> str:
+    from ops.replica import start_replica as start
+
+    return str(start(driver))
+
+
 def end_replica(cfg: MigrateConfig) -> str:
     """Stop replication for good: a logical subscription is dropped with its slot (a slot left on
     production would hold its WAL forever); a DMS task is stopped (Terraform deletes it)."""

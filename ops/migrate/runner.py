@@ -356,11 +356,9 @@ class Cutover:
 
     def _do_replicate(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
         driver = adapters.replica_driver(self.cfg)
-        # start() is idempotent: it creates, re-enables (after a rollback) or refreshes.
-        driver.start()
-        result.add(
-            f"start {self.cfg.replica_driver} replica", StepStatus.OK, "started" if fresh else "resumed"
-        )
+        # Idempotent: it creates, re-enables (after a rollback) or leaves a running replica alone,
+        # and says which.
+        result.add(f"start {self.cfg.replica_driver} replica", StepStatus.OK, adapters.start_replica(driver))
         return self._wait(lambda: adapters.replica_gate(self.cfg, driver), opts.wait_seconds)
 
     def _do_backfill(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:

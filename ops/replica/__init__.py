@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from ops.exceptions import ConfigError
-from ops.replica.base import ReplicaDriver, ReplicaError, ReplicaStatus, TableSync
+from ops.replica.base import ReplicaDriver, ReplicaError, ReplicaStatus, TableSync, start_replica
 from ops.replica.dms import DmsReplicaDriver
 from ops.replica.gate import DEFAULT_MAX_LAG_SECONDS, GATE_NAME, replica_gate
 from ops.replica.logical import LogicalReplicaDriver
@@ -69,5 +69,6 @@ __all__ = [
     "make_driver",
     "mapped_tables",
     "replica_gate",
+    "start_replica",
     "wait_for_replica",
 ]

@@ -61,3 +61,21 @@ class ReplicaDriver(Protocol):
     def resume(self) -> None: ...
 
     def status(self) -> ReplicaStatus: ...
+
+
+# States in which a driver has never copied anything (logical: no subscription; DMS: a task that
+# never ran).
+_NEVER_STARTED = ("absent", "ready", "created")
+_RUNNING = ("running", "starting")
+
+
+def start_replica(driver: ReplicaDriver) -> str:
+    """Start the replica, or resume the one that exists, and say which: an operator re-running a
+    start must be able to tell that no second replica was made."""
+    before = driver.status().state
+    if before in _RUNNING:
+        return f"already running ({before}): nothing started, no second replica"
+    driver.start()
+    if before in _NEVER_STARTED:
+        return "started: a new replica, the initial copy begins"
+    return f"resumed: the same replica continues from where it was {before}, no second replica"

@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 from typer.testing import CliRunner
 
+from ops.backfill.checkpoint import segment_sk
 from ops.backfill.controls import LiveControls
 from ops.cli.main import app
 from tests.functional.backfill.support import Env, seed
@@ -61,9 +62,24 @@ def test_plan_run_status_controls_and_failures_commands(env: Env, tmp_path: Path
     assert json.loads(_ops(env, "status", "--json"))["gate"]["ok"]
     env.assert_copy_equals_source()
 
+    # A finished run has nothing to steer: saying "rate set" would be a lie.
+    for args in (("pause",), ("set-rate", "250"), ("resume",)):
+        refused = runner.invoke(app, ["backfill", *args, "--control-table", env.control_table])
+        assert refused.exit_code == 1
+        assert "run 'answers' is finished (4/4 segments complete)" in str(refused.exception)
+    assert LiveControls(env.control, "answers").read().rate is None
+
+    # One segment not done yet (as after a crash): the controls apply.
+    env.control.update("BACKFILL#answers", segment_sk(1), set_={"state": "running"})
     _ops(env, "pause")
     assert LiveControls(env.control, "answers").read().paused
     _ops(env, "set-rate", "250")
     _ops(env, "resume")
     state = LiveControls(env.control, "answers").read()
     assert not state.paused and state.rate == 250
+
+
+def test_controls_without_a_run_say_so(env: Env) -> None:
+    refused = runner.invoke(app, ["backfill", "set-rate", "10", "--control-table", env.control_table])
+    assert refused.exit_code == 1
+    assert "no backfill run 'answers' recorded" in str(refused.exception)

@@ -28,6 +28,9 @@ def test_replica_cli_cycle(prod_db: str, v2_db: str, monkeypatch: pytest.MonkeyP
         assert planned.exit_code == 0 and "nothing changed" in planned.output
         started = runner.invoke(app, ["replica", "start", *name])
         assert started.exit_code == 0, started.output
+        assert "started: a new replica" in started.output
+        again = runner.invoke(app, ["replica", "start", *name])
+        assert "already running" in again.output and "no second replica" in again.output
         waited = runner.invoke(
             app, ["replica", "wait", "--timeout", "60", "--interval", "0.5", "--json", *name]
         )
@@ -39,6 +42,11 @@ def test_replica_cli_cycle(prod_db: str, v2_db: str, monkeypatch: pytest.MonkeyP
         assert paused.exit_code == 0
         refused = runner.invoke(app, ["replica", "status", "--json", *name])
         assert refused.exit_code == 1 and json.loads(refused.output)["status"]["state"] == "stopped"
+        resumed = runner.invoke(app, ["replica", "start", *name])
+        assert "resumed: the same replica continues from where it was stopped" in resumed.output
+        with psycopg.connect(v2_db) as conn:
+            found = conn.execute("SELECT count(*) FROM pg_subscription WHERE subname = %s", (name[1],))
+            assert found.fetchone() == (1,)
     finally:
         dropped = runner.invoke(app, ["replica", "stop", "--teardown", "--yes", *name])
     assert dropped.exit_code == 0, dropped.output
