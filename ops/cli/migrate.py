@@ -369,6 +369,7 @@ def _render_status(report: dict[str, Any]) -> None:
         console.print(running)
     else:
         console.print("running now: nothing (no replica, backfill or verification started yet)")
+    _render_snapshots(report["phases"])
     console.print(f"[bold]next:[/] {report['next'] or 'nothing: the migration is complete'}")
     if report.get("history") is not None:
         _render_history(report["history"])
@@ -385,6 +386,26 @@ def _render_refusals(phases: list[dict[str, Any]]) -> None:
                     f"[red]{row['phase']}: {check['name']}[/] measured {check['measured']}, "
                     f"required {check['threshold']}; fix: {check['fix']}"
                 )
+
+
+def _render_snapshots(phases: list[dict[str, Any]]) -> None:
+    """The final snapshots the destructive phases took: what a restore starts from."""
+    taken = [(row["phase"], snap) for row in phases for snap in row.get("snapshots") or []]
+    if not taken:
+        return
+    table = Table(title="snapshots")
+    for column in ("phase", "kind", "location", "tables", "size"):
+        table.add_column(column)
+    for phase, snap in taken:
+        size = snap.get("size_bytes") or 0
+        table.add_row(
+            phase,
+            str(snap.get("kind", "")),
+            str(snap.get("location", "")),
+            ", ".join(snap.get("tables") or []) or "-",
+            f"{size:,} bytes" if size else "-",
+        )
+    console.print(table)
 
 
 def _render_history(events: list[dict[str, Any]]) -> None:

@@ -69,7 +69,8 @@ def run(  # noqa: PLR0917 - Typer options are parameters
     On the V2 replica, a difference that lasts through the re-checks is confirmed on the primary
     (PROD_DATABASE_URL) before it counts or is repaired: a replica that lags is not a difference.
     --repair is refused in mode `dynamodb`, and while reads come from DynamoDB unless --force-reason
-    says why; the gate only accepts a full run (every row, extras scanned, no sample)."""
+    says why; the gate only accepts a full run (every row, extras scanned, no sample). A repair
+    that dealt with every difference it found exits 0 (run a verification again for the gate)."""
     if dry_run and not repair:
         raise OpsError("--dry-run applies to --repair (a verification alone changes nothing)")
     if repair and not dry_run and not yes:
@@ -102,8 +103,29 @@ def run(  # noqa: PLR0917 - Typer options are parameters
     if result.forced_repair_reason and not dry_run:
         _record_forced_repair(result)
     render_result(result, console, as_json)
-    if not result.clean:
-        raise typer.Exit(1)
+    if result.clean:
+        return
+    if _repaired_everything(result):
+        if not as_json:
+            console.print(
+                f"[green]every difference repaired[/] ({result.repaired:,} written, "
+                f"{result.repair_skipped:,} already current or gone); the gate needs a clean run: "
+                "`ops migrate verify`"
+            )
+        return
+    raise typer.Exit(1)
+
+
+def _repaired_everything(result: VerifyResult) -> bool:
+    """A repair run that dealt with each difference it found (written, or found already current or
+    gone); unencodable rows cannot be repaired from here."""
+    found = result.mismatched + result.missing + result.extra
+    return (
+        result.repair
+        and not result.dry_run
+        and not result.errors
+        and result.repaired + result.repair_skipped >= found
+    )
 
 
 def _record_forced_repair(result: VerifyResult) -> None:

@@ -63,8 +63,8 @@ DESTRUCTIVE: frozenset[Phase] = frozenset({Phase.STOP_PG_WRITES, Phase.CLEANUP})
 ROLLBACK_REFUSED: dict[Phase, str] = {
     Phase.CLEANUP: (
         "cleanup deleted the V2 replica, stopped reverse replication and dropped the PostgreSQL tables; "
-        "there is nothing to switch back to. Restore from the final snapshots listed in "
-        "`ops migrate status --json` (phases[].snapshots) (runbooks/rollback.md, section Escalation)."
+        "there is nothing to switch back to. Restore from the final snapshots that `ops migrate status` "
+        "lists under 'snapshots' (runbooks/rollback.md, section Escalation)."
     ),
 }
 
