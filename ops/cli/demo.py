@@ -163,10 +163,8 @@ def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def _render_traffic(report: dict[str, Any]) -> None:
-    table = Table(
-        title=f"traffic in mode {report['mode']}: {report['total']:,} operations in {report['seconds']} s "
-        f"({report['achieved_rps']} /s)"
-    )
+    rate = report["achieved_rps"]
+    table = Table(title=f"traffic: {report['total']:,} operations in {report['seconds']} s ({rate} /s)")
     for column in ("operation", "ok", "conflicts", "p50 ms", "p99 ms"):
         table.add_column(column, justify="right" if column != "operation" else "left")
     for op in sorted(set(report["done"]) | set(report["conflicts"])):
@@ -179,6 +177,7 @@ def _render_traffic(report: dict[str, Any]) -> None:
             f"{lat.get('p99', 0):.1f}",
         )
     console.print(table)
+    console.print("modes followed: " + " -> ".join(report["modes"]))
     console.print("dual-write: " + ", ".join(f"{k}={v}" for k, v in report["dual_write"].items()))
     console.print(
         f"outbox rows pending: {report['outbox_pending']}"

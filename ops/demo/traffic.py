@@ -58,6 +58,8 @@ class TrafficResult:
     latencies_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     seconds: float = 0.0
     mode: str = ""
+    # Every mode the traffic followed, in order (it reads the flag like the application).
+    modes: list[str] = field(default_factory=list)
     dual_write: dict[str, int] = field(default_factory=dict)
     outbox_pending: int = 0
 
@@ -79,6 +81,7 @@ class TrafficResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
+            "modes": self.modes,
             "planned": self.planned,
             "total": self.total,
             "seconds": round(self.seconds, 2),
@@ -217,7 +220,8 @@ class _TrafficRun:
         self.keys = _Keys(known, rng)
         self.planned = int(rps * duration)
         self.schedule = rng.choices(list(mix), list(mix.values()), k=self.planned)
-        self.result = TrafficResult(planned=self.planned, mode=repo.modes.state(strict=False).mode.value)
+        mode = repo.modes.state(strict=False).mode.value
+        self.result = TrafficResult(planned=self.planned, mode=mode, modes=[mode])
         self.lock = threading.Lock()
         self.next_index = 0
         self.written = 0
@@ -242,6 +246,7 @@ class _TrafficRun:
             if delay > 0 and self.stop.wait(delay):
                 return
             op = self.schedule[index]
+            self.follow_mode()
             t0 = time.perf_counter()
             try:
                 outcome = self.handlers[op](local)
@@ -249,6 +254,12 @@ class _TrafficRun:
                 self.record(op, "error", 0.0, exc)
                 continue
             self.record(op, outcome, (time.perf_counter() - t0) * 1000)
+
+    def follow_mode(self) -> None:
+        mode = self.repo.modes.state(strict=False).mode.value
+        with self.lock:
+            if self.result.modes[-1] != mode:
+                self.result.modes.append(mode)
 
     def record(self, op: str, outcome: str, elapsed_ms: float, error: BaseException | None = None) -> None:
         result = self.result

@@ -6,12 +6,18 @@ still being delivered by the write that made them) through `drain_outbox`, which
 application instances can run at once (rows are claimed with SKIP LOCKED). While DynamoDB keeps
 failing it backs off exponentially up to `max_backoff_seconds`. Each pass publishes
 `OutboxPending` and `OutboxOldestAgeSeconds`, which the `outbox-age` alarm watches.
+
+It only drains while PostgreSQL is the source (`active()`, from the repository's flag): once the
+mode is `dynamodb` the outbox was drained to 0 before the flip, nothing writes it, and a copy of a
+PostgreSQL row over DynamoDB is what `ops repair outbox` refuses there too (after cleanup the
+tables it would read are gone).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ops.dualwrite.metrics import Metrics
@@ -35,8 +41,10 @@ class OutboxDrainer:
         min_age_seconds: float = 2.0,
         max_backoff_seconds: float = 60.0,
         tombstone_ttl_seconds: int = DEFAULT_TOMBSTONE_TTL_SECONDS,
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
         self.tm = tm
+        self.active = active
         self.pool = pool
         self.ddb = ddb
         self.target_table = target_table
@@ -83,6 +91,8 @@ class OutboxDrainer:
             if getattr(self.pool, "closed", False):
                 return  # the application closed its pool without closing the repository
             try:
+                if not self.active():
+                    continue
                 self.drain_once()
                 delay = self.interval_seconds
             except Exception as exc:

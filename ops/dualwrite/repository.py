@@ -169,6 +169,7 @@ class Repository:
                 metrics=self.metrics,
                 interval_seconds=drain_interval_seconds,
                 tombstone_ttl_seconds=self.tombstone_ttl_seconds,
+                active=lambda: self.modes.state(strict=False).mode.writes_postgres,
             )
             self.drainer.start()
 

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -183,3 +189,52 @@ def test_cli_seed_traffic_and_repair(prod_db: str, target: str, monkeypatch: pyt
     assert done.exit_code == 0, done.output
     summary = json.loads(done.stdout)
     assert summary["remaining"] == 0 and summary["drained"] == pending
+
+
+def test_traffic_stopped_early_prints_its_report(prod_db: str, target: str) -> None:
+    seed_database(prod_db, 500)
+    env = {**os.environ, "PROD_DATABASE_URL": prod_db, "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ops",
+            "demo",
+            "traffic",
+            "--rps",
+            "20",
+            "--duration",
+            "600",
+            "--mode",
+            "dual_write",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopped early after" in err
+    assert "traffic: " in out and "operations in" in out
+    assert "modes followed: dual_write" in out
+    assert "errors: none" in out
+
+
+def test_seed_with_the_stack_down_says_so_without_a_traceback(stack: Any) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    url = f"postgresql://postgres@127.0.0.1:{closed}/diary"
+    done = subprocess.run(
+        [sys.executable, "-m", "ops", "demo", "seed", "--rows", "10", "--database-url", url],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "cannot reach PostgreSQL" in done.stderr and "ops sandbox up" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

@@ -523,3 +523,22 @@ def test_repair_while_dynamodb_is_still_down_keeps_everything(clean: ConnectionP
     assert attempts is not None and attempts[0] == 2
     assert drain_outbox(load_mapping(), clean, aws.client("dynamodb"), target).remaining == 0
     assert_sides_equal(clean, target, [key(3, 30, 5)])
+
+
+def test_the_drainer_leaves_the_outbox_alone_once_dynamodb_is_the_source(
+    clean: ConnectionPool, target: str
+) -> None:
+    down = repo(clean, target, Mode.DUAL_WRITE, dynamodb=unreachable_dynamodb(), auto_drain=False)
+    down.create(new_answer(key(3, 31, 5)))
+    assert pending_outbox(clean) == 1
+    source = repo(clean, target, Mode.DYNAMODB, drain_interval_seconds=0.1)
+    time.sleep(1.0)
+    assert source.drainer is not None and source.drainer.passes == 0
+    assert pending_outbox(clean) == 1
+    source.close()
+    writing = repo(clean, target, Mode.DUAL_WRITE_SHADOW, drain_interval_seconds=0.1)
+    deadline = time.monotonic() + 15
+    while pending_outbox(clean) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pending_outbox(clean) == 0
+    writing.close()
