@@ -104,5 +104,9 @@ def test_without_java_dynamodb_falls_back_to_moto_and_says_so(
         assert any("Java 17+ not found" in line and "moto" in line for line in said)
         rows = {row.name: row for row in sandbox.status()}
         assert rows["dynamodb"].healthy and rows["dynamodb"].detail.startswith("moto")
+        down = CliRunner().invoke(app, ["sandbox", "down", "--purge", "--root", str(tmp_path)])
+        assert down.exit_code == 0, down.output
+        assert "Deleted the data" in down.output and "starts empty" in down.output
+        assert not (tmp_path / "pg").exists()
     finally:
         sandbox.down(purge=True)
