@@ -128,11 +128,12 @@ def test_switch_reads_passes_soon_after_a_clean_verify_and_refuses_a_real_mismat
         code, doc = world.ops_json("switch-reads", "--yes")
         assert code == 1
         check = failed(doc)["shadow-read mismatches"]
-        assert check["measured"].startswith("1 mismatched in ")
+        # Counted per read of the key: the traffic's reads of that couple may have met it too.
+        assert int(check["measured"].split()[0]) >= 1, check
         assert "ops verify shadow" in check["fix"]
         assert world.mode() == "dual_write_shadow"
         listed = read_window(world.control, "answers", time.time() - 900).mismatches
-        assert [m["key"] for m in listed] == [key]
+        assert listed and all(m["key"] == key for m in listed), listed
         assert listed[0]["diff"]["body"] == ["the truth", "corrupted"]
     finally:
         result = traffic.close()
