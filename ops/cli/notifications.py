@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ops.exceptions import ConfigError
 from ops.results import PhaseResult, StepStatus, render
+from ops.sandbox.stack import default_root
 from ops.settings import Settings
 
 app = typer.Typer(help="Operate the subscription notification pipeline.", no_args_is_help=True)
@@ -23,7 +24,8 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(send_app, name="send")
 console = Console()
 
-DEFAULT_STATE = Path(".sandbox") / "notifications"
+# Inside the local stack's folder (OPS_SANDBOX_DIR), where `ops sandbox env` finds a running serve.
+DEFAULT_STATE = default_root() / "notifications"
 StateOption = typer.Option(
     DEFAULT_STATE, "--state", help="Folder for the local signing material and settings."
 )
@@ -84,7 +86,7 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
     """
     from lambdas.consumer.repository import apply_migrations
     from ops.notifications.devkit import require_testkit
-    from ops.notifications.local import LocalOptions, build
+    from ops.notifications.local import LocalOptions, build, write_serve_state
     from ops.notifications.pipeline import ensure_queues
 
     require_testkit()
@@ -116,18 +118,10 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
     identity = SigningIdentity.create()
     identity.save(options.state_dir)
     with FakePlay() as fake_play, FakeAppStore(identity.apple_ca) as app_store:
-        pipeline, _consumer = build(options, local_trust(identity, fake_play, app_store))
+        trust = local_trust(identity, fake_play, app_store)
+        pipeline, _consumer = build(options, trust)
         with pipeline:
-            (options.state_dir / "serve.json").write_text(
-                json.dumps(
-                    {
-                        "url": pipeline.front.url,
-                        "play_api": fake_play.api_root,
-                        "app_store_api": app_store.base_url,
-                    }
-                ),
-                encoding="utf-8",
-            )
+            serve_state = write_serve_state(options, trust, pipeline.front.url, fake_play.api_root)
             console.print(
                 f"receiver: [bold]{pipeline.front.url}[/]/notifications/apple | /notifications/google"
                 " | /purchases/apple | /purchases/google"
@@ -138,7 +132,7 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
             )
             console.print(
                 "Send one: [bold]ops notifications send apple SUBSCRIBED --subtype INITIAL_BUY[/]; "
-                "Ctrl-C stops."
+                'other shells: [bold]eval "$(ops sandbox env)"[/] picks up these settings. Ctrl-C stops.'
             )
             last = None
             try:
@@ -154,6 +148,8 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
                         last = now
             except KeyboardInterrupt:
                 console.print("stopping")
+            finally:
+                serve_state.unlink(missing_ok=True)
 
 
 def _load_identity(state: Path) -> Any:
@@ -168,9 +164,9 @@ def _load_identity(state: Path) -> Any:
         raise ConfigError(str(exc)) from None
 
 
-def _serve_url(state: Path) -> str:
+def _serve_state(state: Path, key: str = "url") -> str:
     try:
-        return str(json.loads((state / "serve.json").read_text(encoding="utf-8"))["url"])
+        return str(json.loads((state / "serve.json").read_text(encoding="utf-8"))[key])
     except (OSError, ValueError, KeyError):
         raise ConfigError(f"no running `ops notifications serve` found in {state}; start it first") from None
 
@@ -186,6 +182,12 @@ def send_apple(  # noqa: PLR0917 - one parameter per CLI option
         "7d4e8f1a-0000-4000-8000-000000000001", help="appAccountToken (user external id)."
     ),
     product_id: str = typer.Option("com.example.couplediary.premium.monthly", help="Product id."),
+    missed: bool = typer.Option(
+        False,
+        "--missed",
+        help="Do not deliver it: only the local App Store keeps it in its notification history, as "
+        "when the receiver was down (`replay-apple` then fetches it).",
+    ),
     state: Path = StateOption,
 ) -> None:
     """Sign an App Store Server Notification V2 with the local test CA and POST it to `serve`."""
@@ -210,8 +212,17 @@ def send_apple(  # noqa: PLR0917 - one parameter per CLI option
         signed_date=signed,
         transaction=transaction,
     )
+    if missed:
+        from ops.notifications.rehearsal import keep_in_history
+
+        keep_in_history(_serve_state(state.resolve(), "app_store_api"), identity.apple_ca.sign(payload))
+        console.print(
+            f"kept in the App Store's notification history, not delivered "
+            f"(notificationUUID {payload['notificationUUID']}); `ops notifications replay-apple` fetches it"
+        )
+        return
     response = requests.post(
-        f"{_serve_url(state.resolve())}/notifications/apple",
+        f"{_serve_state(state.resolve())}/notifications/apple",
         data=kit.apple_request_body(identity.apple_ca.sign(payload)),
         timeout=10,
     )
@@ -238,7 +249,7 @@ def send_google(
 
     notification = kit.google_subscription_notification(purchase_token=token, notification_type=code)
     response = requests.post(
-        f"{_serve_url(state.resolve())}/notifications/google",
+        f"{_serve_state(state.resolve())}/notifications/google",
         data=json.dumps(kit.pubsub_push_body(notification)),
         headers={"Authorization": f"Bearer {identity.google.oidc_token()}"},
         timeout=10,
@@ -246,6 +257,23 @@ def send_google(
     console.print(f"{response.status_code} {response.text}")
     if response.status_code != 200:
         raise typer.Exit(1)
+
+
+@send_app.command("unreadable")
+def send_unreadable(
+    notification_id: str = typer.Option("local-unreadable-0001", "--id", help="Its notification id."),
+    wait: float = typer.Option(60.0, "--wait", help="Seconds to wait for it to reach the DLQ."),
+) -> None:
+    """Put on the queue a message this consumer cannot read (as a receiver of another version would
+    write it) and wait until the consumer has failed it into the DLQ: something for the DLQ runbook
+    to work on (start `serve` with a small --max-receive-count)."""
+    from ops.notifications.rehearsal import send_unreadable as send
+
+    settings = Settings.from_env()
+    seconds = send(settings.notifications_queue, settings.notifications_dlq, notification_id, wait)
+    console.print(
+        f"dead-lettered after {seconds:.0f} s: `ops notifications dlq show {notification_id}` shows it"
+    )
 
 
 @dlq_app.command("list")
@@ -336,8 +364,14 @@ def replay_apple(  # noqa: PLR0917 - one parameter per CLI option
         envvar="NOTIFICATIONS_RECEIVER_URL",
         help="Receiver base URL (API Gateway or serve).",
     ),
-    environment: str = typer.Option("Production", help="Production or Sandbox App Store Server API."),
-    api_url: str = typer.Option("", help="Override the App Store Server API base URL (tests)."),
+    environment: str = typer.Option(
+        "Production", envvar="APPLE_ENVIRONMENT", help="Production or Sandbox App Store Server API."
+    ),
+    api_url: str = typer.Option(
+        "",
+        envvar="APP_STORE_API_URL",
+        help="Another App Store Server API base URL (the local stack's, from `ops sandbox env`).",
+    ),
     key_id: str = typer.Option("", envvar="APP_STORE_CONNECT_KEY_ID", help="In-app purchase key id."),
     issuer_id: str = typer.Option(
         "", envvar="APP_STORE_CONNECT_ISSUER_ID", help="App Store Connect issuer id."

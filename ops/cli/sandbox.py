@@ -80,8 +80,16 @@ def status(root: Path | None = RootOption) -> None:
 
 @app.command()
 def env(root: Path | None = RootOption) -> None:
-    """Print shell exports for the running stack: `eval "$(ops sandbox env)"`."""
-    typer.echo(render_exports(Sandbox(root).info().env()))
+    """Print shell exports for the running stack: `eval "$(ops sandbox env)"`.
+
+    Every setting the CLI, its gates and the runbooks read, under the names `terraform output
+    -json ops_environment` gives on AWS; while `ops notifications serve` runs, also its receiver,
+    its App Store Server API and key, and the consumer's settings (run it again once serve is up)."""
+    from ops.notifications.local import serve_environment
+
+    sandbox = Sandbox(root)
+    settings = {**sandbox.info().env(), **serve_environment(sandbox.root / "notifications")}
+    typer.echo(render_exports(settings))
 
 
 @app.command()

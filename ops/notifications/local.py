@@ -10,6 +10,7 @@ Google's JWKS and never sees them.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from lambdas.receiver.google import JwksCache
 from lambdas.receiver.handler import Receiver
 from ops import aws
 from ops.notifications.pipeline import LocalFront, LocalPipeline, Queues, SqsPoller
+from ops.sandbox.processes import pid_alive
 
 LOCAL_JWKS_URL = "http://127.0.0.1:9/oauth2/v3/certs"  # never fetched: the keys are handed over in-process
 LOCAL_BUNDLE_ID = "com.example.couplediary"
@@ -155,3 +157,50 @@ def build(options: LocalOptions, trust: LocalTrust) -> tuple[LocalPipeline, Cons
         wait_seconds=options.wait_seconds,
     )
     return LocalPipeline(front, poller), consumer
+
+
+SERVE_STATE_FILE = "serve.json"
+APP_STORE_KEY_FILE = "app-store-key.p8"
+
+
+def write_serve_state(options: LocalOptions, trust: LocalTrust, receiver_url: str, play_api: str) -> Path:
+    """What a running `serve` offers the other commands of the same shell: its addresses, its
+    process id, and the App Store Connect key its fake App Store Server API accepts (as a .p8 file,
+    the form `ops notifications replay-apple` reads)."""
+    state: dict[str, Any] = {"url": receiver_url, "play_api": play_api, "pid": os.getpid()}
+    if trust.app_store is not None:
+        key = _private_file(options.state_dir / APP_STORE_KEY_FILE, trust.app_store.private_key_pem.decode())
+        state.update(
+            app_store_api=trust.app_store.url,
+            app_store_key_id=trust.app_store.key_id,
+            app_store_issuer_id=trust.app_store.issuer_id,
+            app_store_key_path=str(key),
+            bundle_id=options.bundle_id,
+        )
+    path = options.state_dir / SERVE_STATE_FILE
+    _private_file(path, json.dumps(state))
+    return path
+
+
+def serve_environment(state_dir: Path) -> dict[str, str]:
+    """The settings of the `serve` running with `state_dir` under the names the ops commands and the
+    consumer read (`terraform output -json ops_environment` and the consumer function give the
+    same names on AWS); empty when none runs."""
+    try:
+        state = json.loads((state_dir / SERVE_STATE_FILE).read_text(encoding="utf-8"))
+        consumer = json.loads((state_dir / "consumer-env.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not pid_alive(int(state.get("pid", 0))):
+        return {}
+    env = {k: str(v) for k, v in consumer.items() if k != "DATABASE_URL"}
+    env["NOTIFICATIONS_RECEIVER_URL"] = str(state["url"])
+    if "app_store_api" in state:
+        env.update(
+            APP_STORE_API_URL=str(state["app_store_api"]),
+            APP_STORE_CONNECT_KEY_ID=str(state["app_store_key_id"]),
+            APP_STORE_CONNECT_ISSUER_ID=str(state["app_store_issuer_id"]),
+            APP_STORE_CONNECT_PRIVATE_KEY_PATH=str(state["app_store_key_path"]),
+            APPLE_BUNDLE_ID=str(state["bundle_id"]),
+        )
+    return env

@@ -29,6 +29,7 @@ from botocore.config import Config
 from ops.exceptions import SandboxError
 from ops.sandbox import processes
 from ops.sandbox.postgres import PostgresCluster, find_bindir, prepare_data_root
+from ops.settings import ENV_DEFAULTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DYNAMODB_LOCAL_DIR = REPO_ROOT / "tools" / "dynamodb-local"
@@ -69,6 +70,7 @@ class SandboxInfo:
     dynamodb_engine: str
 
     def env(self) -> dict[str, str]:
+        """Every setting the CLI, its gates and the runbooks read, for this stack."""
         return {
             "PROD_DATABASE_URL": self.prod_url,
             "V2_DATABASE_URL": self.v2_url,
@@ -86,6 +88,10 @@ class SandboxInfo:
             # DynamoDB Local has no backups API: preflight cannot measure point-in-time recovery
             # here, and only this explicit setting lets it pass without the measurement.
             "OPS_PITR_UNSUPPORTED": "accept",
+            # The names `terraform output -json ops_environment` gives on AWS, with the local values.
+            **{name: value for name, value in ENV_DEFAULTS.items() if name.startswith("OPS_")},
+            # `ops notifications serve` keeps the consumer's tables in the prod cluster.
+            "NOTIFICATIONS_DATABASE_URL": self.prod_url,
         }
 
 

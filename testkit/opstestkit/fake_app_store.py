@@ -7,7 +7,9 @@ Send Consumption Information `PUT /inApps/v2/transactions/consumption/{id}`.
 
 Tests change the truth (`subscriptions`, `one_time`), advance `clock`, and ask for the notification
 Apple would send (`notify`); every notification is kept for the history endpoint whether or not the
-test delivers it, as Apple keeps those it failed to deliver.
+test delivers it, as Apple keeps those it failed to deliver. Another process (a local rehearsal's
+`ops notifications send apple --missed`) adds a signed notification Apple "sent" while the
+receiver was down with `POST /testkit/history` `{"signedPayload": ...}` (not an Apple endpoint).
 """
 
 from __future__ import annotations
@@ -284,12 +286,22 @@ class FakeAppStore(LoopbackServer):
             reply["paginationToken"] = str(start + self.page_size)
         return 200, reply
 
+    def keep(self, signed_payload: str) -> None:
+        """Keep a notification signed elsewhere in the history, as one Apple failed to deliver."""
+        signed = jwt.decode(signed_payload, options={"verify_signature": False})["signedDate"]
+        with self._lock:
+            self.history.append((int(signed), signed_payload))
+
     def handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
         store = self
 
         class Handler(QuietHandler):
             def _serve(self, method: str) -> None:
                 body = self.read_body()
+                if method == "POST" and self.path == "/testkit/history":
+                    store.keep(json.loads(body or b"{}")["signedPayload"])
+                    self.reply_json(201, {"kept": True})
+                    return
                 if not store._authorised(self.headers.get("Authorization")):
                     self.reply_json(401, {"errorCode": 4010000, "errorMessage": "unauthorized"})
                     return
