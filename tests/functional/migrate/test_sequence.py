@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from ops.cli.main import app
 from ops.demo.seed import seed_database
 from ops.migrate.phases import ORDER, Phase, PhaseState, Position
 
@@ -45,6 +46,15 @@ def test_the_whole_sequence_runs_forward(world: World) -> None:
     assert world.mode() == "dynamodb"
     [snapshot] = stop["evidence"]["snapshots"]
     assert snapshot["tables"] == ["answers"] and snapshot["size_bytes"] > 0
+    # The operator's status (not only --json) shows where the snapshot is.
+    shown = world.runner.invoke(app, ["migrate", "status"], env={"COLUMNS": "300"})
+    assert "snapshots" in shown.stdout and snapshot["location"] in shown.stdout
+    # Done already: the refusal offers the next phase and a rollback that really works from here.
+    code, again = world.ops_json("stop-pg-writes", "--yes", "--confirm-name", "answers")
+    fix = next(c["fix"] for c in again["gate"]["checks"] if not c["ok"])
+    assert code == 1 and "`ops migrate cleanup`" in fix and "`ops migrate rollback`" in fix
+    code, plan = world.ops_json("rollback", "--dry-run")
+    assert code == 0, plan
 
     cleanup = step("cleanup", "--yes", "--confirm-name", "answers")
     assert {s["kind"] for s in cleanup["evidence"]["snapshots"]} == {"pg_dump"}
@@ -63,6 +73,11 @@ def test_the_whole_sequence_runs_forward(world: World) -> None:
     assert world.state()["target_items"] >= 300
 
     assert world.ledger.position() == Position(Phase.CLEANUP, PhaseState.DONE)
+    # Past the point of no return the refusal points at the snapshots `ops migrate status` lists.
+    code, refused = world.ops_json("rollback", "--yes")
+    assert code == 1 and "`ops migrate status` lists under 'snapshots'" in refused["gate"]["checks"][0]["fix"]
+    listed = world.runner.invoke(app, ["migrate", "status"], env={"COLUMNS": "300"}).stdout
+    assert all(s["location"] in listed for s in cleanup["evidence"]["snapshots"])
     code, status = world.ops_json("status", "--history")
     assert code == 0
     assert [p["state"] for p in status["phases"]] == ["done"] * len(ORDER)

@@ -43,6 +43,11 @@ def test_up_status_env_down_leaves_nothing_behind(tmp_path: Path) -> None:
         assert cli.output.count("healthy") == 4
 
         shell = _shell_env(tmp_path)
+        # Every setting the runbooks and gates read, under the names Terraform's ops_environment gives.
+        assert shell["NOTIFICATIONS_DATABASE_URL"] == shell["PROD_DATABASE_URL"]
+        assert shell["OPS_CONTROL_TABLE"] == "platform-ops-control"
+        assert shell["OPS_NOTIFICATIONS_DLQ"] == "subscription-notifications-dlq.fifo"
+        assert "NOTIFICATIONS_RECEIVER_URL" not in shell  # only while `ops notifications serve` runs
         psql = subprocess.run(
             ["psql", "-tAc", "SHOW wal_level"], capture_output=True, text=True, env=shell, check=True
         )

@@ -4,6 +4,7 @@ Expected text the output does not show is caught."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,16 @@ def test_a_runbook_that_no_longer_matches_the_cli_is_reported() -> None:
         "expected `gate: verify clean` not in the output"
     ]
     assert _missing(["gate: verify"], "gate: verify — passed") == []
+
+
+@pytest.mark.parametrize("path", sorted(RUNBOOKS.glob("*.md")), ids=lambda p: p.name)
+def test_runbooks_stand_alone(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    for outside in ("MISSION.md", "DESIGN.md", "../", "/work/"):
+        assert outside not in text, f"{path.name} cites {outside!r}: copy what the reader needs instead"
+    assert not re.search(r"\bissue \d+", text), f"{path.name} cites an issue number"
+
+
+def test_the_runbooks_say_how_ops_gets_on_the_path() -> None:
+    for name in ("README.md", "local-rehearsal.md"):
+        assert "source .venv/bin/activate" in (RUNBOOKS / name).read_text(encoding="utf-8")
