@@ -88,7 +88,7 @@ def env(root: Path | None = RootOption) -> None:
     from ops.notifications.local import serve_environment
 
     sandbox = Sandbox(root)
-    settings = {**sandbox.info().env(), **serve_environment(sandbox.root / "notifications")}
+    settings = {**sandbox.info().operator_env(), **serve_environment(sandbox.root / "notifications")}
     typer.echo(render_exports(settings))
 
 

@@ -60,7 +60,7 @@ def default_root() -> Path:
 
 @dataclass
 class SandboxInfo:
-    """Where the running stack's parts listen; `env()` is what `ops sandbox env` prints."""
+    """Where the running stack's parts listen; `operator_env()` is what `ops sandbox env` prints."""
 
     prod_url: str
     v2_url: str
@@ -70,7 +70,6 @@ class SandboxInfo:
     dynamodb_engine: str
 
     def env(self) -> dict[str, str]:
-        """Every setting the CLI, its gates and the runbooks read, for this stack."""
         return {
             "PROD_DATABASE_URL": self.prod_url,
             "V2_DATABASE_URL": self.v2_url,
@@ -88,7 +87,14 @@ class SandboxInfo:
             # DynamoDB Local has no backups API: preflight cannot measure point-in-time recovery
             # here, and only this explicit setting lets it pass without the measurement.
             "OPS_PITR_UNSUPPORTED": "accept",
-            # The names `terraform output -json ops_environment` gives on AWS, with the local values.
+        }
+
+    def operator_env(self) -> dict[str, str]:
+        """`env()` and every other setting the runbooks read, under the names `terraform output
+        -json ops_environment` gives on AWS (what `ops sandbox env` prints; tests use `env()`, so
+        their own names are never shadowed)."""
+        return {
+            **self.env(),
             **{name: value for name, value in ENV_DEFAULTS.items() if name.startswith("OPS_")},
             # `ops notifications serve` keeps the consumer's tables in the prod cluster.
             "NOTIFICATIONS_DATABASE_URL": self.prod_url,
