@@ -235,3 +235,23 @@ def test_backfill_refuses_while_the_replica_is_not_ready(world: World) -> None:
         failed
     )
     assert world.ledger.position() == Position(Phase.REPLICATE, PhaseState.DONE)
+
+
+def test_reads_of_rows_not_copied_yet_count_only_after_the_verification_started(world: World) -> None:
+    from ops.dualwrite.shadow_log import stamp
+    from ops.migrate import gates
+    from ops.migrate.config import MigrateConfig
+
+    cfg = MigrateConfig.from_env()
+    now = time.time()
+    world.shadow(compared=50, not_copied=30, read_at=now - 60)  # while the backfill still copied
+    verified_from = stamp(now - 30)  # a full, clean verification started after those reads
+    excused = gates.shadow_check(cfg, world.control, verified_from)
+    assert excused.ok, excused
+    assert "30 not copied yet, 30 before the verification started" in excused.measured
+    assert not gates.shadow_check(cfg, world.control, None).ok  # no clean verification: they count
+    world.shadow(compared=5, not_copied=1, read_at=now)  # a row with no item after the verification
+    check = gates.shadow_check(cfg, world.control, verified_from)
+    assert not check.ok
+    assert "no DynamoDB item after the verification started" in check.fix
+    assert "ops verify shadow" in check.fix
