@@ -378,7 +378,9 @@ def _store_full_run(world: World, started_at: str, **counts: int) -> None:
         source="replica",
         **counts,
     )
-    CheckpointStore(world.control, "answers").finish(result.run_id, result)
+    store = CheckpointStore(world.control, "answers")
+    store.begin(result.run_id, "fingerprint", [], {})
+    assert store.finish(result.run_id, result)
 
 
 def test_the_verify_gate_refuses_a_run_from_before_the_backfill_finished(world: World) -> None:
