@@ -137,11 +137,11 @@ NOT_FROM_INFRASTRUCTURE: dict[str, str] = {
     "OPS_REVERSE_LOG_DIR": "the local stack only",
     "AWS_ENDPOINT_URL_DYNAMODB": "emulators only; on AWS the SDK's own endpoints",
     "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": "emulators only; on AWS the SDK's own endpoints",
-    # modules/reverse_replication exists but modules/environment does not create it yet: until it
-    # does, no environment has these to give.
-    "OPS_REVERSE_DRIVER": "reverse replication is not in modules/environment yet (then: lambda)",
-    "OPS_REVERSE_FUNCTION": "reverse replication is not in modules/environment yet (its function_name)",
-    "OPS_REVERSE_MAPPING_UUID": "reverse replication is not in modules/environment yet (its mapping_uuid)",
+    "APP_STORE_API_URL": "the local App Store Server API stand-in only; on AWS Apple's own URL",
+    "OPS_SANDBOX_PROD_PORT": "the local stack only",
+    "OPS_SANDBOX_V2_PORT": "the local stack only",
+    "OPS_SANDBOX_MOTO_PORT": "the local stack only",
+    "OPS_SANDBOX_DYNAMODB_PORT": "the local stack only",
 }
 
 
@@ -255,6 +255,12 @@ def contract_test_file() -> str:
             f' startswith(alarm, {env}["OPS_ALARM_PREFIXES"])])'
             f' && length(output.alarm_names) == length(split(",", {env}["OPS_REQUIRED_ALARMS"]))',
             "every required alarm must be found under the alarm prefix the gates search",
+        ),
+        (
+            f'{env}["OPS_REVERSE_DRIVER"] == "lambda"'
+            f' && {env}["OPS_REVERSE_FUNCTION"] == output.reverse_function_name'
+            f' && {env}["OPS_REVERSE_MAPPING_UUID"] != ""',
+            "ops replica reverse must drive the environment's reverse Lambda and its event source mapping",
         ),
         (
             f'{env}["NOTIFICATIONS_RECEIVER_URL"] == output.notifications_api_endpoint',

@@ -33,3 +33,5 @@ output "dynamodb_deletion_protection" { value = module.environment.dynamodb_dele
 output "secret_recovery_windows" { value = module.environment.secret_recovery_windows }
 output "receiver_environment_variable_names" { value = module.environment.receiver_environment_variable_names }
 output "consumer_environment_variable_names" { value = module.environment.consumer_environment_variable_names }
+output "reverse_database_secret_arn" { value = module.environment.reverse_database_secret_arn }
+output "reverse_function_name" { value = module.environment.reverse_function_name }

@@ -164,8 +164,10 @@ module "dynamodb" {
   control_table_name          = local.control_table_name
   max_write_request_units     = var.max_write_request_units
   deletion_protection_enabled = var.deletion_protection
-  kms_key_arn                 = aws_kms_key.this.arn
-  tags                        = local.tags
+  # Reverse replication reads the target table's changes from its stream.
+  enable_stream = true
+  kms_key_arn   = aws_kms_key.this.arn
+  tags          = local.tags
 }
 
 module "migration_flag" {
@@ -228,4 +230,76 @@ module "notifications" {
   kms_key_arn                     = aws_kms_key.this.arn
   alarm_actions                   = [aws_sns_topic.alarms.arn]
   tags                            = local.tags
+}
+
+################################################################################
+# Reverse replication: from stop-pg-writes until cleanup, the target table's stream is applied to
+# production PostgreSQL by a Lambda in the migration VPC (through the peering, like DMS), so that
+# `ops migrate rollback` stays one command. Its event source mapping is created disabled;
+# `ops replica reverse start|stop` switches it (OPS_REVERSE_MAPPING_UUID).
+################################################################################
+
+resource "aws_secretsmanager_secret" "reverse_writer" {
+  count = var.reverse_database_secret_arn == null ? 1 : 0
+
+  #checkov:skip=CKV2_AWS_57:Holds the URL of a production user whose password the production database's owners manage; they put a new value after they rotate it.
+  name                    = "${local.name}/reverse-writer"
+  description             = "Reverse replication: URL of production PostgreSQL for the reverse writer (fill in: {\"url\": \"postgresql://...\"})"
+  kms_key_id              = aws_kms_key.this.arn
+  recovery_window_in_days = var.secret_recovery_window_days
+
+  tags = local.tags
+}
+
+locals {
+  reverse_database_secret_arn = coalesce(var.reverse_database_secret_arn, try(aws_secretsmanager_secret.reverse_writer[0].arn, null))
+}
+
+resource "aws_security_group" "reverse" {
+  #checkov:skip=CKV2_AWS_5:Attached in the reverse_replication module (the Lambda's vpc_config) through module inputs; checkov does not follow module inputs.
+  name        = "${local.name}-reverse-replication"
+  description = "Reverse replication Lambda: no ingress; HTTPS to the AWS endpoints, PostgreSQL to production"
+  vpc_id      = module.network.vpc_id
+
+  tags = merge(local.tags, { Name = "${local.name}-reverse-replication" })
+}
+
+resource "aws_vpc_security_group_egress_rule" "reverse_https" {
+  security_group_id = aws_security_group.reverse.id
+  description       = "HTTPS to the AWS endpoints (control table, Secrets Manager, CloudWatch)"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "reverse_database" {
+  count = var.production_vpc_cidr == null ? 0 : 1
+
+  security_group_id = aws_security_group.reverse.id
+  description       = "PostgreSQL of production (the source database), through the peering"
+  ip_protocol       = "tcp"
+  from_port         = var.source_database.port
+  to_port           = var.source_database.port
+  cidr_ipv4         = var.production_vpc_cidr
+}
+
+module "reverse_replication" {
+  source = "../reverse_replication"
+
+  name                      = local.name
+  stream_arn                = module.dynamodb.table_stream_arn
+  zip_path                  = "${local.lambda_package_dir}/reverse.zip"
+  database_secret_arn       = local.reverse_database_secret_arn
+  control_table_name        = module.dynamodb.control_table_name
+  control_table_arn         = module.dynamodb.control_table_arn
+  dataset                   = var.dataset
+  metrics_namespace         = var.metrics_namespace
+  subnet_ids                = module.network.private_subnet_ids
+  security_group_ids        = [aws_security_group.reverse.id]
+  iterator_age_threshold_ms = var.reverse_iterator_age_threshold_ms
+  log_retention_days        = var.log_retention_days
+  kms_key_arn               = aws_kms_key.this.arn
+  alarm_topic_arns          = [aws_sns_topic.alarms.arn]
+  tags                      = local.tags
 }

@@ -12,6 +12,7 @@ locals {
     module.dms.cdc_latency_alarm_names,
     module.rds_postgres.alarm_names,
     [module.notifications.dlq_alarm_name],
+    module.reverse_replication.alarm_names,
   )
 
   # Settings the backfill workers need; all are names, known at plan time and stable, so a new
@@ -40,8 +41,12 @@ locals {
     # The dual-write gate and the outbox alarm judge the outbox by the same age.
     OPS_OUTBOX_MAX_AGE_SECONDS = tostring(var.outbox_max_age_seconds)
     OPS_REPLICATION_USER       = var.source_database.username
+    OPS_REVERSE_DRIVER         = "lambda"
+    OPS_REVERSE_FUNCTION       = module.reverse_replication.function_name
+    OPS_REVERSE_MAPPING_UUID   = module.reverse_replication.mapping_uuid
     NOTIFICATIONS_RECEIVER_URL = module.notifications.api_endpoint
     APPLE_BUNDLE_ID            = var.apple_bundle_id
+    APPLE_ENVIRONMENT          = var.apple_environment
     },
     # Left out rather than empty when there is none (no create_dms_replication; a source not on RDS).
     var.create_dms_replication ? { OPS_DMS_TASK_ARN = module.dms.replication_arn } : {},

@@ -151,7 +151,7 @@ output "dynamodb_deletion_protection" {
 output "secret_recovery_windows" {
   description = "Recovery window in days of every secret the environment creates, by secret name."
   value = merge(
-    { for s in concat(values(aws_secretsmanager_secret.v2_user), aws_secretsmanager_secret.dms_source) : s.name => s.recovery_window_in_days },
+    { for s in concat(values(aws_secretsmanager_secret.v2_user), aws_secretsmanager_secret.dms_source, aws_secretsmanager_secret.reverse_writer) : s.name => s.recovery_window_in_days },
     module.notifications.secret_recovery_windows,
   )
 }
@@ -164,4 +164,14 @@ output "receiver_environment_variable_names" {
 output "consumer_environment_variable_names" {
   description = "Environment variable names set on the consumer Lambda."
   value       = module.notifications.consumer_environment_variable_names
+}
+
+output "reverse_database_secret_arn" {
+  description = "Secret with the production PostgreSQL URL of the reverse writer (fill it in before stop-pg-writes)."
+  value       = local.reverse_database_secret_arn
+}
+
+output "reverse_function_name" {
+  description = "Name of the reverse replication Lambda (OPS_REVERSE_FUNCTION)."
+  value       = module.reverse_replication.function_name
 }

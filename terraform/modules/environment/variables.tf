@@ -412,3 +412,15 @@ variable "entitlement_database_secret_arn" {
   type        = string
   default     = null
 }
+
+variable "reverse_database_secret_arn" {
+  description = "Secret with the production PostgreSQL URL the reverse writer connects with (JSON {\"url\": ...}; a user that may write the migrated tables); null creates one to fill in."
+  type        = string
+  default     = null
+}
+
+variable "reverse_iterator_age_threshold_ms" {
+  description = "Reverse replication alarm: the stream's iterator age (ms) above which DynamoDB changes are not reaching PostgreSQL in time."
+  type        = number
+  default     = 30000
+}

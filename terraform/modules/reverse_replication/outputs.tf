@@ -22,3 +22,8 @@ output "alarm_names" {
     aws_cloudwatch_metric_alarm.lag.alarm_name,
   ]
 }
+
+output "function_vpc_config" {
+  description = "VPC placement of the reverse function (subnets and security groups; empty outside a VPC)"
+  value       = aws_lambda_function.this.vpc_config
+}

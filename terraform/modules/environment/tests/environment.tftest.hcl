@@ -203,6 +203,59 @@ run "consumer_runs_in_the_vpc" {
   }
 }
 
+run "reverse_replication_reaches_production" {
+  command = plan
+
+  override_resource {
+    target          = module.network.aws_subnet.private[0]
+    override_during = plan
+    values          = { id = "subnet-0private0a" }
+  }
+
+  override_resource {
+    target          = module.network.aws_subnet.private[1]
+    override_during = plan
+    values          = { id = "subnet-0private0b" }
+  }
+
+  override_resource {
+    target          = aws_security_group.reverse
+    override_during = plan
+    values          = { id = "sg-0reverse" }
+  }
+
+  override_resource {
+    target          = module.dynamodb.aws_dynamodb_table.this
+    override_during = plan
+    values          = { stream_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000" }
+  }
+
+  assert {
+    condition     = module.dynamodb.table_stream_arn == "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000"
+    error_message = "The target table has a stream: reverse replication reads DynamoDB's changes from it."
+  }
+
+  assert {
+    condition     = one(module.reverse_replication.function_vpc_config).subnet_ids == toset(["subnet-0private0a", "subnet-0private0b"]) && one(module.reverse_replication.function_vpc_config).security_group_ids == toset(["sg-0reverse"])
+    error_message = "The reverse Lambda runs in the migration VPC's private subnets, with its own security group."
+  }
+
+  assert {
+    condition     = one(aws_vpc_security_group_egress_rule.reverse_database).cidr_ipv4 == var.production_vpc_cidr && one(aws_vpc_security_group_egress_rule.reverse_database).from_port == 5432
+    error_message = "The reverse Lambda may reach production PostgreSQL through the peering."
+  }
+
+  assert {
+    condition     = output.ops_environment["OPS_REVERSE_DRIVER"] == "lambda" && output.ops_environment["OPS_REVERSE_FUNCTION"] == "platform-ops-staging-reverse"
+    error_message = "ops replica reverse is told to drive this environment's Lambda."
+  }
+
+  assert {
+    condition     = contains(output.alarm_names, "platform-ops-staging-reverse-iterator-age") && length(aws_secretsmanager_secret.reverse_writer) == 1
+    error_message = "The preflight requires the reverse alarms; the writer's secret is created to be filled in."
+  }
+}
+
 run "peering_to_another_account" {
   command = plan
 
