@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from ops.demo.seed import SeedPlan, _answer_chunks, seed_database
+from ops.demo.seed import SeedPlan, answer_chunks, seed_database
 
 ROWS = 300_000
 BASELINE_ROWS = 20_000
@@ -34,7 +34,7 @@ def _baseline(url: str) -> float:
     plan = SeedPlan.build(BASELINE_ROWS)
     seed_database(url, BASELINE_ROWS)  # schema and the couples/users/questions the rows refer to
     rows: list[list[Any]] = []
-    for chunk, _ in _answer_chunks(plan, 42):
+    for chunk, _ in answer_chunks(plan, 42):
         for line in chunk.splitlines():
             rows.append([None if f == "\\N" else _unescape(f) for f in line.split("\t")])
     with psycopg.connect(url) as conn:

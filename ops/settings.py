@@ -8,6 +8,7 @@ the local stack uses; on AWS, set the variables from `terraform output`.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from ops.exceptions import ConfigError
@@ -81,3 +82,10 @@ class Settings:
     def flag_parameter(self, dataset: str | None = None) -> str:
         """SSM parameter holding the migration mode of one dataset."""
         return f"{self.flag_prefix}/{dataset or self.dataset}/mode"
+
+
+def redact_url(url: str | None) -> str:
+    """A database URL fit for messages and logs: the password replaced by ***, "unset" for None."""
+    if not url:
+        return "unset"
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)

@@ -133,7 +133,8 @@ def _default(option: Option) -> str:
         return "off" if not option.default else "on"
     if option.default in (None, (), []):
         return ""
-    return f"`{option.default}`"
+    # Paths under the checkout are written from its root, so the reference is the same in every clone.
+    return f"`{str(option.default).replace(str(ROOT), '.')}`"
 
 
 def render(tree: Node | None = None) -> str:

@@ -185,7 +185,7 @@ class Response(NamedTuple):
 ResponseCallback = Callable[["Response | BaseException"], None]
 
 
-class _HttpProtocol(asyncio.Protocol):
+class HttpProtocol(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection; responses parsed from Content-Length or chunked bodies.
 
     The request in flight is answered either through `waiter` (a future, for `Connection.send`)
@@ -296,9 +296,9 @@ class Connection:
 
     def __init__(self, client: DynamoHttpClient) -> None:
         self._client = client
-        self._protocol: _HttpProtocol | None = None
+        self._protocol: HttpProtocol | None = None
 
-    async def _ensure(self) -> _HttpProtocol:
+    async def _ensure(self) -> HttpProtocol:
         proto = self._protocol
         if proto is None or not proto.usable:
             if proto is not None and proto.transport is not None:
@@ -307,7 +307,7 @@ class Connection:
             loop = asyncio.get_running_loop()
             transport, proto = await asyncio.wait_for(
                 loop.create_connection(
-                    _HttpProtocol, c.hostname, c.port, ssl=c.ssl_context, server_hostname=c.server_hostname
+                    HttpProtocol, c.hostname, c.port, ssl=c.ssl_context, server_hostname=c.server_hostname
                 ),
                 c.connect_timeout,
             )
@@ -318,7 +318,7 @@ class Connection:
             c.watch(proto)
         return proto
 
-    def _write(self, proto: _HttpProtocol, request: bytes) -> None:
+    def _write(self, proto: HttpProtocol, request: bytes) -> None:
         assert proto.transport is not None
         proto.deadline = time.monotonic() + self._client.read_timeout
         try:
@@ -391,7 +391,7 @@ class DynamoHttpClient:
         self.signer = SigV4Signer(region, self.host_header, credentials)
         self._prefix = b'{"TableName":' + orjson.dumps(table) + b',"Item":'
         self._suffix = b',"ConditionExpression":"attribute_not_exists(pk)"}'
-        self._watched: set[_HttpProtocol] = set()
+        self._watched: set[HttpProtocol] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
     def put_item_body(self, item: dict[str, Any]) -> bytes:
@@ -413,7 +413,7 @@ class DynamoHttpClient:
     def connect(self) -> Connection:
         return Connection(self)
 
-    def watch(self, protocol: _HttpProtocol) -> None:
+    def watch(self, protocol: HttpProtocol) -> None:
         self._watched.add(protocol)
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.get_running_loop().create_task(self._expire())

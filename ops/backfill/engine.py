@@ -215,10 +215,10 @@ class Interleaver:
         return item
 
 
-class _Page:
+class Page:
     __slots__ = ("counters", "last_key", "remaining", "run", "sealed")
 
-    def __init__(self, run: _SegmentRun, last_key: KeyValue, rows: int) -> None:
+    def __init__(self, run: SegmentRun, last_key: KeyValue, rows: int) -> None:
         self.run = run
         self.last_key = last_key
         self.remaining = 0  # items handed to the writers and not finished yet
@@ -226,11 +226,11 @@ class _Page:
         self.counters = Counters(rows_read=rows)
 
 
-class _SegmentRun:
+class SegmentRun:
     def __init__(self, segment: Segment, state: SegmentState) -> None:
         self.segment = segment
         self.state = state
-        self.pages: deque[_Page] = deque()
+        self.pages: deque[Page] = deque()
         self.lane: deque[Any] = deque()
         self.live = Counters(**asdict(state.counters))
         self.reading_done = False
@@ -273,7 +273,7 @@ class BackfillEngine:
         self.owner = new_owner()
         self.throttle = Throttle(o.rate)
         self.live = Counters()
-        self.runs: dict[int, _SegmentRun] = {}
+        self.runs: dict[int, SegmentRun] = {}
         self.elsewhere: set[int] = set()  # own segments another worker had taken over
         self.worker_id = f"{o.worker}/{o.workers}"
         self.plan: Plan | None = None
@@ -380,7 +380,7 @@ class BackfillEngine:
                             duplicate = exc
                         self.elsewhere.add(segment.index)  # it is copied there
                         continue
-                    run = _SegmentRun(segment, state)
+                    run = SegmentRun(segment, state)
                     run.leased = True
                     run.saved_at = time.monotonic()
                     self.runs[segment.index] = run
@@ -391,12 +391,12 @@ class BackfillEngine:
                 self.store.mark_started()
             else:
                 for segment in todo:
-                    self.runs[segment.index] = _SegmentRun(
+                    self.runs[segment.index] = SegmentRun(
                         segment, states.get(segment.index) or SegmentState(segment.index)
                     )
             for segment in owned:
                 if segment.index not in self.runs and segment.index in states:
-                    done = _SegmentRun(segment, states[segment.index])
+                    done = SegmentRun(segment, states[segment.index])
                     self.runs[segment.index] = done
             self.started = time.monotonic()
             with _fewer_collections():
@@ -465,7 +465,7 @@ class BackfillEngine:
         o = self.options
         return holder is not None and holder != self.worker_id and holder.endswith(f"/{o.workers}")
 
-    def _take_over(self) -> list[_SegmentRun]:
+    def _take_over(self) -> list[SegmentRun]:
         """Unfinished segments of other workers that nobody copies now (not started yet, or their
         worker died), leased to this worker; [] when there are none."""
         assert self.plan is not None
@@ -480,14 +480,14 @@ class BackfillEngine:
                 acquired = self.store.acquire(state.index, self.owner, worker=self.worker_id)
             except LeaseHeld:
                 continue
-            run = _SegmentRun(self.plan.segments[state.index], acquired)
+            run = SegmentRun(self.plan.segments[state.index], acquired)
             run.leased = True
             run.saved_at = time.monotonic()
             self.runs[state.index] = run
             taken.append(run)
         return taken
 
-    async def _copy(self, todo: list[_SegmentRun], leased: list[int] | None = None) -> None:
+    async def _copy(self, todo: list[SegmentRun], leased: list[int] | None = None) -> None:
         o = self.options
         assert o.target_table
         client = DynamoHttpClient(dynamodb_endpoint(o.endpoint), aws.region(), o.target_table)
@@ -550,7 +550,7 @@ class BackfillEngine:
 
     async def _segments(
         self,
-        todo: list[_SegmentRun],
+        todo: list[SegmentRun],
         queue: Interleaver,
         group: asyncio.TaskGroup,
         leased: list[int] | None,
@@ -582,7 +582,7 @@ class BackfillEngine:
                 if run.dirty or now - run.saved_at > LEASE_RENEW_SECONDS:
                     await self._save(run)
 
-    async def _save(self, run: _SegmentRun) -> None:
+    async def _save(self, run: SegmentRun) -> None:
         """Store a snapshot of the segment's committed state; one save per segment at a time.
 
         Serialized per segment because the final save releases the lease: a concurrent periodic
@@ -597,7 +597,7 @@ class BackfillEngine:
             await asyncio.to_thread(self.store.save, snapshot, self.owner)
             run.final_saved = snapshot.state == COMPLETE
 
-    async def _segment(self, run: _SegmentRun, queue: Interleaver, slots: asyncio.Semaphore) -> None:
+    async def _segment(self, run: SegmentRun, queue: Interleaver, slots: asyncio.Semaphore) -> None:
         o = self.options
         async with slots:
             run.active = True
@@ -615,7 +615,7 @@ class BackfillEngine:
             body_of = self.writer.client.put_item_body_from_json
             await queue.wait_for_space()
             async for rows in reader.pages():
-                page = _Page(run, reader.last_key(rows[-1]), len(rows))
+                page = Page(run, reader.last_key(rows[-1]), len(rows))
                 run.pages.append(page)
                 run.live.rows_read += len(rows)
                 self.live.rows_read += len(rows)
@@ -649,8 +649,8 @@ class BackfillEngine:
 
     async def _failed(
         self,
-        run: _SegmentRun,
-        page: _Page,
+        run: SegmentRun,
+        page: Page,
         key: Any,
         *,
         column: str | None,
@@ -667,7 +667,7 @@ class BackfillEngine:
         if not self.options.dry_run:
             await asyncio.to_thread(self.failures.record, self.tm.table, key_dict, column, reason, kind)
 
-    def _on_result(self, entry: tuple[bytes, _Page, Any], result: PutResult) -> None:
+    def _on_result(self, entry: tuple[bytes, Page, Any], result: PutResult) -> None:
         """Count one finished item (the pump calls this from its response handlers)."""
         body, page, _ = entry
         run = page.run
@@ -688,7 +688,7 @@ class BackfillEngine:
         if not page.remaining:
             run.acknowledge()
 
-    async def _on_failed(self, entry: tuple[bytes, _Page, Any], result: PutResult) -> None:
+    async def _on_failed(self, entry: tuple[bytes, Page, Any], result: PutResult) -> None:
         _, page, key = entry
         await self._failed(page.run, page, key, column=None, reason=result.reason, kind=result.kind)
 

@@ -150,7 +150,7 @@ class _Pools:
         ]
 
 
-def _answer_chunks(plan: SeedPlan, seed: int, couples: range | None = None) -> Iterator[tuple[str, int]]:
+def answer_chunks(plan: SeedPlan, seed: int, couples: range | None = None) -> Iterator[tuple[str, int]]:
     """COPY text for the answers of `couples` (couple indexes), in ~1 MB chunks with their row counts."""
     couples = couples if couples is not None else range(len(plan.counts))
     rng = random.Random(seed + 1)  # noqa: S311 - reproducible demo data
@@ -217,7 +217,7 @@ def _reference_rows(plan: SeedPlan, seed: int) -> tuple[list[str], list[str], li
     return couples, users, questions
 
 
-def _split(plan: SeedPlan, jobs: int) -> list[range]:
+def split_couples(plan: SeedPlan, jobs: int) -> list[range]:
     """Contiguous couple ranges with about the same number of answers each."""
     per_job = plan.rows / jobs
     ranges: list[range] = []
@@ -245,7 +245,7 @@ def _copy_answers(
         if skip_fk:
             conn.execute("SET session_replication_role = replica")
         with conn.cursor().copy(f"COPY answers ({_ANSWER_COLUMNS}) FROM STDIN") as copy:
-            for chunk, count in _answer_chunks(plan, seed, couples):
+            for chunk, count in answer_chunks(plan, seed, couples):
                 copy.write(chunk)
                 if progress:
                     progress(count)
@@ -316,7 +316,7 @@ def seed_database(
         try:
             futures = [
                 executor.submit(_copy_answers, conninfo, plan, seed, r, skip_fk=skip_fk, progress=progress)
-                for r in _split(plan, max(1, jobs))
+                for r in split_couples(plan, max(1, jobs))
             ]
             for f in futures:
                 f.result()

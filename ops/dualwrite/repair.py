@@ -134,7 +134,7 @@ class _Drain:
                 if not entries:
                     return
                 last_id = entries[-1]["outbox_id"]
-                work = _latest_per_key(tm, entries, self.clock() + self.ttl_seconds)
+                work = latest_per_key(tm, entries, self.clock() + self.ttl_seconds)
                 outcomes = list(self.executor.map(self._put, work))
                 done: list[int] = []
                 for w, (outcome, error) in zip(work, outcomes, strict=True):
@@ -165,7 +165,7 @@ class _Drain:
             return "failed", f"{type(exc).__name__}: {exc}"
 
 
-def _latest_per_key(tm: TableMapping, entries: list[dict[str, Any]], ttl_epoch: float) -> list[_Work]:
+def latest_per_key(tm: TableMapping, entries: list[dict[str, Any]], ttl_epoch: float) -> list[_Work]:
     """One DynamoDB write per item key: the current row, or a tombstone if the row is gone."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for e in entries:

@@ -118,7 +118,7 @@ class _Suspect:
     attempt: int = 0
 
 
-class _Scheduler:
+class Scheduler:
     """Runs callables at a due time on a few daemon threads; bounded, never blocks the caller."""
 
     def __init__(self, workers: int, backlog: int) -> None:
@@ -205,7 +205,7 @@ class ShadowReads:
         self.log = shadow_log
         self.recheck_seconds = recheck_seconds
         self.clock = clock
-        self._scheduler = _Scheduler(_WORKERS, backlog)
+        self._scheduler = Scheduler(_WORKERS, backlog)
 
     def compare(
         self,

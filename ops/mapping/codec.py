@@ -85,8 +85,7 @@ MAX_ITEM_BYTES = 400 * 1024
 MAX_PK_BYTES = 2048
 MAX_SK_BYTES = 1024
 
-_INT_FAST_LIMIT = 10**MAX_SIGNIFICANT_DIGITS
-INT_FAST_LIMIT = _INT_FAST_LIMIT  # integers strictly inside +-this need no normalisation
+INT_FAST_LIMIT = 10**MAX_SIGNIFICANT_DIGITS  # integers strictly inside +-this need no normalisation
 _ZERO = Decimal(0)
 _TIMESTAMP_SUFFIX = "Z"
 
@@ -208,7 +207,7 @@ def number_text(value: int | Decimal | float) -> str:
     if isinstance(value, bool):
         raise ValueProblem("a boolean is not a number")
     if isinstance(value, int):
-        if -_INT_FAST_LIMIT < value < _INT_FAST_LIMIT:
+        if -INT_FAST_LIMIT < value < INT_FAST_LIMIT:
             return str(value)
         return str(_check_decimal(Decimal(value)))
     if isinstance(value, float):
@@ -238,7 +237,7 @@ def canonical_number(text: str) -> Decimal:
 
 
 def _enc_int(value: Any) -> Wire:
-    if type(value) is int and -_INT_FAST_LIMIT < value < _INT_FAST_LIMIT:
+    if type(value) is int and -INT_FAST_LIMIT < value < INT_FAST_LIMIT:
         return {"N": str(value)}
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueProblem(f"expected an integer, got {type(value).__name__}")
@@ -340,7 +339,7 @@ def encode_json(value: Any, depth: int = 1) -> Wire:  # noqa: PLR0911, PLR0912 -
     kind = type(value)
     if kind is str:
         return {"S": value}
-    if kind is int and -_INT_FAST_LIMIT < value < _INT_FAST_LIMIT:
+    if kind is int and -INT_FAST_LIMIT < value < INT_FAST_LIMIT:
         return {"N": str(value)}
     if kind is dict:
         if "" in value:

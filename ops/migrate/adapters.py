@@ -167,10 +167,6 @@ def alarm_names(names: tuple[str, ...]) -> list[str]:
     return [a["AlarmName"] for a in found]
 
 
-def caller_identity() -> str:
-    return str(aws.client("sts").get_caller_identity()["Arn"])
-
-
 def rds_snapshot(instance: str, snapshot_id: str) -> dict[str, Any]:
     response = aws.client("rds").create_db_snapshot(
         DBInstanceIdentifier=instance, DBSnapshotIdentifier=snapshot_id

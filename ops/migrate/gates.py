@@ -483,7 +483,10 @@ def alarms_exist(p: Preflight, row: Row) -> Check:
         bool(found) and not missing,
         measured,
         threshold=">= 1" + (f" incl. {', '.join(cfg.required_alarms)}" if cfg.required_alarms else ""),
-        fix="terraform apply (module migration-monitoring creates the alarms)",
+        fix=(
+            "terraform apply of the environment (modules/environment creates them; "
+            "ops_environment lists them in OPS_REQUIRED_ALARMS)"
+        ),
     )
 
 

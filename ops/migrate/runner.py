@@ -33,6 +33,7 @@ from ops.migrate.phases import (
     rollback_plan,
 )
 from ops.results import Check, GateResult, PhaseResult, StepStatus
+from ops.settings import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,9 @@ class Cutover:
         s = self.cfg.settings
         mode_now = self._mode_now()
         target_mode = MODE_AFTER[phase]
-        flag_steps = [f"set flag {s.flag_parameter()}: {a} -> {b}" for a, b in _pairs(mode_now, target_mode)]
+        flag_steps = [
+            f"set flag {s.flag_parameter()}: {a} -> {b}" for a, b in mode_steps(mode_now, target_mode)
+        ]
         if phase in DESTRUCTIVE:
             return self._destructive_plan(phase, flag_steps, opts)
         plans: dict[Phase, list[str]] = {
@@ -267,10 +270,10 @@ class Cutover:
             lines.append(f"DELETE RDS instance {self.cfg.v2_rds_instance}")
         else:
             v2_counts = self._counts(s.v2_database_url, v2_tables)
-            lines.extend(
-                f"DROP TABLE {t} on V2 ({_redact(s.v2_database_url)}): {n} rows" for t, n in v2_counts.items()
-            )
-        lines.extend(f"DROP TABLE {t} on production ({_redact(prod)}): {n} rows" for t, n in counts.items())
+            v2 = redact_url(s.v2_database_url)
+            lines.extend(f"DROP TABLE {t} on V2 ({v2}): {n} rows" for t, n in v2_counts.items())
+        where = redact_url(prod)
+        lines.extend(f"DROP TABLE {t} on production ({where}): {n} rows" for t, n in counts.items())
         return lines
 
     def _tables(self, opts: PhaseOptions) -> list[str]:
@@ -332,7 +335,7 @@ class Cutover:
         if current == target:
             result.add(f"flag already {target}", StepStatus.SKIPPED)
             return reader
-        for a, b in _pairs(current, target):
+        for a, b in mode_steps(current, target):
             adapters.set_mode(self.cfg, b, self.operator, reason)
             result.add(f"flag {a} -> {b}", StepStatus.OK)
         return reader
@@ -550,7 +553,7 @@ class Cutover:
         return result
 
     def _rollback_lines(self, plan: RollbackPlan) -> list[str]:
-        lines = [f"set flag: {a} -> {b}" for a, b in _pairs(plan.mode_from, plan.mode_to)]
+        lines = [f"set flag: {a} -> {b}" for a, b in mode_steps(plan.mode_from, plan.mode_to)]
         if plan.mode_from is Mode.DYNAMODB:
             lines = [
                 "check reverse replication is healthy",
@@ -601,18 +604,9 @@ def _foreign_gate(name: str, fn: Callable[[], Any], fix: str) -> GateResult:
     return gate
 
 
-def _pairs(current: Mode, target: Mode) -> list[tuple[Mode, Mode]]:
+def mode_steps(current: Mode, target: Mode) -> list[tuple[Mode, Mode]]:
     path = mode_path(current, target)
     return list(zip([current, *path[:-1]], path, strict=True)) if path else []
-
-
-def _redact(url: str | None) -> str:
-    if not url:
-        return "unset"
-    if "@" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 def _plain(obj: Any) -> Any:

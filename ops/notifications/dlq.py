@@ -54,7 +54,7 @@ class RedriveResult:
     dry_run: bool = False
 
 
-def _describe(body: str) -> tuple[str, str, str]:
+def describe_message(body: str) -> tuple[str, str, str]:
     """(provider, notification id, type) from a NotificationMessage body; '?' where it is not one."""
     try:
         raw = json.loads(body)
@@ -116,7 +116,7 @@ class DeadLetterQueue:
             empty = 0 if messages else empty + 1
             for m in messages:
                 attributes = m.get("Attributes", {})
-                provider, notification_id, kind = _describe(m["Body"])
+                provider, notification_id, kind = describe_message(m["Body"])
                 sent = datetime.fromtimestamp(int(attributes.get("SentTimestamp", "0")) / 1000, UTC)
                 held.append(
                     DlqMessage(

@@ -27,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from ops.replica.base import ReplicaError, ReplicaStatus, TableSync
+from ops.settings import redact_url
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 # srsubstate: i = initialize, d = data is being copied, f = finished table copy,
@@ -283,7 +284,7 @@ class LogicalReplicaDriver:
         try:
             return psycopg.connect(url, autocommit=True, connect_timeout=5)
         except psycopg.OperationalError as exc:
-            raise ReplicaError(f"cannot connect to the {role} database ({_redact(url)}): {exc}") from exc
+            raise ReplicaError(f"cannot connect to the {role} database ({redact_url(url)}): {exc}") from exc
 
     def _missing_tables(self, conn: psycopg.Connection[Any]) -> list[str]:
         return [t for t in self.tables if conn.execute("SELECT to_regclass(%s)", (t,)).fetchone() == (None,)]
@@ -346,7 +347,3 @@ class LogicalReplicaDriver:
             dst.execute(
                 sql.SQL("ALTER SUBSCRIPTION {} " + action).format(sql.Identifier(self.replication_name))
             )
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)

@@ -68,7 +68,7 @@ def start(settings: Settings, operator: str, *, control: ControlTable | None = N
         return state.status()
     ddb = aws.client("dynamodb")
     arn = stream_arn(ddb, settings.target_table)
-    start_positions(state, _streams_client(), arn)
+    start_positions(state, streams_client(), arn)
     state.set_state(desired="running", driver=driver, started_at=time.time(), who=operator, pid=0)
     log_dir = Path(os.environ.get("OPS_REVERSE_LOG_DIR", ".sandbox/logs"))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -170,7 +170,7 @@ def lambda_position(current: ReverseStatus, function: str, now: float | None = N
         current.caught_up_at = latest["Timestamp"].timestamp() + 60
 
 
-def _streams_client() -> Any:
+def streams_client() -> Any:
     # The stream lives with the table: the DynamoDB endpoint serves it (DynamoDB Local included).
     endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB_STREAMS") or os.environ.get(
         "AWS_ENDPOINT_URL_DYNAMODB"
@@ -193,7 +193,7 @@ def run(settings: Settings, *, control: ControlTable | None = None) -> None:
         poller = StreamPoller(
             state,
             ReverseApplier(load_mapping(), pool),
-            _streams_client(),
+            streams_client(),
             stream_arn(aws.client("dynamodb"), settings.target_table),
             metrics=Metrics(dimensions={"Table": settings.dataset}),
         )

@@ -20,8 +20,7 @@ from ops.dualwrite import Metrics, Repository
 from ops.flags import FixedMode, Mode
 from ops.mapping import configure_connection, load_mapping
 from ops.reverse import Change, ReverseApplier, ReverseState
-from ops.reverse.control import _streams_client as streams_client
-from ops.reverse.control import make_pool
+from ops.reverse.control import make_pool, streams_client
 from ops.reverse.poller import StreamPoller, start_positions, stream_arn
 from ops.schema import apply_migrations
 from ops.tables import ensure_pk_sk_table, ensure_target_table

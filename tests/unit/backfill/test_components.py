@@ -10,7 +10,7 @@ import pytest
 
 from ops.backfill.checkpoint import SegmentState
 from ops.backfill.controls import ControlPoller, ControlState
-from ops.backfill.engine import Interleaver, _Page, _SegmentRun, fingerprint
+from ops.backfill.engine import Interleaver, Page, SegmentRun, fingerprint
 from ops.backfill.planner import Plan, Segment, interleaved_order, owns
 from ops.backfill.throttle import Throttle
 
@@ -154,8 +154,8 @@ def test_interleaver_alternates_segments_and_reports_fullness() -> None:
 
 def test_checkpoint_only_moves_over_pages_finished_in_key_order() -> None:
     async def go() -> None:
-        run = _SegmentRun(Segment(0, None, None, 30), SegmentState(0))
-        pages = [_Page(run, [k], 10) for k in (10, 20, 30)]
+        run = SegmentRun(Segment(0, None, None, 30), SegmentState(0))
+        pages = [Page(run, [k], 10) for k in (10, 20, 30)]
         for page in pages:
             page.remaining = 1
             page.sealed = True

@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
 from ops.backfill import dynamo_http
-from ops.backfill.dynamo_http import Credentials, DynamoHttpClient, Response, SigV4Signer, _HttpProtocol
+from ops.backfill.dynamo_http import Credentials, DynamoHttpClient, HttpProtocol, Response, SigV4Signer
 from ops.backfill.throttle import Throttle
 from ops.backfill.writer import Outcome, PutResult, PutWriter, WriteStopped
 
@@ -69,7 +69,7 @@ def test_signing_key_is_derived_once_per_day() -> None:
 
 
 def _feed(*chunks: bytes) -> Response:
-    proto = _HttpProtocol()
+    proto = HttpProtocol()
     loop = asyncio.new_event_loop()
     try:
         proto.waiter = loop.create_future()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from ops.notifications.dlq import _describe
+from ops.notifications.dlq import describe_message
 from ops.notifications.pipeline import lambda_record
 from tests.fixtures.notifications.consumer import events as ev
 
@@ -29,11 +29,11 @@ def test_received_message_becomes_the_record_lambda_would_pass() -> None:
 
 
 def test_dlq_summaries_name_provider_id_and_type() -> None:
-    assert _describe(ev.apple("EXPIRED", "VOLUNTARY", notification_id="n-1").to_json()) == (
+    assert describe_message(ev.apple("EXPIRED", "VOLUNTARY", notification_id="n-1").to_json()) == (
         "apple",
         "n-1",
         "EXPIRED/VOLUNTARY",
     )
     google = ev.google_subscription(4, message_id="777")
-    assert _describe(google.to_json()) == ("google", "777", "subscriptionNotification:4")
-    assert _describe("{not json") == ("?", "?", "(not a NotificationMessage)")
+    assert describe_message(google.to_json()) == ("google", "777", "subscriptionNotification:4")
+    assert describe_message("{not json") == ("?", "?", "(not a NotificationMessage)")

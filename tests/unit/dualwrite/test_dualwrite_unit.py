@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from ops.dualwrite.metrics import Metrics
-from ops.dualwrite.repair import _latest_per_key
+from ops.dualwrite.repair import latest_per_key
 from ops.mapping import is_tombstone, load_mapping
 
 ANSWERS = load_mapping().table("answers")
@@ -89,14 +89,14 @@ def _entry(outbox_id: int, version: int, exists: bool, op: str = "upsert", **row
 
 
 def test_repair_writes_one_current_item_per_key() -> None:
-    work = _latest_per_key(ANSWERS, [_entry(1, 5, True, current=8), _entry(2, 8, True, current=8)], 0)
+    work = latest_per_key(ANSWERS, [_entry(1, 5, True, current=8), _entry(2, 8, True, current=8)], 0)
     assert len(work) == 1
     assert work[0].ids == [1, 2]
     assert work[0].item is not None and work[0].item["_ver"] == {"N": "8"}
 
 
 def test_repair_writes_a_tombstone_with_the_newest_version_for_a_gone_row() -> None:
-    work = _latest_per_key(ANSWERS, [_entry(1, 5, False), _entry(2, 7, False, op="delete")], 1_900_000_000)
+    work = latest_per_key(ANSWERS, [_entry(1, 5, False), _entry(2, 7, False, op="delete")], 1_900_000_000)
     assert len(work) == 1 and work[0].kind == "tombstone"
     assert work[0].item is not None and is_tombstone(work[0].item)
     assert work[0].item["_ver"] == {"N": "7"}
@@ -106,6 +106,6 @@ def test_repair_writes_a_tombstone_with_the_newest_version_for_a_gone_row() -> N
 def test_repair_keeps_a_row_dynamodb_cannot_hold_as_a_failure() -> None:
     bad = _entry(1, 5, True)
     bad["body"] = "x" * 500_000
-    work = _latest_per_key(ANSWERS, [bad], 0)
+    work = latest_per_key(ANSWERS, [bad], 0)
     assert work[0].item is None and work[0].kind == "row_error"
     assert "400 KB" in work[0].error

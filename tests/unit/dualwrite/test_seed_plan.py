@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ops.demo.seed import SeedPlan, _answer_chunks, _split
+from ops.demo.seed import SeedPlan, answer_chunks, split_couples
 
 
 def test_plan_is_exact_and_skewed() -> None:
@@ -21,7 +21,7 @@ def test_plan_is_deterministic_per_seed() -> None:
 
 def test_split_covers_every_couple_once_with_balanced_rows() -> None:
     plan = SeedPlan.build(50_000)
-    parts = _split(plan, 2)
+    parts = split_couples(plan, 2)
     covered = [i for r in parts for i in r]
     assert covered == list(range(len(plan.counts)))
     sizes = [sum(plan.counts[i] for i in r) for r in parts]
@@ -32,8 +32,8 @@ def test_rows_have_unique_keys_and_twelve_fields() -> None:
     plan = SeedPlan.build(3000)
     seen: set[tuple[str, str, str]] = set()
     ids: list[int] = []
-    for r in _split(plan, 3):
-        for chunk, count in _answer_chunks(plan, 42, r):
+    for r in split_couples(plan, 3):
+        for chunk, count in answer_chunks(plan, 42, r):
             lines = chunk.splitlines()
             assert len(lines) == count
             for line in lines:

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from ops.control import ControlTable
-from ops.dualwrite.shadow import Verdict, _Scheduler, judge
+from ops.dualwrite.shadow import Scheduler, Verdict, judge
 from ops.dualwrite.shadow_log import Mismatch, ShadowLog, read_window, stamp
 from ops.mapping import load_mapping
 from ops.tables import ensure_pk_sk_table
@@ -70,7 +70,7 @@ def test_the_rule_by_version(
 
 
 def test_the_scheduler_runs_by_due_time_and_settles() -> None:
-    scheduler = _Scheduler(workers=2, backlog=3)
+    scheduler = Scheduler(workers=2, backlog=3)
     ran: list[str] = []
     lock = threading.Lock()
 

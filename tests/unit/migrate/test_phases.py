@@ -16,7 +16,7 @@ from ops.migrate.phases import (
     parse,
     rollback_plan,
 )
-from ops.migrate.runner import _pairs, mode_path
+from ops.migrate.runner import mode_path, mode_steps
 
 DONE = PhaseState.DONE
 RUNNING = PhaseState.RUNNING
@@ -114,11 +114,11 @@ def test_mode_path_moves_through_neighbours_only() -> None:
     assert mode_path("dual_write_shadow", "postgres") == ["dual_write", "postgres"]
     assert mode_path("dual_write_read_dynamodb", "dual_write_shadow") == ["dual_write_shadow"]
     assert mode_path("dynamodb", "dynamodb") == []
-    assert _pairs("postgres", "dual_write_shadow") == [
+    assert mode_steps("postgres", "dual_write_shadow") == [
         ("postgres", "dual_write"),
         ("dual_write", "dual_write_shadow"),
     ]
-    assert _pairs("postgres", "postgres") == []
+    assert mode_steps("postgres", "postgres") == []
 
 
 def test_unknown_phase_is_a_usage_error() -> None:
