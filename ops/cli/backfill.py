@@ -28,6 +28,7 @@ from ops.backfill.prices import Prices
 from ops.backfill.progress import FleetProgressDisplay, ProgressDisplay, summary_table
 from ops.backfill.retry import retry_failed
 from ops.backfill.status import backfill_gate, backfill_summary, segment_states
+from ops.cli.common import JsonOption, emit_json
 from ops.control import ControlTable
 from ops.exceptions import ConfigError, OpsError
 from ops.results import render
@@ -41,7 +42,6 @@ err = Console(stderr=True)
 
 RunIdOption = typer.Option(None, "--run-id", help="Backfill run (default: the table name).")
 TableOption = typer.Option(None, "--table", help="PostgreSQL table to copy (default: $OPS_DATASET, answers).")
-JsonOption = typer.Option(False, "--json", help="Print one JSON document instead of tables.")
 ControlOption = typer.Option(None, "--control-table", help="Control table (default: $OPS_CONTROL_TABLE).")
 
 
@@ -139,7 +139,7 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
     cost = result.cost(est.backfill_seconds)
     doc = {**result.to_dict(), "bytes_total": result.bytes_total, "cost": cost, "estimate": est.to_dict()}
     if as_json:
-        console.print_json(json.dumps(doc, default=str))
+        emit_json(doc)
         return
     summary = Table(title=f"backfill plan: {result.table}")
     summary.add_column("measure")
@@ -217,7 +217,7 @@ def run(  # noqa: PLR0917 - one parameter per CLI option
         if display is not None:
             display.stop()
     if as_json:
-        console.print_json(json.dumps(result.to_dict(), default=str))
+        emit_json(result.to_dict())
     else:
         console.print(summary_table(result))
         for sample in result.failure_samples[:5]:
@@ -243,7 +243,7 @@ def status(
             "segments": [{**asdict(s), "rows_expected": expected} for s, expected in states],
             "gate": gate.to_dict(),
         }
-        console.print_json(json.dumps(doc, default=str))
+        emit_json(doc)
         return
     table = Table(title=f"backfill {rid}")
     for column in ("segment", "state", "last key", "read", "of", "written", "present", "failed", "lease"):
@@ -321,7 +321,7 @@ def failures_list(
     """List the failure log (open failures unless --all)."""
     found = FailureLog(_control(control_table), _run_id(run_id, None)).list(only_open=not all_)
     if as_json:
-        console.print_json(json.dumps([asdict(f) for f in found], default=str))
+        emit_json([asdict(f) for f in found])
         return
     table = Table(title=f"backfill failures ({len(found)})")
     for column in ("table", "key", "column", "kind", "reason", "attempts", "state"):
@@ -366,7 +366,7 @@ def retry_failed_command(  # noqa: PLR0917 - one parameter per CLI option
         )
     )
     if as_json:
-        console.print_json(json.dumps(asdict(result)))
+        emit_json(asdict(result))
         return
     console.print(
         f"retried {result.attempted}: copied {result.copied}, already present {result.present}, "

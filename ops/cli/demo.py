@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ops.cli.common import JsonOption, emit_json
 from ops.exceptions import OpsError
 from ops.settings import Settings
 
@@ -25,7 +25,6 @@ console = Console()
 progress_console = Console(stderr=True)
 
 DatabaseOption = typer.Option(None, "--database-url", help="PostgreSQL to use (default: $PROD_DATABASE_URL).")
-JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
 def _database(url: str | None) -> str:
@@ -75,7 +74,7 @@ def seed(  # noqa: PLR0917 - Typer options are parameters
             url, rows, couples=couples, seed=seed_value, truncate=truncate, jobs=jobs, progress=advance
         )
     if as_json:
-        console.print_json(json.dumps(result.to_dict()))
+        emit_json(result.to_dict())
         return
     console.print(
         f"seeded {result.answers:,} answers, {result.couples:,} couples, {result.users:,} users, "
@@ -134,7 +133,7 @@ def traffic(  # noqa: PLR0917 - Typer options are parameters
     if stop.is_set():
         progress_console.print(f"stopped early after {result.seconds:.0f} s of the planned {duration:g} s")
     if as_json:
-        console.print_json(json.dumps(result.to_dict()))
+        emit_json(result.to_dict())
     else:
         _render_traffic(result.to_dict())
     if result.error_count:

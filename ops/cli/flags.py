@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops.cli.common import JsonOption, emit_json
 from ops.flags import ORDER, FlagChange, FlagStore, Mode
 
 app = typer.Typer(
@@ -16,7 +15,6 @@ app = typer.Typer(
 console = Console()
 
 DatasetOption = typer.Option(None, "--dataset", help="Dataset whose flag to use (default: $OPS_DATASET).")
-JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
 @app.command()
@@ -27,16 +25,14 @@ def get(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> None
     state = store.state()
     mode = state.mode
     if as_json:
-        console.print_json(
-            json.dumps(
-                {
-                    "dataset": store.dataset,
-                    "parameter": store.parameter,
-                    "mode": mode.value,
-                    "generation": state.generation,
-                    "writes_paused": state.writes_paused(),
-                }
-            )
+        emit_json(
+            {
+                "dataset": store.dataset,
+                "parameter": store.parameter,
+                "mode": mode.value,
+                "generation": state.generation,
+                "writes_paused": state.writes_paused(),
+            }
         )
         return
     steps = "  ->  ".join(f"[bold reverse] {m} [/]" if m is mode else m.value for m in ORDER)
@@ -119,7 +115,7 @@ def history(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> 
     """Every recorded change of the flag: who, when, from, to, why."""
     changes = FlagStore(dataset).history()
     if as_json:
-        console.print_json(json.dumps([c.to_dict() for c in changes]))
+        emit_json([c.to_dict() for c in changes])
         return
     table = Table(title="flag history")
     for column in ("at", "who", "from", "to", "generation", "reason"):
@@ -132,7 +128,7 @@ def history(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> 
 
 def _render_change(change: FlagChange, as_json: bool) -> None:
     if as_json:
-        console.print_json(json.dumps(change.to_dict()))
+        emit_json(change.to_dict())
     elif not change.changed:
         console.print(
             f"{change.dataset} is already in [bold]{change.to_mode}[/] (writes not paused); nothing to do."

@@ -6,7 +6,6 @@ failed; 2 a usage or configuration error.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from ops.backfill.estimate import Fleet, TableStats, estimate, source_stats
 from ops.backfill.prices import Prices
 from ops.backfill.progress import ProgressDisplay
 from ops.cli import backfill as backfill_cli
+from ops.cli.common import JsonOption, emit_json
 from ops.cli.replica import LobScanOption
 from ops.exceptions import OpsError
 from ops.migrate.config import DAY, MigrateConfig
@@ -36,7 +36,6 @@ err_console = Console(stderr=True)
 
 DryRun = typer.Option(False, "--dry-run", help="Print the plan and the gate; change nothing.")
 Yes = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
-Json = typer.Option(False, "--json", help="Print one JSON document instead of tables.")
 ConfirmName = typer.Option(
     None,
     "--confirm-name",
@@ -72,7 +71,7 @@ def _execute(as_json: bool, fn: Callable[[], PhaseResult]) -> None:
         result = fn()
     except OpsError as exc:
         if as_json:
-            console.print_json(json.dumps({"ok": False, "error": str(exc)}))
+            emit_json({"ok": False, "error": str(exc)})
         else:
             err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(exc.exit_code) from None
@@ -98,7 +97,7 @@ def _phase(
 @app.command()
 def status(
     history: bool = typer.Option(False, "--history", help="Also show every recorded event, oldest first."),
-    as_json: bool = Json,
+    as_json: bool = JsonOption,
 ) -> None:
     """Where the migration stands, and the next allowed command.
 
@@ -111,7 +110,7 @@ def status(
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(exc.exit_code) from None
     if as_json:
-        console.print_json(json.dumps(report, default=str))
+        emit_json(report)
         return
     _render_status(report)
 
@@ -129,7 +128,7 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
     verify_rows_per_process: float = backfill_cli.VerifyRowsPerProcessOption,
     pre_warm: float | None = backfill_cli.PreWarmOption,
     prices: Path | None = backfill_cli.PricesOption,
-    as_json: bool = Json,
+    as_json: bool = JsonOption,
 ) -> None:
     """How long the backfill and the verification take under the table's real limit, and what they cost."""
     try:
@@ -144,7 +143,7 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(exc.exit_code) from None
     if as_json:
-        console.print_json(json.dumps(est.to_dict(), default=str))
+        emit_json(est.to_dict())
         return
     backfill_cli.render_estimate(est, console)
 
@@ -153,7 +152,7 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
 def preflight(
     dry_run: bool = DryRun,
     yes: bool = Yes,
-    as_json: bool = Json,
+    as_json: bool = JsonOption,
     lob_scan: str | None = LobScanOption,
 ) -> None:
     """Phase 1: check access to everything the cutover touches, and the replica's source.
@@ -168,7 +167,7 @@ def preflight(
 
 
 @app.command("dual-write")
-def dual_write(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
+def dual_write(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = JsonOption) -> None:
     """Phase 2: turn dual writes on (mode dual_write, then dual_write_shadow).
 
     Each flag change is read back through the app's reader; shadow reads start once the outbox
@@ -178,7 +177,9 @@ def dual_write(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) ->
 
 
 @app.command()
-def replicate(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json, wait: float = Wait) -> None:
+def replicate(
+    dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = JsonOption, wait: float = Wait
+) -> None:
     """Phase 3: start the V2 replica (DMS or logical replication) and check `replica ready`."""
     _phase(Phase.REPLICATE, dry_run, yes, as_json, options=PhaseOptions(wait_seconds=wait))
 
@@ -187,7 +188,7 @@ def replicate(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json, wai
 def backfill(  # noqa: PLR0917 - one parameter per CLI option
     dry_run: bool = DryRun,
     yes: bool = Yes,
-    as_json: bool = Json,
+    as_json: bool = JsonOption,
     segments: int | None = typer.Option(None, "--segments", help="Key-range segments (backfill default)."),
     concurrency: int | None = typer.Option(
         None, "--concurrency", help="PutItem requests in flight (backfill default 256)."
@@ -225,7 +226,7 @@ def backfill(  # noqa: PLR0917 - one parameter per CLI option
 def verify(
     dry_run: bool = DryRun,
     yes: bool = Yes,
-    as_json: bool = Json,
+    as_json: bool = JsonOption,
     segments: int | None = typer.Option(None, "--segments", help="Segments compared in parallel."),
     recheck_delay: float | None = typer.Option(
         None, "--recheck-delay", help="Seconds before differences are re-checked (live writes settle)."
@@ -246,7 +247,7 @@ def verify(
 
 
 @app.command("switch-reads")
-def switch_reads(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
+def switch_reads(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = JsonOption) -> None:
     """Phase 6: read from DynamoDB (mode dual_write_read_dynamodb).
 
     Only once the verification is fresh and clean, shadow reads agree and the alarms are OK;
@@ -259,7 +260,7 @@ def switch_reads(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) 
 def soak(
     dry_run: bool = DryRun,
     yes: bool = Yes,
-    as_json: bool = Json,
+    as_json: bool = JsonOption,
     soak_days: float | None = typer.Option(
         None, "--soak-days", help="Soak length in days (default 14, or OPS_SOAK_SECONDS)."
     ),
@@ -277,7 +278,7 @@ def soak(
 def stop_pg_writes(  # noqa: PLR0917 - one parameter per CLI option
     dry_run: bool = DryRun,
     yes: bool = Yes,
-    as_json: bool = Json,
+    as_json: bool = JsonOption,
     confirm_name: str | None = ConfirmName,
     table: list[str] | None = Tables,
     snapshot_dir: Path | None = SnapshotDir,
@@ -302,7 +303,7 @@ def stop_pg_writes(  # noqa: PLR0917 - one parameter per CLI option
 def cleanup(  # noqa: PLR0917 - one parameter per CLI option
     dry_run: bool = DryRun,
     yes: bool = Yes,
-    as_json: bool = Json,
+    as_json: bool = JsonOption,
     confirm_name: str | None = ConfirmName,
     table: list[str] | None = Tables,
     snapshot_dir: Path | None = SnapshotDir,
@@ -323,7 +324,7 @@ def cleanup(  # noqa: PLR0917 - one parameter per CLI option
 
 
 @app.command()
-def rollback(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = Json) -> None:
+def rollback(dry_run: bool = DryRun, yes: bool = Yes, as_json: bool = JsonOption) -> None:
     """One step back from wherever the migration is.
 
     From reading DynamoDB (switch-reads or soak) back to reading PostgreSQL is this one command.

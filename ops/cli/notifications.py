@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops.cli.common import JsonOption, emit_json
 from ops.exceptions import ConfigError
 from ops.results import PhaseResult, StepStatus, render
 from ops.sandbox.stack import default_root
@@ -29,7 +30,6 @@ DEFAULT_STATE = default_root() / "notifications"
 StateOption = typer.Option(
     DEFAULT_STATE, "--state", help="Folder for the local signing material and settings."
 )
-JsonOption = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
 IdsOption = typer.Option([], "--id", help="Only these message/notification ids (repeatable).")
 KeyFileOption = typer.Option(
     Path("AuthKey.p8"), envvar="APP_STORE_CONNECT_PRIVATE_KEY_PATH", help="The .p8 private key."
@@ -288,7 +288,7 @@ def dlq_list(
         settings.notifications_queue, settings.notifications_dlq
     ).list_messages(limit)
     if as_json:
-        console.print_json(json.dumps([m.summary() for m in messages]))
+        emit_json([m.summary() for m in messages])
         return
     table = Table(title=f"{settings.notifications_dlq}: {len(messages)} message(s)")
     for column in (
@@ -315,7 +315,7 @@ def dlq_show(message_id: str = typer.Argument(..., help="SQS message id or notif
     message = DeadLetterQueue.from_names(settings.notifications_queue, settings.notifications_dlq).show(
         message_id
     )
-    console.print_json(json.dumps({**message.summary(), "body": _json_or_text(message.body)}))
+    emit_json({**message.summary(), "body": _json_or_text(message.body)})
 
 
 def _json_or_text(body: str) -> object:

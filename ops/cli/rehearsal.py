@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from ops.cli.common import emit_json
 from ops.demo.rehearsal import DEFAULT_ROWS, Rehearsal, RehearsalOptions, render_report
 
 console = Console()
@@ -40,6 +40,6 @@ def rehearsal(  # noqa: PLR0917 - Typer options are parameters
     report = Rehearsal(options, console).run()
     render_report(report, console)
     if as_json:
-        console.print_json(json.dumps(report.to_dict(), default=str))
+        emit_json(report.to_dict())
     if not report.ok:
         raise typer.Exit(1)

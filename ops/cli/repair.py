@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ops.cli.common import JsonOption, emit_json
 from ops.exceptions import OpsError
 from ops.settings import Settings
 
@@ -42,7 +41,7 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
     batch_size: int = typer.Option(200, "--batch-size", help="Outbox rows per transaction."),
     workers: int = typer.Option(8, "--workers", help="DynamoDB puts in flight."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count what is pending."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Drain the dual-write outbox: re-put the CURRENT PostgreSQL row (or a tombstone) for each entry.
 
@@ -65,7 +64,7 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
         pending = pending_outbox(pool)
         if dry_run:
             if as_json:
-                console.print_json(json.dumps({"pending": pending, "dry_run": True}))
+                emit_json({"pending": pending, "dry_run": True})
             else:
                 console.print(f"dry run: {pending:,} outbox rows pending; nothing changed.")
             return
@@ -98,7 +97,7 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
     finally:
         pool.close()
     if as_json:
-        console.print_json(json.dumps(result.to_dict()))
+        emit_json(result.to_dict())
     else:
         console.print(
             f"examined {result.examined:,}: written {result.written:,} (tombstones {result.tombstones:,}), "

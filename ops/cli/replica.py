@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops.cli.common import JsonOption, emit_json
 from ops.replica import (
     DEFAULT_MAX_LAG_SECONDS,
     DRIVERS,
@@ -39,7 +38,6 @@ NameOption = typer.Option(
 MaxLagOption = typer.Option(
     DEFAULT_MAX_LAG_SECONDS, "--max-lag", help="Gate: largest acceptable lag, seconds."
 )
-JsonOption = typer.Option(False, "--json", help="Print JSON instead of tables.")
 LobScanOption = typer.Option(
     None,
     "--lob-scan",
@@ -56,7 +54,7 @@ def _driver(kind: str, task_arn: str | None, name: str) -> ReplicaDriver:
 
 def _render(status: ReplicaStatus, gate: GateResult, as_json: bool) -> None:
     if as_json:
-        console.print_json(json.dumps({"status": status.to_dict(), "gate": gate.to_dict()}, default=str))
+        emit_json({"status": status.to_dict(), "gate": gate.to_dict()})
         return
     lag = "unknown" if status.lag_seconds is None else f"{status.lag_seconds:.1f}s"
     table = Table(title=f"replica ({status.driver}): {status.state}, lag {lag}")

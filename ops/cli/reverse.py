@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops.cli.common import JsonOption, emit_json
 from ops.results import render
 from ops.settings import Settings
 
@@ -17,7 +16,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
-JsonOption = typer.Option(False, "--json", help="Print JSON instead of tables.")
 
 
 def _render_status(as_json: bool, max_lag: float) -> bool:
@@ -26,7 +24,7 @@ def _render_status(as_json: bool, max_lag: float) -> bool:
     current = control.status(Settings.from_env())
     gate = control.reverse_gate(current, max_lag_seconds=max_lag)
     if as_json:
-        console.print_json(json.dumps({"status": current.to_dict(), "gate": gate.to_dict()}, default=str))
+        emit_json({"status": current.to_dict(), "gate": gate.to_dict()})
     else:
         render(gate, console, False)
     return gate.ok
@@ -88,7 +86,7 @@ def failures(as_json: bool = JsonOption) -> None:
     settings = Settings.from_env()
     found = ReverseState(ControlTable(settings.control_table), settings.dataset).failures()
     if as_json:
-        console.print_json(json.dumps(found, default=str))
+        emit_json(found)
         return
     table = Table(title=f"reverse replication failures ({len(found)})")
     for column in ("table", "pk", "sk", "version", "attempts", "reason"):

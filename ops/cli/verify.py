@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops.cli.common import JsonOption, emit_json
 from ops.control import ControlTable
 from ops.exceptions import OpsError
 from ops.results import render
@@ -21,7 +22,6 @@ app = typer.Typer(help="VDiff-style verification of DynamoDB against PostgreSQL,
 console = Console()
 
 DatasetOption = typer.Option(None, "--dataset", help="Dataset (default: $OPS_DATASET).")
-JsonOption = typer.Option(False, "--json", help="Print JSON instead of tables.")
 
 
 @app.command()
@@ -173,7 +173,7 @@ def report(
     if history:
         runs = CheckpointStore(control, name).history()
         if as_json:
-            console.print_json(json.dumps([r.to_dict() for r in runs], default=str))
+            emit_json([r.to_dict() for r in runs])
             return
         table = Table(title=f"verify runs of {name}")
         for column in ("finished", "run", "scope", "compared", "differences", "repaired"):
@@ -209,7 +209,7 @@ def shadow(
     seconds = window if window is not None else MigrateConfig.from_env().shadow_window_seconds
     seen = read_window(ControlTable(), name, time.time() - seconds)
     if as_json:
-        console.print_json(json.dumps({"dataset": name, **seen.to_dict()}, default=str))
+        emit_json({"dataset": name, **seen.to_dict()})
         return
     console.print(
         f"shadow reads of {name} over the last {seconds:.0f} s: {seen.compared:,} compared, "

@@ -191,6 +191,7 @@ def test_staging_and_prod_share_an_account_tear_down_and_come_back(workspace: Wo
         "OPS_DATASET",
         "OPS_METRICS_NAMESPACE",
         "OPS_REPLICA_DRIVER",
+        "OPS_REVERSE_DRIVER",
         "OPS_OUTBOX_MAX_AGE_SECONDS",
     }, shared
     assert ws.outputs(prod_link)["peering_accept_status"] == "active"
