@@ -258,19 +258,28 @@ locals {
 resource "aws_security_group" "reverse" {
   #checkov:skip=CKV2_AWS_5:Attached in the reverse_replication module (the Lambda's vpc_config) through module inputs; checkov does not follow module inputs.
   name        = "${local.name}-reverse-replication"
-  description = "Reverse replication Lambda: no ingress; HTTPS to the AWS endpoints, PostgreSQL to production"
+  description = "Reverse replication Lambda: no ingress; HTTPS to the VPC endpoints, PostgreSQL to production"
   vpc_id      = module.network.vpc_id
 
   tags = merge(local.tags, { Name = "${local.name}-reverse-replication" })
 }
 
-resource "aws_vpc_security_group_egress_rule" "reverse_https" {
+resource "aws_vpc_security_group_egress_rule" "reverse_endpoints" {
   security_group_id = aws_security_group.reverse.id
-  description       = "HTTPS to the AWS endpoints (control table, Secrets Manager, CloudWatch)"
+  description       = "HTTPS to the interface endpoints (Secrets Manager, CloudWatch, logs)"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
-  cidr_ipv4         = "0.0.0.0/0"
+  cidr_ipv4         = module.network.vpc_cidr_block
+}
+
+resource "aws_vpc_security_group_egress_rule" "reverse_dynamodb" {
+  security_group_id = aws_security_group.reverse.id
+  description       = "HTTPS to DynamoDB (the control table) through the gateway endpoint"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = module.network.dynamodb_prefix_list_id
 }
 
 resource "aws_vpc_security_group_egress_rule" "reverse_database" {

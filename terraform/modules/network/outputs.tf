@@ -81,3 +81,8 @@ output "production_peering_request" {
     auto_accept   = aws_vpc_peering_connection.production[0].auto_accept
   }, null)
 }
+
+output "dynamodb_prefix_list_id" {
+  description = "Prefix list of the DynamoDB gateway endpoint (for HTTPS egress rules to DynamoDB)."
+  value       = aws_vpc_endpoint.dynamodb.prefix_list_id
+}
