@@ -15,8 +15,9 @@ The pause lasts as long as step 3, and carries a deadline so a crashed cutover c
 for longer; if any step fails before the flip, writes resume in the old mode. Reverse replication
 starts during the pause, so every change made in `dynamodb` mode reaches PostgreSQL.
 
-Back from `dynamodb` (`rollback_from_dynamodb`): reverse replication must be healthy and
-PostgreSQL must verify clean against DynamoDB under live traffic; then writes pause, the cutover
+Back from `dynamodb` (`rollback_from_dynamodb`): reverse replication must be healthy (a poller
+that is only behind is waited for, up to `OPS_REVERSE_CATCHUP_SECONDS`) and PostgreSQL must verify
+clean against DynamoDB under live traffic; then writes pause, the cutover
 waits for every instance to see the pause (the application's flag-cache TTL,
 `OPS_FLAG_READER_TTL_SECONDS`, plus a margin), waits until reverse replication
 has applied the stream to its tip after that, and flips to `dual_write_read_dynamodb` with a new
@@ -34,7 +35,7 @@ from ops.exceptions import OpsError
 from ops.flags import FlagState, Mode
 from ops.migrate import adapters
 from ops.migrate.config import MigrateConfig
-from ops.results import StepStatus
+from ops.results import GateResult, StepStatus
 
 # Rows younger than this are still being delivered by the write that made them.
 IN_FLIGHT_SECONDS = 2.0
@@ -170,6 +171,23 @@ def _resume(store: Any, operator: str) -> FlagState:
     return state
 
 
+# Reverse replication checks that a busy poller (or a Lambda a period behind) passes by itself;
+# outstanding failures or a stopped replication do not, so they refuse at once.
+_CATCHING_UP = frozenset({"reverse replication running", "reverse replication lag"})
+
+
+def _reverse_healthy(cfg: MigrateConfig) -> GateResult:
+    """The reverse gate, waited for (up to OPS_REVERSE_CATCHUP_SECONDS) while only its report's
+    freshness or its lag stand in the way."""
+    deadline = time.monotonic() + cfg.reverse_catchup_seconds
+    while True:
+        gate = adapters.reverse_gate(cfg)
+        catching_up = bool(gate.evidence.get("running")) and {c.name for c in gate.failed} <= _CATCHING_UP
+        if gate.ok or not catching_up or time.monotonic() >= deadline:
+            return gate
+        time.sleep(0.5)
+
+
 def rollback_from_dynamodb(cfg: MigrateConfig, operator: str, verify: Any) -> FlipReport:
     """See the module docstring. `verify()` runs the PostgreSQL-vs-DynamoDB verification and
     returns its result (with `.clean`, `.rows_compared`, ...)."""
@@ -178,7 +196,7 @@ def rollback_from_dynamodb(cfg: MigrateConfig, operator: str, verify: Any) -> Fl
     state = store.heal()
     if state.mode is not Mode.DYNAMODB:
         raise OpsError(f"the rollback from dynamodb starts in 'dynamodb'; the flag is {state.describe()}")
-    gate = adapters.reverse_gate(cfg)
+    gate = _reverse_healthy(cfg)
     if not gate.ok:
         raise OpsError(
             "reverse replication is not healthy, so PostgreSQL may miss changes made in dynamodb mode: "

@@ -45,7 +45,7 @@ def main() -> int:
         for seed in seeds:
             report = run_seed(seed, dict(os.environ), info.prod_url, info.v2_url)
             reports.append(report)
-            verdict = "[green]ok[/]" if report.ok else f"[red]FAILED[/] {report.stalled[:120]}"
+            verdict = "[green]ok[/]" if report.ok else f"[red]FAILED[/] {report.stalled}"
             console.print(
                 f"seed {seed:>3}: {verdict}  {report.seconds:5.1f} s  ops {report.ops}  "
                 f"lost {report.lost} overwritten {report.overwritten} resurrected {report.resurrected}  "

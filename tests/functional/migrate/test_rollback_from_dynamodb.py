@@ -160,3 +160,37 @@ def test_rollback_from_dynamodb_loses_nothing_and_forward_again_works(world: Wor
         assert traffic.history.counts().get("ok", 0) > 50
     finally:
         reverse.stop(Settings.from_env())
+
+
+def test_the_rollback_waits_for_a_reverse_replication_that_fell_behind(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poller that stops reporting for a while (a busy host, a long pass) is caught up with,
+    not refused: the rollback waits for it, then completes."""
+    import os
+    import signal
+
+    from ops.reverse import state as reverse_state
+
+    seed_domain(world.prod_url, 10, couples=2, questions=3)
+    world.advance(Phase.SOAK)
+    ddb = aws.client("dynamodb")
+    for row in _postgres(world).values():
+        ddb.put_item(TableName=world.target_table, Item=ANSWERS.encode(row))
+    code, doc = world.ops_json("stop-pg-writes", "--yes", "--confirm-name", "answers")
+    assert code == 0, doc
+    pid = reverse.status(Settings.from_env()).pid
+    assert pid
+    monkeypatch.setattr(reverse_state, "STALE_STATUS_SECONDS", 1.0)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(2)
+        assert not reverse.status(Settings.from_env()).fresh  # the gate alone would refuse now
+        threading.Timer(3.0, os.kill, (pid, signal.SIGCONT)).start()
+        code, doc = world.ops_json("rollback", "--yes")
+        assert code == 0, doc
+        assert FlagStore().get() is Mode.DUAL_WRITE_READ_DYNAMODB
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+        reverse.stop(Settings.from_env())
