@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,6 +20,17 @@ from ops.exceptions import ConfigError, OpsError
 from ops.flags import FlagReader, FlagState, FlagStore, Mode
 from ops.migrate.config import MigrateConfig
 from ops.results import GateResult
+
+if TYPE_CHECKING:  # the packages behind the facade load when a phase first needs them
+    from ops.backfill import BackfillResult
+    from ops.control import ControlTable
+    from ops.dualwrite.repair import RepairResult
+    from ops.dualwrite.shadow_log import ShadowWindow
+    from ops.replica.base import ReplicaDriver
+    from ops.replica.dms import DmsReplicaDriver
+    from ops.replica.source import RoleGrants, SourceFacts
+    from ops.reverse.state import ReverseStatus
+    from ops.verify import VerifyResult
 
 AwsError = (BotoCoreError, ClientError)
 PITR_UNSUPPORTED = "UNSUPPORTED"
@@ -54,7 +65,7 @@ def outbox_stats_now(cfg: MigrateConfig) -> tuple[int, float | None]:
     return stats.rows, stats.oldest_age_seconds
 
 
-def drain_outbox_now(cfg: MigrateConfig) -> Any:
+def drain_outbox_now(cfg: MigrateConfig) -> RepairResult:
     """One pass of the outbox drain over every mapped table, as `ops repair outbox` runs it."""
     from ops.dualwrite import drain_outbox, make_pool
     from ops.mapping import load_mapping
@@ -190,7 +201,7 @@ def rds_delete(instance: str) -> None:
     aws.client("rds").delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
 
 
-# ------------------------------------------------------------------ migration mode flag (issue 3)
+# ------------------------------------------------------------------ migration mode flag
 
 
 def flag_store(cfg: MigrateConfig) -> FlagStore:
@@ -241,7 +252,7 @@ def wait_for_app_mode(cfg: MigrateConfig, expected: str, reader: Any = None) -> 
 # ------------------------------------------------------------------ dual-write shadow reads
 
 
-def shadow_window(cfg: MigrateConfig, control: Any, window_seconds: float) -> Any:
+def shadow_window(cfg: MigrateConfig, control: ControlTable, window_seconds: float) -> ShadowWindow:
     """What the application's shadow reads recorded in the control table over the trailing window
     (`SHADOW#<dataset>`, written by `ops.dualwrite.shadow_log`)."""
     from ops.dualwrite.shadow_log import read_window
@@ -249,10 +260,10 @@ def shadow_window(cfg: MigrateConfig, control: Any, window_seconds: float) -> An
     return read_window(control, cfg.dataset, time.time() - window_seconds)
 
 
-# ------------------------------------------------------------------ replica (issue 5)
+# ------------------------------------------------------------------ replica
 
 
-def replica_driver(cfg: MigrateConfig) -> Any:
+def replica_driver(cfg: MigrateConfig) -> ReplicaDriver:
     """The configured driver; for DMS, OPS_DMS_TASK_ARN may name a replication task or a DMS
     Serverless replication config (the driver picks the API from the ARN)."""
     from ops.replica import make_driver
@@ -272,7 +283,7 @@ def replica_driver(cfg: MigrateConfig) -> Any:
     )
 
 
-def start_replica(driver: Any) -> str:
+def start_replica(driver: ReplicaDriver) -> str:
     from ops.replica import start_replica as start
 
     return str(start(driver))
@@ -281,16 +292,17 @@ def start_replica(driver: Any) -> str:
 def end_replica(cfg: MigrateConfig) -> str:
     """Stop replication for good: a logical subscription is dropped with its slot (a slot left on
     production would hold its WAL forever); a DMS task is stopped (Terraform deletes it)."""
+    from ops.replica.logical import LogicalReplicaDriver
+
     driver = replica_driver(cfg)
-    teardown = getattr(driver, "teardown", None)
-    if callable(teardown):
-        teardown()
+    if isinstance(driver, LogicalReplicaDriver):
+        driver.teardown()
         return "dropped subscription, slot and publication"
     driver.stop()
     return "stopped the task"
 
 
-def replica_gate(cfg: MigrateConfig, driver: Any) -> Any:
+def replica_gate(cfg: MigrateConfig, driver: ReplicaDriver) -> GateResult:
     from ops.replica import replica_gate as gate
 
     return gate(driver.status(), max_lag_seconds=cfg.replica_max_lag_seconds)
@@ -299,14 +311,14 @@ def replica_gate(cfg: MigrateConfig, driver: Any) -> Any:
 # ------------------------------------------------------------------ preflight: the replica's source
 
 
-def source_facts(url: str) -> Any:
+def source_facts(url: str) -> SourceFacts:
     """wal_level, slots, WAL senders and sizes of the source PostgreSQL (`SourceFacts`)."""
     from ops.replica.source import inspect_source
 
     return inspect_source(url)
 
 
-def replication_grants(url: str, role: str, tables: list[str]) -> Any:
+def replication_grants(url: str, role: str, tables: list[str]) -> RoleGrants:
     from ops.replica.source import role_grants
 
     return role_grants(url, role, tables)
@@ -314,8 +326,17 @@ def replication_grants(url: str, role: str, tables: list[str]) -> Any:
 
 def dms_source_user(cfg: MigrateConfig) -> str | None:
     """The user the DMS source endpoint connects as (None when it comes from a secret)."""
-    user: str | None = replica_driver(cfg).source_username()
-    return user
+    return dms_driver(cfg).source_username()
+
+
+def dms_driver(cfg: MigrateConfig) -> DmsReplicaDriver:
+    """The replica driver when it is DMS (endpoints and LOB settings are DMS's own)."""
+    from ops.replica.dms import DmsReplicaDriver
+
+    driver = replica_driver(cfg)
+    if not isinstance(driver, DmsReplicaDriver):
+        raise ConfigError(f"OPS_REPLICA_DRIVER={cfg.replica_driver}: only DMS has endpoints and LOB settings")
+    return driver
 
 
 def lob_limits(cfg: MigrateConfig, tables: list[str]) -> tuple[dict[str, Any], str]:
@@ -323,7 +344,7 @@ def lob_limits(cfg: MigrateConfig, tables: list[str]) -> tuple[dict[str, Any], s
     of the settings document that holds them."""
     from ops.replica.lobs import dms_limits
 
-    configuration = replica_driver(cfg).configuration()
+    configuration = dms_driver(cfg).configuration()
     limits = dms_limits(configuration.settings, configuration.table_mappings, tables, "public")
     return limits, configuration.settings_name
 
@@ -363,10 +384,12 @@ def rds_free_storage(instance: str, window_seconds: float = 3600) -> StorageRead
     return StorageReading(instance, free, int(found.get("AllocatedStorage", 0)) * 2**30)
 
 
-# ------------------------------------------------------------------ backfill (issue 4)
+# ------------------------------------------------------------------ backfill
 
 
-def run_backfill(cfg: MigrateConfig, control: Any, on_progress: Any = None, **options: Any) -> Any:
+def run_backfill(
+    cfg: MigrateConfig, control: ControlTable, on_progress: Any = None, **options: Any
+) -> BackfillResult:
     """Run (or resume) the dataset's backfill in process: V2 -> target table, run id = dataset."""
     from ops.backfill import BackfillOptions
     from ops.backfill import run_backfill as run
@@ -382,16 +405,18 @@ def run_backfill(cfg: MigrateConfig, control: Any, on_progress: Any = None, **op
     return run(opts, control=control, on_progress=on_progress)
 
 
-def backfill_gate(cfg: MigrateConfig, control: Any, accept_failures: bool) -> Any:
+def backfill_gate(cfg: MigrateConfig, control: ControlTable, accept_failures: bool) -> GateResult:
     from ops.backfill.status import backfill_gate as gate
 
     return gate(control, cfg.dataset, accept_failures=accept_failures)
 
 
-# ------------------------------------------------------------------ verify (issue 5)
+# ------------------------------------------------------------------ verify
 
 
-def run_verify(cfg: MigrateConfig, control: Any, show_progress: bool = True, **options: Any) -> Any:
+def run_verify(
+    cfg: MigrateConfig, control: ControlTable, show_progress: bool = True, **options: Any
+) -> VerifyResult:
     """A full verification (every row, extras, re-check) of the dataset: V2 vs the target table."""
     from ops.verify import VerifyOptions
     from ops.verify import run_verify as run
@@ -407,7 +432,7 @@ def run_verify(cfg: MigrateConfig, control: Any, show_progress: bool = True, **o
     return run(opts, control=control)
 
 
-def run_verify_primary(cfg: MigrateConfig, control: Any) -> Any:
+def run_verify_primary(cfg: MigrateConfig, control: ControlTable) -> VerifyResult:
     """PostgreSQL (production) against DynamoDB, every row and extras, re-checked: before going back
     from `dynamodb`, proof that reverse replication left nothing out."""
     from ops.verify import VerifyOptions
@@ -427,7 +452,7 @@ def run_verify_primary(cfg: MigrateConfig, control: Any) -> Any:
     )
 
 
-def verification_baseline(cfg: MigrateConfig, control: Any) -> tuple[str | None, str]:
+def verification_baseline(cfg: MigrateConfig, control: ControlTable) -> tuple[str | None, str]:
     """The moment a verification must have started after to vouch for DynamoDB now: the end of the
     backfill, or the last time dual-write began again after a spell in `postgres` (writes of that
     spell never reached DynamoDB), whichever is later."""
@@ -450,7 +475,7 @@ def verification_baseline(cfg: MigrateConfig, control: Any) -> tuple[str | None,
     return max(marks, key=lambda mark: datetime.fromisoformat(mark[0]))
 
 
-def verify_gate(cfg: MigrateConfig, control: Any) -> Any:
+def verify_gate(cfg: MigrateConfig, control: ControlTable) -> GateResult:
     from ops.verify import verify_gate as gate
 
     not_before, reason = verification_baseline(cfg, control)
@@ -482,13 +507,13 @@ def utcnow() -> datetime:
 # ------------------------------------------------------------------ reverse replication
 
 
-def start_reverse(cfg: MigrateConfig, operator: str) -> Any:
+def start_reverse(cfg: MigrateConfig, operator: str) -> ReverseStatus:
     from ops.reverse import control
 
     return control.start(cfg.settings, operator)
 
 
-def stop_reverse(cfg: MigrateConfig) -> Any:
+def stop_reverse(cfg: MigrateConfig) -> ReverseStatus:
     from ops.reverse import control
 
     return control.stop(cfg.settings)

@@ -122,7 +122,7 @@ class Cutover:
             )
             self.ledger.event(phase, "start" if fresh else "resume", "running", self.operator)
             try:
-                completion = getattr(self, f"_do_{phase.name.lower()}")(result, opts, fresh)
+                completion = self._handlers()[phase](result, opts, fresh)
             except Exception as exc:
                 error = adapters.describe_error(exc)
                 log.warning("phase %s failed", phase, exc_info=True)
@@ -341,6 +341,20 @@ class Cutover:
         return reader
 
     # ------------------------------------------------------------------ the phases
+
+    def _handlers(self) -> dict[Phase, Callable[[PhaseResult, PhaseOptions, bool], GateResult]]:
+        """What each phase does once its entry gate passed; returns its completion gate."""
+        return {
+            Phase.PREFLIGHT: self._do_preflight,
+            Phase.DUAL_WRITE: self._do_dual_write,
+            Phase.REPLICATE: self._do_replicate,
+            Phase.BACKFILL: self._do_backfill,
+            Phase.VERIFY: self._do_verify,
+            Phase.SWITCH_READS: self._do_switch_reads,
+            Phase.SOAK: self._do_soak,
+            Phase.STOP_PG_WRITES: self._do_stop_pg_writes,
+            Phase.CLEANUP: self._do_cleanup,
+        }
 
     def _do_preflight(self, result: PhaseResult, opts: PhaseOptions, fresh: bool) -> GateResult:
         gate = gates.preflight_gate(self.cfg, self.control)
