@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from importlib import resources
 from typing import Any, cast
 
 import psycopg
@@ -25,48 +24,19 @@ from lambdas.consumer.model import (
     Status,
     plan_of,
 )
+from lambdas.shared.migrations import Migrations
 
-# Arbitrary constant: serialises concurrent apply_migrations callers.
-_LOCK_ID = 0x6E6F7469_66696361
-_BOOKKEEPING = """
-CREATE TABLE IF NOT EXISTS notification_schema_migrations (
-    version    text PRIMARY KEY,
-    applied_at timestamptz NOT NULL DEFAULT now()
-)
-"""
+SCHEMA = Migrations("lambdas.consumer", "schema", "notification_schema_migrations")
 
 
 def migration_files() -> list[tuple[str, str]]:
-    folder = resources.files("lambdas.consumer").joinpath("schema")
-    return sorted(
-        (entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
-        for entry in folder.iterdir()
-        if entry.name.endswith(".sql")
-    )
+    return SCHEMA.files()
 
 
 def apply_migrations(conninfo: str, *, dry_run: bool = False) -> list[str]:
     """Apply the consumer's pending migrations at `conninfo`; returns the versions applied now
     (with `dry_run`, the versions that would be applied; nothing changes)."""
-    applied: list[str] = []
-    with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
-        if dry_run:
-            present = conn.execute("SELECT to_regclass('notification_schema_migrations')").fetchone()
-            done = (
-                {row[0] for row in conn.execute("SELECT version FROM notification_schema_migrations")}
-                if present and present[0]
-                else set()
-            )
-            return [version for version, _sql in migration_files() if version not in done]
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
-        conn.execute(_BOOKKEEPING)
-        done = {row[0] for row in conn.execute("SELECT version FROM notification_schema_migrations")}
-        for version, sql in migration_files():
-            if version not in done:
-                conn.execute(cast(Any, sql))
-                conn.execute("INSERT INTO notification_schema_migrations (version) VALUES (%s)", (version,))
-                applied.append(version)
-    return applied
+    return SCHEMA.pending(conninfo) if dry_run else SCHEMA.apply(conninfo)
 
 
 @dataclass(frozen=True)
