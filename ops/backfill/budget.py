@@ -1,15 +1,20 @@
 """Fleet write budget: every worker of a run converges on its share of what the table accepts.
 
-Each worker publishes, every second, what it sent and how much of it the table throttled, in the
-control table beside the segment leases (`BACKFILL#<run>` / `RATE#<owner>`), and reads everyone
-else's. From the fleet's sums, a `CapacityEstimator` tracks the table's limit: when the table
-throttles, the limit is what it accepted in that second (the whole fleet's, not one worker's
-possibly tiny past); while it does not, the estimate climbs back to the level the table last
-sustained and then probes upwards along a cubic proportional to the limit (slow past it, then
-fast), so a raised limit is found within seconds and a steady one is overshot by a percent or
-two. Each worker's allowance is an even split of the estimate, except that workers which cannot use
-theirs (slow, CPU-bound, capped by `--rate`) leave the rest to the others; no worker's allowance
-is ever below the even split, so one that was slow to start is not held back once it catches up.
+Each worker publishes, every second (a quarter of one while the estimate is off the level the table
+last sustained), what it sent and how much of it the table throttled, in the control table beside
+the segment leases (`BACKFILL#<run>` / `RATE#<owner>`), and reads everyone else's. From the fleet's
+sums, a `CapacityEstimator` tracks the table's limit: when the table throttles, the limit is what
+it accepted in that second (the whole fleet's, not one worker's possibly tiny past); while it does
+not, the estimate climbs back to the level the table last sustained and then probes upwards along a
+cubic proportional to the limit. Past the highest level the table sustained in the run, the probe
+stops a tenth above it until the table has taken that for longer than its banked burst could
+explain: a table's unused second of capacity hides the limit, so a faster probe is accepted in full
+(an overshoot of the table's rate) until the bank runs dry and then throttled hard. Below that
+level (the limit fell and may be restored) it climbs steeply back towards it, so a restored limit
+is followed within seconds. Each worker's allowance is an even split of the estimate, except that
+workers which cannot use theirs (slow, CPU-bound, capped by `--rate`) leave the rest to the others;
+no worker's allowance is ever below the even split, so one that was slow to start is not held back
+once it catches up.
 """
 
 from __future__ import annotations
@@ -43,6 +48,13 @@ REBASE_SHARE = 0.9
 RECOVER_BELOW = 0.9
 AGAIN_SHARE = 0.15
 TRIM = 0.03
+# Past the highest level the table sustained, the probe goes at most this share above `known`
+# (the table's banked second then drains over ten seconds, each within +-15% of the limit).
+STEP_SHARE = 0.1
+# Below that level, the cubic back towards it is this many times steeper.
+CLIMB_STEEPER = 3.0
+# A peak the table has not sustained for this long is forgotten (a limit that fell for good).
+PEAK_MEMORY_SECONDS = 120.0
 # The fleet uses its allowance when it sends at least this share of it (the records it is
 # judged by lag its allowance by up to a second, which a fast-growing probe outruns).
 USING_SHARE = 0.7
@@ -82,6 +94,8 @@ class CapacityEstimator:
         self.elapsed = 0.0
         self.below_since: float | None = None  # when the table first refused `known`
         self.sustained = False  # the fleet has run at `known` for a window without throttling hard
+        self.peak: float | None = None  # the highest level the table sustained in this run
+        self.peak_at = 0.0  # when the fleet last sustained `peak`
 
     def observe(self, accepted: float, throttled: float, seconds: float, *, using: bool) -> float | None:
         """One window of the fleet's rates; `using`: the fleet sent about all it was allowed."""
@@ -115,21 +129,36 @@ class CapacityEstimator:
             self.capacity = min(self.known, 2 * self.capacity)
         else:
             self.below_since, self.sustained = None, True
+            if (
+                self.peak is None
+                or self.known >= self.peak
+                or self.elapsed - self.peak_at > PEAK_MEMORY_SECONDS
+            ):
+                self.peak, self.peak_at = self.known, self.elapsed
             self.probing += seconds
             # A cubic around the level last sustained (as TCP CUBIC): it starts just under it
             # after a trim, creeps past it for a couple of seconds (a steady limit is overshot
-            # by a percent or two), then accelerates to find a raised limit within seconds. A
-            # table's limit grows by doubling (DynamoDB's on-demand ramp, a restored limit), so
-            # the probe stops at twice the level, holds there, and only then re-bases on it: a
-            # burst allowance at the table cannot lure the estimate further than that.
-            ceiling = PROBE_CEILING * self.known
+            # by a percent or two), then accelerates up to the ceiling, holds there, and only
+            # once the table took it for `REBASE_SECONDS` re-bases on it.
+            ceiling, climbing = self._ceiling()
             if self.capacity >= ceiling and accepted >= REBASE_SHARE * ceiling:
-                self.held += seconds  # the table took twice the old level: it is the new one
+                self.held += seconds
                 if self.held >= REBASE_SECONDS:
                     self.known, self.probing, self.held = self.capacity, 0.0, 0.0
-            cubic = self.known * (1 + TRIM / CUBIC_KNEE**3 * (self.probing - CUBIC_KNEE) ** 3)
-            self.capacity = min(max(self.capacity, cubic), PROBE_CEILING * self.known)
+                    ceiling, climbing = self._ceiling()
+            steep = CLIMB_STEEPER if climbing else 1.0
+            cubic = self.known * (1 + steep * TRIM / CUBIC_KNEE**3 * (self.probing - CUBIC_KNEE) ** 3)
+            self.capacity = min(max(self.capacity, cubic), ceiling)
         return self.capacity
+
+    def _ceiling(self) -> tuple[float, bool]:
+        """How far the probe may go, and whether that is back towards a peak the table sustained
+        (a limit that fell and may come back: at most twice `known`, DynamoDB's own growth)."""
+        assert self.known is not None
+        step = (1 + STEP_SHARE) * self.known
+        if self.peak is not None and self.peak > step:
+            return min(self.peak, PROBE_CEILING * self.known), True
+        return step, False
 
     def _throttled_hard(self, accepted: float) -> None:
         self.capacity = accepted
@@ -146,8 +175,10 @@ class CapacityEstimator:
 
     @property
     def recovering(self) -> bool:
-        """Below the level the table last sustained, or just throttled: decide in short windows."""
-        return self.known is None or self.calm == 0.0 or (self.capacity or 0.0) < self.known
+        """Not at the level the table last sustained (below it after a storm, or probing past
+        it, where the table's banked burst runs dry without warning), or just throttled: decide
+        in short windows, so that throttles are answered within a fraction of a second."""
+        return self.known is None or self.calm == 0.0 or (self.capacity or 0.0) != self.known
 
     def adopt(self, fleet: list[WorkerRate]) -> None:
         """Before this worker has seen the table throttle, start from the fleet's estimate: the
