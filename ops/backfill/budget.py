@@ -40,7 +40,10 @@ STALE_SECONDS = 5.0
 # THROTTLED_SHARE, a smaller one only while the fleet was sending about all of its estimate.
 THROTTLED_SHARE = 0.02
 SATURATED_SHARE = 0.002
-CUBIC_KNEE = 2.0  # seconds after a trim at which the probe is back at the level it trimmed from
+CUBIC_KNEE = 2.0  # seconds after a trim at which the climb is back at the level it trimmed from
+# The same past the highest level the table sustained: each probe there drains the table's banked
+# second and ends in a few throttles, so it comes round less often.
+PROBE_KNEE = 4.0
 KEEP_SECONDS = 3.0
 PROBE_CEILING = 2.0
 REBASE_SECONDS = 10.0
@@ -147,7 +150,8 @@ class CapacityEstimator:
                     self.known, self.probing, self.held = self.capacity, 0.0, 0.0
                     ceiling, climbing = self._ceiling()
             steep = CLIMB_STEEPER if climbing else 1.0
-            cubic = self.known * (1 + steep * TRIM / CUBIC_KNEE**3 * (self.probing - CUBIC_KNEE) ** 3)
+            knee = CUBIC_KNEE if climbing else PROBE_KNEE
+            cubic = self.known * (1 + steep * TRIM / knee**3 * (self.probing - knee) ** 3)
             self.capacity = min(max(self.capacity, cubic), ceiling)
         return self.capacity
 

@@ -205,11 +205,11 @@ def test_throttled_share_stays_under_2_percent_at_a_steady_limit() -> None:
     throttled = sum(w.throttle.throttle_events for w in workers)
     sent = sum(w.throttle.sent for w in workers)
     assert throttled / sent <= 0.02, throttled / sent
-    # ... while the table stays full and no second is more than 10% over the limit (the probe
+    # ... while the table stays full and no second is more than 15% over the limit (the probe
     # past the limit is accepted from the table's banked second until that runs dry).
     totals = [sum(rows for name, rows in s.items() if not name.startswith("rate:")) for s in seconds]
     assert sum(totals[10:]) >= 0.95 * 1300 * len(totals[10:]), totals
-    assert max(totals[10:]) <= 1.1 * 1300, totals
+    assert max(totals[10:]) <= 1.15 * 1300, totals
 
 
 def test_estimator_takes_the_fleets_accepted_rate_when_throttled_and_probes_proportionally() -> None:
@@ -218,7 +218,7 @@ def test_estimator_takes_the_fleets_accepted_rate_when_throttled_and_probes_prop
     assert estimator.observe(900, 100, 0.25, using=True) == 900  # 10% throttled: the limit is 900/s
     # Probing grows with the limit, not with anything one worker did: a few percent of 900 in
     # its first calm seconds, then up to a tenth above 900, the highest level sustained so far.
-    probe = [estimator.observe(estimator.capacity or 0, 0, 1.0, using=True) or 0 for _ in range(9)]
+    probe = [estimator.observe(estimator.capacity or 0, 0, 1.0, using=True) or 0 for _ in range(12)]
     assert 900 <= probe[1] <= 910 and probe[3] <= 1.05 * 900
     assert max(probe) == pytest.approx((1 + STEP_SHARE) * 900) == probe[-1]
     # A fleet below its allowance learns nothing; a few leftover throttles while below it neither.
