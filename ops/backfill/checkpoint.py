@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from ops.backfill.controls import run_pk
@@ -26,9 +27,13 @@ RUN_SK = "RUN"
 SEGMENT_PREFIX = "SEG#"
 LEASE_SECONDS = 30
 
-PENDING = "pending"
-RUNNING = "running"
-COMPLETE = "complete"
+
+class SegmentStatus(StrEnum):
+    """Where one segment of a backfill run stands; stored in the control table as its value."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETE = "complete"
 
 
 class LeaseHeld(OpsError):
@@ -66,7 +71,7 @@ class Counters:
 @dataclass
 class SegmentState:
     index: int
-    state: str = PENDING
+    state: SegmentStatus = SegmentStatus.PENDING
     last_key: KeyValue | None = None
     counters: Counters = field(default_factory=Counters)
     sessions: int = 0
@@ -85,7 +90,7 @@ class SegmentState:
         index = item["index"] if "index" in item else item["sk"].rsplit("#", 1)[-1]
         return cls(
             index=int(index),
-            state=str(item.get("state", PENDING)),
+            state=SegmentStatus(str(item.get("state", SegmentStatus.PENDING))),
             last_key=item.get("last_key"),
             counters=Counters(**{k: int(item.get(k, 0)) for k in asdict(Counters())}),
             sessions=int(item.get("sessions", 0)),
@@ -139,7 +144,7 @@ class CheckpointStore:
                 self.control.put(
                     self.pk,
                     segment_sk(segment.index),
-                    {"index": segment.index, "state": PENDING, "rows_expected": segment.rows},
+                    {"index": segment.index, "state": SegmentStatus.PENDING, "rows_expected": segment.rows},
                     condition="attribute_not_exists(pk)",
                 )
         except ConditionFailed:
@@ -155,7 +160,7 @@ class CheckpointStore:
 
     def mark_finished_if_complete(self) -> bool:
         segments = self.segments()
-        if segments and all(s.state == COMPLETE for s in segments):
+        if segments and all(s.state == SegmentStatus.COMPLETE for s in segments):
             self.control.update(self.pk, RUN_SK, set_={"finished_at": time.time()})
             return True
         return False
@@ -219,7 +224,7 @@ class CheckpointStore:
     def save(self, segment: SegmentState, owner: str, ttl: int = LEASE_SECONDS) -> None:
         """Store progress and extend the lease; LeaseHeld if another process took the segment."""
         attrs = segment.progress_attrs()
-        if segment.state == COMPLETE:
+        if segment.state == SegmentStatus.COMPLETE:
             attrs["lease_owner"] = ""
             attrs["lease_expires"] = 0
         else:

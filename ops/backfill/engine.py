@@ -27,13 +27,12 @@ import psycopg
 from ops import aws, eventloop
 from ops.backfill.budget import FleetBudget
 from ops.backfill.checkpoint import (
-    COMPLETE,
-    RUNNING,
     CheckpointStore,
     Counters,
     FingerprintMismatch,
     LeaseHeld,
     SegmentState,
+    SegmentStatus,
 )
 from ops.backfill.controls import ControlPoller, LiveControls, run_pk
 from ops.backfill.dynamo_http import DynamoHttpClient
@@ -367,7 +366,9 @@ class BackfillEngine:
         has_run = not o.dry_run or (control_table_exists(self.control) and self.store.load_run() is not None)
         states = {s.index: s for s in (self.store.segments() if has_run else [])}
         owned = [plan.segments[i] for i in plan.order if owns(i, o.worker, o.workers)]
-        todo = [s for s in owned if states.get(s.index, SegmentState(s.index)).state != COMPLETE]
+        todo = [
+            s for s in owned if states.get(s.index, SegmentState(s.index)).state != SegmentStatus.COMPLETE
+        ]
         leased: list[int] = []
         try:
             if not o.dry_run:
@@ -404,7 +405,7 @@ class BackfillEngine:
         finally:
             for index in leased:
                 run = self.runs[index]
-                if run.state.state != COMPLETE:
+                if run.state.state != SegmentStatus.COMPLETE:
                     with contextlib.suppress(Exception):
                         self.store.release(index, self.owner)
         if not o.dry_run:
@@ -426,7 +427,7 @@ class BackfillEngine:
         for segment in owned:
             run = self.runs.get(segment.index)
             counters = run.state.counters if run else Counters()
-            state = run.state.state if run else "pending"
+            state: str = run.state.state if run else SegmentStatus.PENDING
             if o.dry_run and run:
                 counters, state = run.live, "dry-run"
             segments.append(
@@ -444,7 +445,7 @@ class BackfillEngine:
             workers=o.workers,
             segments_total=len(plan.segments),
             segments_owned=len(owned),
-            segments_complete=sum(1 for s in segments if s.state == COMPLETE),
+            segments_complete=sum(1 for s in segments if s.state == SegmentStatus.COMPLETE),
             rows_expected=sum(s.rows for s in owned),
             counters=Counters(**asdict(self.live)),
             duration_seconds=duration,
@@ -472,7 +473,11 @@ class BackfillEngine:
         taken = []
         now = time.time()
         for state in self.store.segments():
-            if state.state == COMPLETE or state.index in self.runs or state.index >= len(self.plan.segments):
+            if (
+                state.state == SegmentStatus.COMPLETE
+                or state.index in self.runs
+                or state.index >= len(self.plan.segments)
+            ):
                 continue
             if state.lease_owner and state.lease_expires > now and not owner_is_dead_here(state.lease_owner):
                 continue
@@ -577,7 +582,7 @@ class BackfillEngine:
             now = time.monotonic()
             for run in list(self.runs.values()):
                 # Segments waiting for a slot are saved too: that keeps their leases alive.
-                if not run.leased or run.state.state == COMPLETE:
+                if not run.leased or run.state.state == SegmentStatus.COMPLETE:
                     continue
                 if run.dirty or now - run.saved_at > LEASE_RENEW_SECONDS:
                     await self._save(run)
@@ -595,14 +600,14 @@ class BackfillEngine:
             run.dirty = False
             run.saved_at = time.monotonic()
             await asyncio.to_thread(self.store.save, snapshot, self.owner)
-            run.final_saved = snapshot.state == COMPLETE
+            run.final_saved = snapshot.state == SegmentStatus.COMPLETE
 
     async def _segment(self, run: SegmentRun, queue: Interleaver, slots: asyncio.Semaphore) -> None:
         o = self.options
         async with slots:
             run.active = True
             run.started = time.monotonic()
-            run.state.state = RUNNING
+            run.state.state = SegmentStatus.RUNNING
             run.dirty = True
             start_after = run.state.last_key if run.state.last_key is not None else run.segment.lower
             reader = SegmentReader(o.source_url or "", self.tm, start_after, run.segment.upper, o.page_rows)
@@ -641,7 +646,7 @@ class BackfillEngine:
             run.reading_done = True
             run.acknowledge()
             await run.drained.wait()
-            run.state.state = COMPLETE
+            run.state.state = SegmentStatus.COMPLETE
             run.state.finished_at = time.time()
             run.active = False
             if not o.dry_run:

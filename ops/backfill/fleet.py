@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
-from ops.backfill.checkpoint import Counters
+from ops.backfill.checkpoint import Counters, SegmentStatus
 from ops.backfill.engine import BackfillOptions, BackfillResult, plan_backfill, run_backfill
 from ops.backfill.status import segment_states
 from ops.control import ControlTable
@@ -60,7 +60,7 @@ def merge(options: BackfillOptions, results: list[BackfillResult], seconds: floa
     for r in results:
         counters.add(r.counters)
     # A segment one process took over from another may be in both results: the complete one wins.
-    listed = sorted((s for r in results for s in r.segments), key=lambda s: s.state == "complete")
+    listed = sorted((s for r in results for s in r.segments), key=lambda s: s.state == SegmentStatus.COMPLETE)
     segments = sorted({s.index: s for s in listed}.values(), key=lambda s: s.index)
     first = results[0]
     plan = plan_backfill(options)
@@ -71,7 +71,7 @@ def merge(options: BackfillOptions, results: list[BackfillResult], seconds: floa
             "worker": options.worker,
             "workers": options.workers,
             "segments_owned": len(segments),
-            "segments_complete": sum(1 for s in segments if s.state == "complete"),
+            "segments_complete": sum(1 for s in segments if s.state == SegmentStatus.COMPLETE),
             "rows_expected": sum(s.rows_expected for s in segments),
             "counters": counters,
             "duration_seconds": seconds,

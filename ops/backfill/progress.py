@@ -14,6 +14,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from ops.backfill.checkpoint import SegmentStatus
+
 if TYPE_CHECKING:
     from ops.backfill.engine import BackfillEngine, BackfillResult
 
@@ -92,7 +94,7 @@ class ProgressDisplay:
             "ETA",
         ):
             head.add_column(column, justify="right")
-        complete = sum(1 for r in engine.runs.values() if r.state.state == "complete")
+        complete = sum(1 for r in engine.runs.values() if r.state.state == SegmentStatus.COMPLETE)
         state = " (paused)" if engine.throttle.paused else ""
         head.add_row(
             f"{complete}/{len(engine.runs)}",

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ops.backfill.checkpoint import COMPLETE, RUNNING, CheckpointStore, SegmentState
+from ops.backfill.checkpoint import CheckpointStore, SegmentState, SegmentStatus
 from ops.backfill.failures import FailureLog
 from ops.control import ControlTable
 from ops.results import Check, GateResult
@@ -59,9 +59,11 @@ def backfill_summary(control: ControlTable, run_id: str) -> BackfillSummary | No
     return BackfillSummary(
         run_id=run_id,
         segments_total=total,
-        segments_complete=sum(1 for s in segments if s.state == COMPLETE),
+        segments_complete=sum(1 for s in segments if s.state == SegmentStatus.COMPLETE),
         segments_running=sum(
-            1 for s in segments if s.state == RUNNING and s.lease_owner and s.lease_expires > now
+            1
+            for s in segments
+            if s.state == SegmentStatus.RUNNING and s.lease_owner and s.lease_expires > now
         ),
         rows_read=sum(s.counters.rows_read for s in segments),
         rows_written=sum(s.counters.rows_written for s in segments),

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from ops import aws
-from ops.backfill.checkpoint import COMPLETE, FingerprintMismatch
+from ops.backfill.checkpoint import FingerprintMismatch, SegmentStatus
 from ops.backfill.controls import LiveControls
 from ops.backfill.engine import BackfillEngine, run_backfill
 from ops.backfill.failures import FailureLog
@@ -36,7 +36,9 @@ def test_two_workers_cover_every_row_exactly_once(env: Env) -> None:
     assert sum(r.counters.rows_written for r in results) == 800
     assert sum(r.counters.rows_present for r in results) == 0
     states = segment_states(env.control, "answers")
-    assert all(s.state == COMPLETE and s.counters.rows_read == expected for s, expected in states)
+    assert all(
+        s.state == SegmentStatus.COMPLETE and s.counters.rows_read == expected for s, expected in states
+    )
     env.assert_copy_equals_source()
 
 

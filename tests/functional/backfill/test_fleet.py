@@ -3,7 +3,7 @@ and the write budget they publish in the control table."""
 
 from __future__ import annotations
 
-from ops.backfill.checkpoint import COMPLETE, CheckpointStore
+from ops.backfill.checkpoint import CheckpointStore, SegmentStatus
 from ops.backfill.engine import run_backfill
 from ops.backfill.fleet import run_processes
 from tests.functional.backfill.support import Env, seed
@@ -18,7 +18,7 @@ def test_a_worker_that_finishes_takes_over_the_segments_nobody_copies(env: Env) 
     assert sorted(s.index for s in result.segments) == [0, 1, 2, 3]
     assert result.counters.rows_written == ROWS
     states = CheckpointStore(env.control, "answers").segments()
-    assert [s.state for s in states] == [COMPLETE] * 4
+    assert [s.state for s in states] == [SegmentStatus.COMPLETE] * 4
     env.assert_copy_equals_source()
     # Worker 1 starting late finds nothing left, copies nothing, and does not fail.
     late = run_backfill(env.options(worker=1, workers=2))

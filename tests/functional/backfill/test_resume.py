@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.backfill.checkpoint import COMPLETE, LeaseHeld, SegmentState
+from ops.backfill.checkpoint import LeaseHeld, SegmentState, SegmentStatus
 from ops.backfill.engine import run_backfill
 from ops.backfill.status import segment_states
 from tests.functional.backfill.support import Env, seed
@@ -85,7 +85,7 @@ def test_killed_at_several_points_resumes_without_loss_or_rereads(env: Env) -> N
     # The second process resumed each segment exactly where the first one's checkpoint was.
     first, second = snapshots
     for index, before in first.items():
-        if before.state != COMPLETE and before.last_key is not None:
+        if before.state != SegmentStatus.COMPLETE and before.last_key is not None:
             assert second[index].resumed_from == before.last_key
             assert second[index].sessions >= 2
     committed = sum(s.counters.rows_read for s in second.values())
@@ -95,10 +95,10 @@ def test_killed_at_several_points_resumes_without_loss_or_rereads(env: Env) -> N
     # This run read exactly the rows after the checkpoints: nothing before them again.
     assert result.counters.rows_read == ROWS - committed
     final = _segments(env)
-    assert all(s.state == COMPLETE for s in final.values())
+    assert all(s.state == SegmentStatus.COMPLETE for s in final.values())
     assert sum(s.counters.rows_read for s in final.values()) == ROWS
     for index, before in second.items():
-        if before.state != COMPLETE:
+        if before.state != SegmentStatus.COMPLETE:
             assert final[index].resumed_from == before.last_key
     totals = [s.counters for s in final.values()]
     assert sum(c.rows_written + c.rows_present for c in totals) == ROWS
