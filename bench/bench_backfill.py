@@ -77,7 +77,8 @@ def _seed(admin_url: str, database: str, rows: int) -> str:
 
 
 def _child_engine(args: dict[str, Any]) -> dict[str, Any]:
-    from ops.backfill.engine import BackfillOptions, run_backfill
+    from ops.backfill.engine import run_backfill
+    from ops.backfill.options import BackfillOptions
 
     options = BackfillOptions(
         source_url=args["source"],

@@ -60,7 +60,8 @@ class Scenario:
 
 def _child(args: dict[str, Any]) -> dict[str, Any]:
     """One worker: copy its share of the run, sampling its own written rows every second."""
-    from ops.backfill.engine import BackfillEngine, BackfillOptions
+    from ops.backfill.engine import BackfillEngine
+    from ops.backfill.options import BackfillOptions
 
     samples: list[tuple[float, int]] = []
 

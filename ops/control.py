@@ -73,6 +73,13 @@ class ControlTable:
     def ensure(self) -> None:
         ensure_pk_sk_table(self.name, self.client)
 
+    def exists(self) -> bool:
+        try:
+            self.client.describe_table(TableName=self.name)
+        except self.client.exceptions.ResourceNotFoundException:
+            return False
+        return True
+
     def _conditional(self, call: Any, what: str, **kwargs: Any) -> Any:
         try:
             return call(TableName=self.name, **kwargs)

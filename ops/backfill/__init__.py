@@ -7,7 +7,9 @@ state and leases in the control table), `failures` (the failure log), `throttle`
 them), `status` (summary and gate for other phases), `retry` (re-drive the failure log).
 """
 
-from ops.backfill.engine import BackfillOptions, BackfillResult, plan_backfill, run_backfill
+from ops.backfill.engine import plan_backfill, run_backfill
+from ops.backfill.options import BackfillOptions
+from ops.backfill.results import BackfillResult
 from ops.backfill.status import BackfillSummary, backfill_gate, backfill_summary
 
 __all__ = [

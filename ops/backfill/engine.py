@@ -12,14 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import gc
-import hashlib
-import json
 import operator
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import psycopg
@@ -37,221 +33,29 @@ from ops.backfill.checkpoint import (
 from ops.backfill.controls import ControlPoller, LiveControls, run_pk
 from ops.backfill.dynamo_http import DynamoHttpClient
 from ops.backfill.failures import FailureLog
-from ops.backfill.iterator import DEFAULT_PAGE_ROWS, SegmentReader
+from ops.backfill.gc_tuning import fewer_collections
+from ops.backfill.interleave import Interleaver, Page, SegmentRun
+from ops.backfill.iterator import SegmentReader
 from ops.backfill.metrics import MetricsPublisher
-from ops.backfill.planner import KeyValue, Plan, Segment, owns, plan_segments
+from ops.backfill.options import (
+    DEFAULT_SEGMENTS,
+    SEGMENTS_PER_WORKER,
+    BackfillOptions,
+    dynamodb_endpoint,
+    fingerprint,
+)
+from ops.backfill.planner import Plan, owns, plan_segments
 from ops.backfill.pump import PutPump
+from ops.backfill.results import BackfillResult, SegmentResult
 from ops.backfill.throttle import Throttle
 from ops.backfill.writer import Outcome, PutResult, PutWriter
 from ops.control import ControlTable
-from ops.exceptions import ConfigError
 from ops.mapping import RowError, TableMapping, load_mapping
 from ops.settings import Settings
 from ops.workers import new_owner, owner_is_dead_here
 
-DEFAULT_SEGMENTS = 16
-SEGMENTS_PER_WORKER = 4
-DEFAULT_CONCURRENCY = 256  # requests in flight: hides DynamoDB's latency; an idle slot costs ~nothing
-DEFAULT_PARALLEL_SEGMENTS = 8
 LEASE_RENEW_SECONDS = 10.0
 ENCODE_CHUNK = 100
-
-
-@dataclass
-class BackfillOptions:
-    source_url: str | None = None  # default: V2_DATABASE_URL
-    table: str | None = None  # default: Settings.dataset
-    target_table: str | None = None  # default: Settings.target_table
-    control_table: str | None = None  # default: Settings.control_table
-    run_id: str | None = None  # default: the table name
-    segments: int | None = None  # default: the stored plan's, else DEFAULT_SEGMENTS
-    worker: int = 0
-    workers: int = 1
-    rate: float | None = None  # rows per second for this worker; None = unlimited
-    concurrency: int = DEFAULT_CONCURRENCY
-    parallel_segments: int = DEFAULT_PARALLEL_SEGMENTS
-    page_rows: int = DEFAULT_PAGE_ROWS
-    dry_run: bool = False
-    restart: bool = False
-    mapping_path: str | None = None
-    endpoint: str | None = None  # default: AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL / AWS
-    create_target_table: bool = False
-    checkpoint_seconds: float = 1.0
-    control_poll_seconds: float = 1.0
-    metrics: bool = True
-    metrics_seconds: float = 10.0
-
-    def resolved(self) -> BackfillOptions:
-        settings = Settings.from_env()
-        table = self.table or settings.dataset
-        source = self.source_url or settings.v2_database_url
-        if not source:
-            raise ConfigError(
-                "No source database: set V2_DATABASE_URL (the V2 replica) or pass --source-url."
-            )
-        if not 0 <= self.worker < self.workers:
-            raise ConfigError(
-                f"--worker {self.worker} is outside 0..{self.workers - 1} (--workers {self.workers})"
-            )
-        if self.concurrency < 1 or self.parallel_segments < 1 or self.page_rows < 1:
-            raise ConfigError("--concurrency, --parallel-segments and --page-rows must be at least 1")
-        return BackfillOptions(
-            **{
-                **asdict(self),
-                "source_url": source,
-                "table": table,
-                "target_table": self.target_table or settings.target_table,
-                "control_table": self.control_table or settings.control_table,
-                "run_id": self.run_id or table,
-            }
-        )
-
-
-@dataclass
-class SegmentResult:
-    index: int
-    state: str
-    rows_expected: int
-    counters: Counters
-    seconds: float = 0.0
-
-
-@dataclass
-class BackfillResult:
-    run_id: str
-    table: str
-    target_table: str
-    dry_run: bool
-    worker: int
-    workers: int
-    segments_total: int
-    segments_owned: int
-    segments_complete: int
-    rows_expected: int
-    counters: Counters = field(default_factory=Counters)
-    duration_seconds: float = 0.0
-    throttle_events: int = 0
-    retries: int = 0
-    cost: dict[str, float] = field(default_factory=dict)
-    segments: list[SegmentResult] = field(default_factory=list)
-    failure_samples: list[str] = field(default_factory=list)
-
-    @property
-    def rows_per_second(self) -> float:
-        done = self.counters.rows_written + self.counters.rows_present + self.counters.rows_failed
-        return done / self.duration_seconds if self.duration_seconds else 0.0
-
-    @property
-    def mbps(self) -> float:
-        return (
-            self.counters.bytes_written * 8 / 1_000_000 / self.duration_seconds
-            if self.duration_seconds
-            else 0.0
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["rows_per_second"] = self.rows_per_second
-        doc["mbps"] = self.mbps
-        return doc
-
-
-def fingerprint(mapping_fingerprint: str, table: str, target_table: str, segments: int) -> str:
-    """What a resumed run must share with the run that wrote the checkpoints."""
-    doc = {"mapping": mapping_fingerprint, "table": table, "target_table": target_table, "segments": segments}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def dynamodb_endpoint(explicit: str | None = None) -> str:
-    return explicit or aws.endpoint_url("dynamodb") or f"https://dynamodb.{aws.region()}.amazonaws.com"
-
-
-class Interleaver:
-    """A bounded buffer of items from many segments, handed out round-robin across segments.
-
-    Readers `put_many` (after `wait_for_space`); the pump `take`s, and is woken through
-    `on_items` when items arrive.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.size = 0
-        self._ring: deque[deque[Any]] = deque()
-        self._not_full = asyncio.Event()
-        self._not_full.set()
-        self.on_items: Callable[[], None] | None = None
-
-    async def wait_for_space(self) -> None:
-        """Block a reader until the buffer has room; called before reading its next page."""
-        while self.size >= self.capacity:
-            self._not_full.clear()
-            await self._not_full.wait()
-
-    def put_many(self, lane: deque[Any], items: list[Any]) -> None:
-        if not items:
-            return
-        if not lane:
-            self._ring.append(lane)
-        lane.extend(items)
-        self.size += len(items)
-        if self.on_items is not None:
-            self.on_items()
-
-    def take(self) -> Any:
-        """The next item (rotating across segments), or None when the buffer is empty."""
-        if not self.size:
-            return None
-        ring = self._ring
-        lane = ring[0]
-        item = lane.popleft()
-        if lane:
-            ring.rotate(-1)
-        else:
-            ring.popleft()
-        self.size -= 1
-        if self.size <= self.capacity // 2:
-            self._not_full.set()
-        return item
-
-
-class Page:
-    __slots__ = ("counters", "last_key", "remaining", "run", "sealed")
-
-    def __init__(self, run: SegmentRun, last_key: KeyValue, rows: int) -> None:
-        self.run = run
-        self.last_key = last_key
-        self.remaining = 0  # items handed to the writers and not finished yet
-        self.sealed = False  # every row of the page is handed over or logged as failed
-        self.counters = Counters(rows_read=rows)
-
-
-class SegmentRun:
-    def __init__(self, segment: Segment, state: SegmentState) -> None:
-        self.segment = segment
-        self.state = state
-        self.pages: deque[Page] = deque()
-        self.lane: deque[Any] = deque()
-        self.live = Counters(**asdict(state.counters))
-        self.reading_done = False
-        self.drained = asyncio.Event()
-        self.dirty = False
-        self.saved_at = 0.0
-        self.started = time.monotonic()
-        self.active = False
-        self.leased = False
-        self.save_lock = asyncio.Lock()
-        self.final_saved = False
-
-    def acknowledge(self) -> None:
-        """Fold finished pages at the head into the committed state, in key order."""
-        pages = self.pages
-        while pages and pages[0].sealed and pages[0].remaining == 0:
-            page = pages.popleft()
-            self.state.counters.add(page.counters)
-            self.state.last_key = page.last_key
-            self.dirty = True
-        if self.reading_done and not pages:
-            self.drained.set()
 
 
 class BackfillEngine:
@@ -299,7 +103,7 @@ class BackfillEngine:
     def load_or_create_plan(self) -> Plan:
         o = self.options
         assert o.target_table
-        stored_anywhere = not o.dry_run or control_table_exists(self.control)
+        stored_anywhere = not o.dry_run or self.control.exists()
         run = self.store.load_run() if stored_anywhere else None
         if run is not None:
             stored = Plan.from_dict(run["plan"])
@@ -363,7 +167,7 @@ class BackfillEngine:
             if o.restart:
                 self.restart()
         self.plan = plan = self.load_or_create_plan()
-        has_run = not o.dry_run or (control_table_exists(self.control) and self.store.load_run() is not None)
+        has_run = not o.dry_run or (self.control.exists() and self.store.load_run() is not None)
         states = {s.index: s for s in (self.store.segments() if has_run else [])}
         owned = [plan.segments[i] for i in plan.order if owns(i, o.worker, o.workers)]
         todo = [
@@ -400,7 +204,7 @@ class BackfillEngine:
                     done = SegmentRun(segment, states[segment.index])
                     self.runs[segment.index] = done
             self.started = time.monotonic()
-            with _fewer_collections():
+            with fewer_collections():
                 eventloop.run(self._copy([self.runs[s.index] for s in todo], leased))
         finally:
             for index in leased:
@@ -698,25 +502,6 @@ class BackfillEngine:
         await self._failed(page.run, page, key, column=None, reason=result.reason, kind=result.kind)
 
 
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the copy with the cyclic garbage collector mostly out of the way, then restore it.
-
-    The copy allocates millions of short-lived containers (rows, wire items) that reference
-    counting frees; the default thresholds still ran full collections over every long-lived
-    object (boto3's service models among them) often enough to take ~5% of the copy's CPU.
-    Objects from before the copy are frozen out of collections, and collections run less often.
-    """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
-
-
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     for exc in group.exceptions:
         if isinstance(exc, BaseExceptionGroup):
@@ -738,13 +523,5 @@ def run_backfill(
 def plan_backfill(options: BackfillOptions) -> Plan:
     """The stored plan of the run if there is one, else a fresh plan; writes nothing."""
     engine = BackfillEngine(BackfillOptions(**{**asdict(options), "dry_run": True}))
-    run = engine.store.load_run() if control_table_exists(engine.control) else None
+    run = engine.store.load_run() if engine.control.exists() else None
     return Plan.from_dict(run["plan"]) if run else engine.make_plan()
-
-
-def control_table_exists(control: ControlTable) -> bool:
-    try:
-        control.client.describe_table(TableName=control.name)
-    except control.client.exceptions.ResourceNotFoundException:
-        return False
-    return True

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 
 from ops.backfill.checkpoint import Counters, SegmentStatus
-from ops.backfill.engine import BackfillOptions, BackfillResult, plan_backfill, run_backfill
+from ops.backfill.engine import plan_backfill, run_backfill
+from ops.backfill.options import BackfillOptions
+from ops.backfill.results import BackfillResult
 from ops.backfill.status import segment_states
 from ops.control import ControlTable
 from ops.workers import run_workers

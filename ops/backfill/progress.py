@@ -17,7 +17,8 @@ from rich.table import Table
 from ops.backfill.checkpoint import SegmentStatus
 
 if TYPE_CHECKING:
-    from ops.backfill.engine import BackfillEngine, BackfillResult
+    from ops.backfill.engine import BackfillEngine
+    from ops.backfill.results import BackfillResult
 
 WINDOW_SECONDS = 10.0
 

@@ -16,8 +16,8 @@ from psycopg.rows import dict_row
 
 from ops import aws
 from ops.backfill.dynamo_http import DynamoHttpClient
-from ops.backfill.engine import BackfillOptions, dynamodb_endpoint
 from ops.backfill.failures import Failure, FailureLog
+from ops.backfill.options import BackfillOptions, dynamodb_endpoint
 from ops.backfill.throttle import Throttle
 from ops.backfill.writer import Outcome, PutWriter
 from ops.control import ControlTable

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ops.backfill.controls import LiveControls
-from ops.backfill.engine import BackfillOptions, plan_backfill, run_backfill
+from ops.backfill.engine import plan_backfill, run_backfill
 from ops.backfill.estimate import (
     ROWS_PER_PROCESS,
     VERIFY_ROWS_PER_PROCESS,
@@ -24,6 +24,7 @@ from ops.backfill.estimate import (
 )
 from ops.backfill.failures import FailureLog
 from ops.backfill.fleet import run_processes
+from ops.backfill.options import BackfillOptions
 from ops.backfill.prices import Prices
 from ops.backfill.progress import FleetProgressDisplay, ProgressDisplay, summary_table
 from ops.backfill.retry import retry_failed

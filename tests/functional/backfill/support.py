@@ -9,7 +9,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ops import aws
-from ops.backfill.engine import BackfillOptions
+from ops.backfill.options import BackfillOptions
 from ops.control import ControlTable
 from ops.mapping import TableMapping, configure_connection
 

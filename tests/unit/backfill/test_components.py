@@ -10,7 +10,8 @@ import pytest
 
 from ops.backfill.checkpoint import SegmentState
 from ops.backfill.controls import ControlPoller, ControlState
-from ops.backfill.engine import Interleaver, Page, SegmentRun, fingerprint
+from ops.backfill.interleave import Interleaver, Page, SegmentRun
+from ops.backfill.options import fingerprint
 from ops.backfill.planner import Plan, Segment, interleaved_order, owns
 from ops.backfill.throttle import Throttle
 
