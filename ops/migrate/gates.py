@@ -20,8 +20,6 @@ from ops.migrate.ledger import Ledger, parse_time
 from ops.migrate.phases import Phase, PhaseState
 from ops.results import Check, GateResult
 
-Probe = Callable[[], Check]
-
 
 def _probe(name: str, threshold: str, fix: str, fn: Callable[[], Check]) -> Check:
     try:
