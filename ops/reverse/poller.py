@@ -111,11 +111,16 @@ class StreamPoller:
         )
         self.known = state.shards()
         self.started_at = clock()
+        # Per shard, the start of the last pass that read it to its end: every change made in it
+        # before that moment is applied. Record timestamps cannot tell this: DynamoDB Streams
+        # rounds ApproximateCreationDateTime down to the minute.
+        self.through: dict[str, float] = {}
 
     def poll_once(self) -> bool:
         """One pass over the shards; True when every shard was read to its tip."""
         oldest_unapplied: float | None = None
         at_tip = True
+        pass_started = self.clock()
         shards = {s["ShardId"]: s for s in list_shards(self.streams, self.arn)}
         for shard_id, shard in shards.items():
             mine = self.known.get(shard_id)
@@ -135,6 +140,7 @@ class StreamPoller:
             response = self.streams.get_records(ShardIterator=iterator, Limit=BATCH)
             records = response.get("Records", [])
             changes = [Change.from_record(r) for r in records]
+            read_to_end = len(records) < BATCH
             if changes:
                 first = changes[0].created_at
                 if first is not None:
@@ -142,6 +148,8 @@ class StreamPoller:
                 self._apply(changes)
                 mine.sequence = changes[-1].sequence
                 at_tip = False
+            if read_to_end:
+                self.through[shard_id] = pass_started
             next_iterator = response.get("NextShardIterator")
             if next_iterator is None:
                 mine.finished = True
@@ -149,17 +157,34 @@ class StreamPoller:
                 # (A shard still empty keeps being read from its start; see start_positions.)
                 mine.iterator, mine.iterator_at = next_iterator, self.clock()
             self.state.put_shard(mine)
+        self._report(at_tip, oldest_unapplied)
+        return at_tip
+
+    def _report(self, at_tip: bool, oldest_unapplied: float | None) -> None:
+        """Record the pass: lag (the age of the oldest change that may be unapplied), caught-up time."""
         now = self.clock()
+        applied_through = self._applied_through()
         self.status.measured_at = now
-        self.status.lag_seconds = (
-            0.0 if at_tip else max(0.0, now - oldest_unapplied) if oldest_unapplied else None
-        )
         if at_tip:
-            self.status.caught_up_at = now
+            self.status.lag_seconds = 0.0
+        elif applied_through is not None:
+            self.status.lag_seconds = max(0.0, now - applied_through)
+        else:
+            self.status.lag_seconds = max(0.0, now - oldest_unapplied) if oldest_unapplied else None
+        if applied_through is not None:
+            self.status.caught_up_at = max(self.status.caught_up_at or 0.0, applied_through)
         self.state.put_status(self.status)
         if self.metrics is not None and self.status.lag_seconds is not None:
             self.metrics.gauge("ReverseReplicationLagSeconds", self.status.lag_seconds, "Seconds")
-        return at_tip
+
+    def _applied_through(self) -> float | None:
+        """The moment before which every change of every open shard is applied (None while a
+        shard has not been read to its end yet)."""
+        open_shards = [shard_id for shard_id, shard in self.known.items() if not shard.finished]
+        moments = [self.through.get(shard_id) for shard_id in open_shards]
+        if not moments or any(m is None for m in moments):
+            return None
+        return min(m for m in moments if m is not None)
 
     def _iterator(self, shard: Shard) -> str:
         fresh = (
