@@ -258,28 +258,10 @@ locals {
 resource "aws_security_group" "reverse" {
   #checkov:skip=CKV2_AWS_5:Attached in the reverse_replication module (the Lambda's vpc_config) through module inputs; checkov does not follow module inputs.
   name        = "${local.name}-reverse-replication"
-  description = "Reverse replication Lambda: no ingress; HTTPS to the VPC endpoints, PostgreSQL to production"
+  description = "Reverse replication Lambda: no ingress; PostgreSQL to production (the runner group gives HTTPS to the endpoints and DynamoDB)"
   vpc_id      = module.network.vpc_id
 
   tags = merge(local.tags, { Name = "${local.name}-reverse-replication" })
-}
-
-resource "aws_vpc_security_group_egress_rule" "reverse_endpoints" {
-  security_group_id = aws_security_group.reverse.id
-  description       = "HTTPS to the interface endpoints (Secrets Manager, CloudWatch, logs)"
-  ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
-  cidr_ipv4         = module.network.vpc_cidr_block
-}
-
-resource "aws_vpc_security_group_egress_rule" "reverse_dynamodb" {
-  security_group_id = aws_security_group.reverse.id
-  description       = "HTTPS to DynamoDB (the control table) through the gateway endpoint"
-  ip_protocol       = "tcp"
-  from_port         = 443
-  to_port           = 443
-  prefix_list_id    = module.network.dynamodb_prefix_list_id
 }
 
 resource "aws_vpc_security_group_egress_rule" "reverse_database" {
@@ -296,16 +278,17 @@ resource "aws_vpc_security_group_egress_rule" "reverse_database" {
 module "reverse_replication" {
   source = "../reverse_replication"
 
-  name                      = local.name
-  stream_arn                = module.dynamodb.table_stream_arn
-  zip_path                  = "${local.lambda_package_dir}/reverse.zip"
-  database_secret_arn       = local.reverse_database_secret_arn
-  control_table_name        = module.dynamodb.control_table_name
-  control_table_arn         = module.dynamodb.control_table_arn
-  dataset                   = var.dataset
-  metrics_namespace         = var.metrics_namespace
-  subnet_ids                = module.network.private_subnet_ids
-  security_group_ids        = [aws_security_group.reverse.id]
+  name                = local.name
+  stream_arn          = module.dynamodb.table_stream_arn
+  zip_path            = "${local.lambda_package_dir}/reverse.zip"
+  database_secret_arn = local.reverse_database_secret_arn
+  control_table_name  = module.dynamodb.control_table_name
+  control_table_arn   = module.dynamodb.control_table_arn
+  dataset             = var.dataset
+  metrics_namespace   = var.metrics_namespace
+  subnet_ids          = module.network.private_subnet_ids
+  # The runners' group already reaches the VPC endpoints and DynamoDB; this one adds production.
+  security_group_ids        = [aws_security_group.reverse.id, module.network.runner_security_group_id]
   iterator_age_threshold_ms = var.reverse_iterator_age_threshold_ms
   log_retention_days        = var.log_retention_days
   kms_key_arn               = aws_kms_key.this.arn

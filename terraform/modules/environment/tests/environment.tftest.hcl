@@ -236,7 +236,7 @@ run "reverse_replication_reaches_production" {
   }
 
   assert {
-    condition     = one(module.reverse_replication.function_vpc_config).subnet_ids == toset(["subnet-0private0a", "subnet-0private0b"]) && one(module.reverse_replication.function_vpc_config).security_group_ids == toset(["sg-0reverse"])
+    condition     = one(module.reverse_replication.function_vpc_config).subnet_ids == toset(["subnet-0private0a", "subnet-0private0b"]) && contains(one(module.reverse_replication.function_vpc_config).security_group_ids, "sg-0reverse")
     error_message = "The reverse Lambda runs in the migration VPC's private subnets, with its own security group."
   }
 
