@@ -34,7 +34,11 @@ def run(  # noqa: PLR0917 - Typer options are parameters
     sample: float | None = typer.Option(
         None, "--sample", help="Quick check of P percent of the rows (and of the Scan for extras)."
     ),
-    segments: int = typer.Option(4, "--segments", help="Key ranges (and Scan segments) read in parallel."),
+    segments: int = typer.Option(
+        8,
+        "--segments",
+        help="Key ranges read in parallel (one thread each); the Scan for extras uses at least 100 segments.",
+    ),
     threads: int | None = typer.Option(
         None, "--threads", help="Threads per process (default: one per segment)."
     ),

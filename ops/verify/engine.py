@@ -48,7 +48,15 @@ from ops.verify.reader import RowReader, Segment
 from ops.verify.source import PRIMARY, SourcePosition, locate
 from ops.workers import new_owner, run_workers
 
-SCAN_SEGMENTS_WHEN_SAMPLING = 100
+# The Scan for extra items is cut into segments of about SCAN_ITEMS_PER_SEGMENT items, at least
+# MIN_SCAN_SEGMENTS (or --segments) and at most MAX_SCAN_SEGMENTS: each is a unit of work with its
+# own checkpoint, so a fleet shares it finely and a resumed run repeats little; the count is fixed
+# when the run begins (in its header), so every worker and every resume uses the same plan.
+# DynamoDB Local reads a segment in time that grows with the square of its size (one segment of
+# 200,000 items took 582 s, 32 segments 15 s). A sample scans the first segments of the plan.
+SCAN_ITEMS_PER_SEGMENT = 2000
+MIN_SCAN_SEGMENTS = 100
+MAX_SCAN_SEGMENTS = 1000
 FLEET_POLL_SECONDS = 2.0
 _MAX_PENDING = 2000
 _MAX_ACTIONS = 1000
@@ -161,6 +169,7 @@ class Verifier:
         self._lock = threading.Lock()
         self.owner = new_owner()
         self._claimed: set[tuple[str, int]] = set()
+        self.scan_segments = max(MIN_SCAN_SEGMENTS, options.segments)  # the run's, once it is open
 
     # ------------------------------------------------------------ orchestration
 
@@ -187,10 +196,13 @@ class Verifier:
             run_id = self.options.run_id or new_run_id(str(self.options.dataset))
             plan = self.reader.plan(self.options.segments)
             options = {k: v for k, v in asdict(self.options).items() if k not in ("source_url",)}
+            options["scan_segments"] = scan_segments_for(self.reader.table_rows(), self.options.segments)
             # Another worker of the fleet may have begun it a moment ago: its plan is the plan.
             header = self.store.begin(run_id, fingerprint, [s.to_dict() for s in plan], options)
         self.store.check_resumable(header, fingerprint)
         plan = [Segment.from_dict(s) for s in header["plan"]]
+        stored = (header.get("options") or {}).get("scan_segments")
+        self.scan_segments = int(stored) if stored else max(MIN_SCAN_SEGMENTS, self.options.segments)
         return str(header["run_id"]), str(header["started_at"]), plan
 
     def run(self) -> VerifyResult:
@@ -272,10 +284,9 @@ class Verifier:
                 self.sleep(FLEET_POLL_SECONDS)  # the others are still at it
 
     def _scan_plan(self) -> tuple[int, list[int]]:
-        total = max(1, self.options.segments)
+        total = self.scan_segments
         if self.options.sample_percent is None:
             return total, list(range(total))
-        total = SCAN_SEGMENTS_WHEN_SAMPLING
         count = max(1, math.ceil(total * self.options.sample_percent / 100))
         return total, list(range(count))
 
@@ -575,6 +586,12 @@ def run_verify(
     """Compare PostgreSQL with DynamoDB (see the module docstring); the result is also stored as
     gate evidence under `VERIFY#<dataset>` in the control table."""
     return Verifier(options, control=control, dynamodb=dynamodb, console=console).run()
+
+
+def scan_segments_for(rows: int, segments: int) -> int:
+    """Segments of the Scan for extras over a table of about `rows` items (see SCAN_ITEMS_PER_SEGMENT)."""
+    wanted = math.ceil(max(rows, 0) / SCAN_ITEMS_PER_SEGMENT)
+    return max(segments, min(MAX_SCAN_SEGMENTS, max(MIN_SCAN_SEGMENTS, wanted)))
 
 
 def new_run_id(dataset: str) -> str:

@@ -30,7 +30,7 @@ class VerifyOptions:
     dataset: str | None = None  # default: Settings.dataset
     table: str | None = None  # PostgreSQL table; default: the dataset name
     target_table: str | None = None  # default: Settings.target_table
-    segments: int = 4
+    segments: int = 8
     threads: int | None = None  # per process; default: one per segment
     # A fleet: worker i of N (hosts x processes) shares the run's segments with the others.
     worker: int = 0

@@ -107,6 +107,13 @@ class RowReader:
     def estimate(self, segments: Sequence[Segment]) -> int:
         """Rows the run will compare, for progress: the planner's estimate for a large table (an
         exact count would read it all once more), an exact count for a small one."""
+        total = self.table_rows()
+        if self.sample_threshold is not None:
+            total = total * self.sample_threshold // SAMPLE_BUCKETS
+        return total
+
+    def table_rows(self) -> int:
+        """Rows in the whole table: the planner's estimate, or an exact count for a small table."""
         with self.connect() as conn:
             row = conn.execute(
                 "SELECT reltuples::bigint AS n FROM pg_class WHERE oid = to_regclass(%s)", (self.tm.table,)
@@ -115,8 +122,6 @@ class RowReader:
             if total < EXACT_COUNT_BELOW:
                 row = conn.execute(sql.SQL("SELECT count(*) AS n FROM {t}").format(t=self._table)).fetchone()
                 total = int(row["n"]) if row else 0
-        if self.sample_threshold is not None:
-            total = total * self.sample_threshold // SAMPLE_BUCKETS
         return total
 
     def pages(self, segment: Segment, after: list[Any] | None) -> Iterator[list[dict[str, Any]]]:

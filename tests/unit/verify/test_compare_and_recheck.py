@@ -24,7 +24,7 @@ from ops.verify import (
 )
 from ops.verify.compare import compare_row
 from ops.verify.dynamo import item_key
-from ops.verify.engine import RepairRefused
+from ops.verify.engine import RepairRefused, scan_segments_for
 from ops.verify.reader import Segment
 from ops.verify.source import OTHER, PRIMARY, REPLICA, SourcePosition
 
@@ -85,6 +85,9 @@ class FakeReader:
         return [Segment(0, None, None)]
 
     def estimate(self, plan: Any) -> int:
+        return len(self.rows)
+
+    def table_rows(self) -> int:
         return len(self.rows)
 
     def pages(self, segment: Segment, after: Any) -> Iterator[list[dict[str, Any]]]:
@@ -436,3 +439,18 @@ def test_wire_comparison_agrees_with_the_codecs_canonical_comparison(
 
     assert same_wire(a, b) is same
     assert codec.same(codec.canonical_value(a), codec.canonical_value(b)) is same
+
+
+@pytest.mark.parametrize(
+    ("rows", "segments", "expected"),
+    [
+        (0, 8, 100),  # at least MIN_SCAN_SEGMENTS
+        (200_000, 8, 100),
+        (2_000_000, 8, 1000),  # about SCAN_ITEMS_PER_SEGMENT each
+        (1_000_000, 8, 500),
+        (1_600_000_000, 8, 1000),  # at most MAX_SCAN_SEGMENTS
+        (10, 256, 256),  # never fewer than --segments
+    ],
+)
+def test_the_scan_for_extras_is_cut_by_the_table_size(rows: int, segments: int, expected: int) -> None:
+    assert scan_segments_for(rows, segments) == expected
