@@ -7,6 +7,7 @@ way the application embeds it, and follows the migration flag as the phases move
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,19 +30,24 @@ from rich.table import Table
 from ops import aws
 from ops.demo.history import History
 from ops.exceptions import OpsError
+from ops.mapping import DELETED_ATTRIBUTE
 from ops.sandbox.stack import REPO_ROOT, Sandbox
 
 DEFAULT_ROWS = 200_000
 # Demo setting: switch-reads needs no shadow-read mismatch over this trailing window (15 min by default).
 SHADOW_WINDOW_SECONDS = 30
-# The dual-write layer publishes its counters every 10 s.
+# The dual-write layer publishes its counters (and its shadow log) every 10 s.
 METRICS_FLUSH_SECONDS = 10
 FREE_PORTS = {"prod": 0, "v2": 0, "moto": 0, "dynamodb": 0}
 # Full verifications read with this many threads: most of their time is waiting on DynamoDB Local
 # and PostgreSQL, so more requests in flight finish sooner on two cores.
 VERIFY_SEGMENTS = 8
+# The history checker's Scan of the whole table (see `_items`).
+HISTORY_SCAN_SEGMENTS = 32
 # The rollback drill's verification is a sample: a full one passed the gate minutes before.
 DRILL_SAMPLE_PERCENT = 10
+# The last comparison of production with DynamoDB is a sample too: see `final_check`.
+FINAL_SAMPLE_PERCENT = 10
 
 
 class RehearsalFailed(OpsError):
@@ -218,6 +224,7 @@ class LiveTraffic:
                     duration=self.chunk_seconds,
                     seed=self.seed + chunk,
                     history=self.history,
+                    stop=self.stop_event,
                 )
                 chunk += 1
                 self.seconds += result.seconds
@@ -282,6 +289,23 @@ class Rehearsal:
             raise RehearsalFailed(f"step '{name}' failed (exit {proc.returncode}): {shown}")
         return data
 
+    @contextlib.contextmanager
+    def timed(self, name: str, what: str) -> Iterator[None]:
+        """A step that is not an `ops` command (a wait, a check in this process), in the report."""
+        started = time.monotonic()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            self.report.steps.append(
+                StepRecord(name, what, round(time.monotonic() - started, 1), ok, "" if ok else "failed")
+            )
+
+    def pause(self, name: str, seconds: float) -> None:
+        with self.timed(name, f"(live traffic for {seconds:g} s)"):
+            time.sleep(seconds)
+
     def section(self, title: str) -> None:
         self.console.print(Rule(f"[bold]{title}"))
 
@@ -302,7 +326,8 @@ class Rehearsal:
             self.migrate_forward()
             self.rollback_drill()
             self.stop_postgres_writes_and_back()
-            self.report.traffic = traffic.stop()
+            with self.timed("stop live traffic", "(the current burst of traffic ends)"):
+                self.report.traffic = traffic.stop()
             self.final_check(traffic)
             traffic = None
             self.finish_migration()
@@ -311,12 +336,13 @@ class Rehearsal:
         finally:
             if traffic is not None:
                 self.report.traffic = traffic.stop()
-            self.report.seconds = time.monotonic() - started
             os.environ.clear()
             os.environ.update(saved_env)
             aws.reset()
             if not self.options.keep:
-                self.sandbox.down(purge=True)
+                with self.timed("sandbox down", "ops sandbox down --purge"):
+                    self.sandbox.down(purge=True)
+            self.report.seconds = time.monotonic() - started
         return self.report
 
     def start_stack(self) -> None:
@@ -376,23 +402,31 @@ class Rehearsal:
             ],
         )
         self.report.verify = self.cli("verify report", ["verify", "report", "--json"], capture_json=True)
-        self.wait_shadow_window()
+        self.wait_shadow_reads()
         self.cli("switch-reads", ["migrate", "switch-reads", "--yes"])
         self.cli("soak", ["migrate", "soak", "--yes", "--wait", str(self.options.soak_seconds * 6)])
 
-    def wait_shadow_window(self) -> None:
-        """Shadow reads made while the backfill was still copying really did differ; as the runbook
-        says, wait one full window of reads made after it before asking the gate."""
-        seconds = SHADOW_WINDOW_SECONDS + METRICS_FLUSH_SECONDS
-        self.console.print(
-            f"\n[dim]waiting {seconds} s: one shadow-read window of live traffic after the "
-            "backfill and verification, as the switch-reads runbook says[/]"
-        )
-        started = time.monotonic()
-        time.sleep(seconds)
-        self.report.steps.append(
-            StepRecord("shadow window", "(wait one window)", round(time.monotonic() - started, 1), True)
-        )
+    def wait_shadow_reads(self) -> None:
+        """The switch-reads gate needs at least one shadow comparison in its trailing window: wait
+        until the application's shadow log holds one (at most one interval after a flip back to
+        `dual_write_shadow`), then show the window as the runbook does. Reads of rows the backfill
+        had not copied yet do not hold the gate back once a clean verification started after them,
+        so there is no window to sit out."""
+        from ops.control import ControlTable
+        from ops.dualwrite.shadow_log import read_window
+
+        dataset = self.env.get("OPS_DATASET", "answers")
+        control = ControlTable(self.env.get("OPS_CONTROL_TABLE", "platform-ops-control"))
+        deadline = time.monotonic() + SHADOW_WINDOW_SECONDS + METRICS_FLUSH_SECONDS
+        with self.timed("shadow reads recorded", "(the app's shadow log)"):
+            while read_window(control, dataset, time.time() - SHADOW_WINDOW_SECONDS).compared == 0:
+                if time.monotonic() > deadline:
+                    raise RehearsalFailed(
+                        f"no shadow read recorded in {SHADOW_WINDOW_SECONDS + METRICS_FLUSH_SECONDS} s: "
+                        "is the live traffic running in dual_write_shadow? (logs/traffic.log)"
+                    )
+                time.sleep(1.0)
+        self.cli("shadow reads", ["verify", "shadow"])
 
     def backfill_with_kill(self) -> None:
         """Start the backfill, SIGKILL it part-way, then let the phase resume it from checkpoints."""
@@ -459,7 +493,7 @@ class Rehearsal:
             capture_json=True,
         )
         self.report.verify["after_rollback"] = drill
-        self.wait_shadow_window()
+        self.wait_shadow_reads()
         self.cli("switch-reads again", ["migrate", "switch-reads", "--yes"])
         self.cli("soak again", ["migrate", "soak", "--yes", "--wait", str(self.options.soak_seconds * 6)])
 
@@ -469,15 +503,15 @@ class Rehearsal:
         self.section("5. stop PostgreSQL writes, roll back from dynamodb, forward again")
         dataset = self.env.get("OPS_DATASET", "answers")
         self.cli("stop-pg-writes", ["migrate", "stop-pg-writes", "--yes", "--confirm-name", dataset])
-        time.sleep(self.options.dynamodb_seconds)
+        self.pause("traffic in dynamodb", self.options.dynamodb_seconds)
         self.report.reverse["before_rollback"] = self.cli(
             "reverse replication status", ["replica", "reverse", "status", "--json"], capture_json=True
         ).get("status", {})
         self.cli("rollback from dynamodb", ["migrate", "rollback", "--yes"])
         self.cli("status after rollback from dynamodb", ["migrate", "status"])
-        time.sleep(self.options.dynamodb_seconds)
+        self.pause("traffic in dual_write_read_dynamodb", self.options.dynamodb_seconds)
         self.cli("stop-pg-writes again", ["migrate", "stop-pg-writes", "--yes", "--confirm-name", dataset])
-        time.sleep(self.options.dynamodb_seconds)
+        self.pause("traffic in dynamodb again", self.options.dynamodb_seconds)
 
     def final_check(self, traffic: LiveTraffic) -> None:
         self.section("6. traffic stopped: judge every write by its history; compare PostgreSQL with DynamoDB")
@@ -488,18 +522,22 @@ class Rehearsal:
         settings = Settings.from_env()
         stopped_at = time.time()
         deadline = time.monotonic() + 120
-        while (reverse.status(settings).caught_up_at or 0) <= stopped_at and time.monotonic() < deadline:
-            time.sleep(0.5)  # PostgreSQL is kept by reverse replication now
+        with self.timed("reverse replication caught up", "ops replica reverse status"):
+            while (reverse.status(settings).caught_up_at or 0) <= stopped_at and time.monotonic() < deadline:
+                time.sleep(0.5)  # PostgreSQL is kept by reverse replication now
         self.report.reverse["final"] = reverse.status(settings).to_dict()
-        final_ddb = _items(settings.target_table)
-        final_pg = _answers(settings.prod_database_url)
-        self.report.history = {
-            "acknowledged": traffic.history.counts().get("ok", 0),
-            "dynamodb": check(traffic.history.ops, traffic.initial, final_ddb).to_dict(),
-            "postgres": check(traffic.history.ops, traffic.initial, final_pg).to_dict(),
-        }
+        with self.timed("history check", "(every write judged against both stores)"):
+            final_ddb = _items(settings.target_table)
+            final_pg = _answers(settings.prod_database_url)
+            self.report.history = {
+                "acknowledged": traffic.history.counts().get("ok", 0),
+                "dynamodb": check(traffic.history.ops, traffic.initial, final_ddb).to_dict(),
+                "postgres": check(traffic.history.ops, traffic.initial, final_pg).to_dict(),
+            }
+        # A sample: the history check above compared every key of both stores with what the
+        # traffic wrote, and the rollback from dynamodb verified every row minutes before.
         self.report.final_check = self.cli(
-            "final comparison",
+            "final comparison (sample)",
             [
                 "verify",
                 "run",
@@ -507,8 +545,8 @@ class Rehearsal:
                 self.env["PROD_DATABASE_URL"],
                 "--recheck-delay",
                 "0",
-                "--segments",
-                str(VERIFY_SEGMENTS),
+                "--sample",
+                str(FINAL_SAMPLE_PERCENT),
                 "--json",
             ],
             capture_json=True,
@@ -549,16 +587,36 @@ def _answers(url: str | None) -> dict[Any, dict[str, Any] | None]:
 
 
 def _items(table: str) -> dict[Any, dict[str, Any] | None]:
-    """DynamoDB's answers by item key, as the application reads them (tombstones are absent)."""
-    out: dict[Any, dict[str, Any] | None] = {}
+    """DynamoDB's answers by item key, as the application reads them (tombstones are absent).
+
+    A parallel Scan of many small segments, reading only what the checker compares: DynamoDB
+    Local reads a segment in time that grows with the square of its size (one segment of 200,000
+    full items took over eight minutes; 32 projected segments, 15 s).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     client = aws.client("dynamodb")
-    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        for item in page["Items"]:
-            if not item["sk"]["S"].startswith("ANSWER#") or item.get("_deleted"):
-                continue
-            _, question, user = item["sk"]["S"].split("#")
-            key = (int(item["pk"]["S"].split("#")[1]), int(question), int(user))
-            out[key] = {"body": item["body"]["S"]}
+
+    def segment(index: int) -> list[dict[str, Any]]:
+        pages = client.get_paginator("scan").paginate(
+            TableName=table,
+            Segment=index,
+            TotalSegments=HISTORY_SCAN_SEGMENTS,
+            ConsistentRead=True,
+            ProjectionExpression="pk, sk, body, #d",
+            ExpressionAttributeNames={"#d": DELETED_ATTRIBUTE},
+        )
+        return [item for page in pages for item in page["Items"]]
+
+    out: dict[Any, dict[str, Any] | None] = {}
+    with ThreadPoolExecutor(max_workers=VERIFY_SEGMENTS, thread_name_prefix="history-scan") as pool:
+        for items in pool.map(segment, range(HISTORY_SCAN_SEGMENTS)):
+            for item in items:
+                if not item["sk"]["S"].startswith("ANSWER#") or item.get(DELETED_ATTRIBUTE):
+                    continue
+                _, question, user = item["sk"]["S"].split("#")
+                key = (int(item["pk"]["S"].split("#")[1]), int(question), int(user))
+                out[key] = {"body": item["body"]["S"]}
     return out
 
 
@@ -600,7 +658,11 @@ def render_report(report: RehearsalReport, console: Console) -> None:
             _counts(bf, ("rows_written", "rows_present", "rows_failed")),
         ),
         ("verify (V2 vs DynamoDB): compared / mismatched / missing / extra", _counts(report.verify)),
-        ("final check (prod vs DynamoDB): compared / mismatched / missing / extra", _counts(fc)),
+        (
+            f"final check (prod vs DynamoDB, {FINAL_SAMPLE_PERCENT}% sample after full checks): "
+            "compared / mismatched / missing / extra",
+            _counts(fc),
+        ),
         (
             "traffic: requests / errors",
             f"{report.traffic.get('requests', 0):,} / {sum(report.traffic.get('errors', {}).values()):,}",
