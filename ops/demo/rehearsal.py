@@ -42,8 +42,6 @@ FREE_PORTS = {"prod": 0, "v2": 0, "moto": 0, "dynamodb": 0}
 # Full verifications read with this many threads: most of their time is waiting on DynamoDB Local
 # and PostgreSQL, so more requests in flight finish sooner on two cores.
 VERIFY_SEGMENTS = 8
-# The history checker's Scan of the whole table (see `_items`).
-HISTORY_SCAN_SEGMENTS = 32
 # The rollback drill's verification is a sample: a full one passed the gate minutes before.
 DRILL_SAMPLE_PERCENT = 10
 # The last comparison of production with DynamoDB is a sample too: see `final_check`.
@@ -527,7 +525,7 @@ class Rehearsal:
                 time.sleep(0.5)  # PostgreSQL is kept by reverse replication now
         self.report.reverse["final"] = reverse.status(settings).to_dict()
         with self.timed("history check", "(every write judged against both stores)"):
-            final_ddb = _items(settings.target_table)
+            final_ddb = _items(settings.target_table, len(traffic.initial))
             final_pg = _answers(settings.prod_database_url)
             self.report.history = {
                 "acknowledged": traffic.history.counts().get("ok", 0),
@@ -586,22 +584,26 @@ def _answers(url: str | None) -> dict[Any, dict[str, Any] | None]:
     return {(c, q, u): {"body": body} for c, q, u, body in rows}
 
 
-def _items(table: str) -> dict[Any, dict[str, Any] | None]:
+def _items(table: str, rows: int) -> dict[Any, dict[str, Any] | None]:
     """DynamoDB's answers by item key, as the application reads them (tombstones are absent).
 
-    A parallel Scan of many small segments, reading only what the checker compares: DynamoDB
-    Local reads a segment in time that grows with the square of its size (one segment of 200,000
-    full items took over eight minutes; 32 projected segments, 15 s).
+    A parallel Scan of many small segments (cut as verification cuts its Scan for a table of
+    `rows` items), reading only what the checker compares: DynamoDB Local reads a segment in time
+    that grows with the square of its size (one segment of 200,000 full items took over eight
+    minutes; 32 projected segments, 15 s).
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from ops.verify.engine import scan_segments_for
+
     client = aws.client("dynamodb")
+    total = scan_segments_for(rows, VERIFY_SEGMENTS)
 
     def segment(index: int) -> list[dict[str, Any]]:
         pages = client.get_paginator("scan").paginate(
             TableName=table,
             Segment=index,
-            TotalSegments=HISTORY_SCAN_SEGMENTS,
+            TotalSegments=total,
             ConsistentRead=True,
             ProjectionExpression="pk, sk, body, #d",
             ExpressionAttributeNames={"#d": DELETED_ATTRIBUTE},
@@ -610,7 +612,7 @@ def _items(table: str) -> dict[Any, dict[str, Any] | None]:
 
     out: dict[Any, dict[str, Any] | None] = {}
     with ThreadPoolExecutor(max_workers=VERIFY_SEGMENTS, thread_name_prefix="history-scan") as pool:
-        for items in pool.map(segment, range(HISTORY_SCAN_SEGMENTS)):
+        for items in pool.map(segment, range(total)):
             for item in items:
                 if not item["sk"]["S"].startswith("ANSWER#") or item.get(DELETED_ATTRIBUTE):
                     continue
