@@ -28,11 +28,11 @@ from lambdas.receiver.config import ReceiverConfig
 from lambdas.receiver.google import JwksCache
 from lambdas.receiver.handler import Receiver
 from lambdas.shared.metrics import Metrics
+from tests.fixtures.notifications.receiver import apigw_event, receiver_env
 
 TARGET_CACHED_CPU_MS = 1.0
 ROUNDS = 300
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "notifications"
-EVENT_TEMPLATE = FIXTURES / "apigw_http_v2_event.json"
 
 
 class _SqsStub:
@@ -61,14 +61,6 @@ def _verifier(ca: kit.AppleTestCA, cache_size: int) -> AppleVerifier:
         environment="Sandbox",
         cache_size=cache_size,
     )
-
-
-def _event(path: str, body: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads(EVENT_TEMPLATE.read_text())
-    event["rawPath"] = path
-    event["headers"].update(headers or {})
-    event["body"] = body
-    return event
 
 
 def _latencies_ms(receiver: Receiver, events: list[dict[str, Any]]) -> list[float]:
@@ -127,16 +119,7 @@ def main() -> bool:
         root = Path(tmp) / "root.der"
         root.write_bytes(ca.root_der)
         config = ReceiverConfig.from_env(
-            {
-                "NOTIFICATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench.fifo",
-                "APPLE_BUNDLE_ID": kit.DEFAULT_BUNDLE_ID,
-                "APPLE_APP_APPLE_ID": str(kit.DEFAULT_APP_APPLE_ID),
-                "APPLE_ENVIRONMENT": "Sandbox",
-                "APPLE_ROOT_CA_PATH": str(root),
-                "GOOGLE_PACKAGE_NAME": kit.DEFAULT_PACKAGE_NAME,
-                "GOOGLE_PUBSUB_AUDIENCE": kit.DEFAULT_AUDIENCE,
-                "GOOGLE_PUSH_SERVICE_ACCOUNT": kit.DEFAULT_SERVICE_ACCOUNT,
-            }
+            receiver_env("https://sqs.us-east-1.amazonaws.com/123456789012/bench.fifo", root)
         )
     stub = _SqsStub()
     receiver = Receiver(
@@ -146,7 +129,7 @@ def main() -> bool:
         metrics=Metrics(stream=io.StringIO()),
     )
     apple_events = [
-        _event(
+        apigw_event(
             "/notifications/apple",
             kit.apple_request_body(ca.sign(kit.apple_subscription_notification(ca))),
         )
@@ -154,7 +137,7 @@ def main() -> bool:
     ]
     auth = {"authorization": f"Bearer {google.oidc_token()}"}
     google_events = [
-        _event(
+        apigw_event(
             "/notifications/google",
             json.dumps(kit.pubsub_push_body(kit.google_subscription_notification())),
             auth,
