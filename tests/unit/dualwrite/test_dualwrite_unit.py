@@ -6,7 +6,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from ops.dualwrite.metrics import Metrics
 from ops.dualwrite.repair import latest_per_key
@@ -24,13 +23,8 @@ class Clock:
 
 
 @pytest.fixture
-def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.client("cloudwatch", region_name="us-east-1")
+def cloudwatch(in_process_aws: None) -> Any:
+    return boto3.client("cloudwatch", region_name="us-east-1")
 
 
 def test_metrics_are_aggregated_and_sent_once_per_interval(cloudwatch: Any) -> None:

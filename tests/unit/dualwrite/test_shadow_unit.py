@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from ops.control import ControlTable
 from ops.dualwrite.shadow import Scheduler, Verdict, judge
 from ops.dualwrite.shadow_log import Mismatch, ShadowLog, read_window, stamp
 from ops.mapping import load_mapping
-from ops.tables import ensure_pk_sk_table
 
 ANSWERS = load_mapping().table("answers")
 KEY = {"couple_id": 1, "question_id": 2, "user_id": 1}
@@ -95,18 +91,6 @@ def test_the_scheduler_runs_by_due_time_and_settles() -> None:
     scheduler.settle()
     assert ran[-1] == "late" and set(ran) == {"now", "early", "late", "forced"}
     scheduler.close()
-
-
-@pytest.fixture
-def control(monkeypatch: pytest.MonkeyPatch) -> Iterator[ControlTable]:
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        ensure_pk_sk_table("control", client)
-        yield ControlTable("control", client)
 
 
 class Clock:
