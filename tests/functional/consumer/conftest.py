@@ -13,7 +13,7 @@ import pytest
 from opstestkit.fake_app_store import FakeAppStore
 from opstestkit.fake_play import FakePlay
 
-from lambdas.consumer.apple.store_api import AppStoreApi, AppStoreKey
+from lambdas.consumer.apple.store_api import AppStoreApi
 from lambdas.consumer.apple.strategies import AppleContext, ConsumptionPolicy
 from lambdas.consumer.google.play import PlayClient
 from lambdas.consumer.google.strategies import GoogleContext
@@ -86,16 +86,7 @@ def app_store() -> Iterator[FakeAppStore]:
 
 def store_api(app_store: FakeAppStore) -> AppStoreApi:
     """The App Store Server API client (Apple's library) pointed at the fake, verifying with its CA."""
-    key = app_store.key
-    return AppStoreApi(
-        AppStoreKey(key.key_id, key.issuer_id, key.private_key_pem),
-        bundle_id=app_store.bundle_id,
-        app_apple_id=app_store.app_apple_id,
-        environment="Sandbox",
-        root_certificates=[app_store.ca.root_der],
-        base_url=app_store.base_url,
-        sleep=lambda _s: None,
-    )
+    return app_store.api_client(sleep=lambda _s: None)
 
 
 def make_service(
