@@ -49,6 +49,11 @@ def _refused(
     return type(info.value), info.value.reason
 
 
+def _token_refused(verifier: GoogleVerifier, token: str, load: Load) -> tuple[type[ReceiverError], str]:
+    """Why a test notification pushed with `token` as its bearer token is refused."""
+    return _refused(verifier, f"Bearer {token}", _body(load("test_notification")))
+
+
 @pytest.mark.parametrize(
     ("name", "group"),
     [
@@ -106,7 +111,7 @@ def test_token_claims_are_checked(
     expected: tuple[type[ReceiverError], str],
 ) -> None:
     token = google_signer.oidc_token(**token_options)
-    assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == expected
+    assert _token_refused(verifier, token, google_notification) == expected
 
 
 def test_token_signed_by_another_key_with_a_known_kid(
@@ -114,10 +119,7 @@ def test_token_signed_by_another_key_with_a_known_kid(
 ) -> None:
     impostor = kit.make_google_signer(google_signer.kid)
     token = impostor.oidc_token()
-    assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == (
-        VerificationFailed,
-        "signature_invalid",
-    )
+    assert _token_refused(verifier, token, google_notification) == (VerificationFailed, "signature_invalid")
 
 
 def test_hs256_token_keyed_with_the_public_jwk(
@@ -131,10 +133,7 @@ def test_hs256_token_keyed_with_the_public_jwk(
     signing_input = header.rstrip(b"=") + b"." + payload.rstrip(b"=")
     mac = base64.urlsafe_b64encode(hmac.new(secret, signing_input, hashlib.sha256).digest()).rstrip(b"=")
     token = (signing_input + b"." + mac).decode()
-    assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == (
-        VerificationFailed,
-        "alg_not_allowed",
-    )
+    assert _token_refused(verifier, token, google_notification) == (VerificationFailed, "alg_not_allowed")
 
 
 def test_unsigned_token(
@@ -146,10 +145,7 @@ def test_unsigned_token(
         algorithm="none",
         headers={"kid": google_signer.kid},
     )
-    assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == (
-        VerificationFailed,
-        "alg_not_allowed",
-    )
+    assert _token_refused(verifier, token, google_notification) == (VerificationFailed, "alg_not_allowed")
 
 
 @pytest.mark.parametrize(
@@ -176,10 +172,7 @@ def test_token_without_kid(
     verifier: GoogleVerifier, google_signer: kit.GoogleSigner, google_notification: Load
 ) -> None:
     token = jwt.encode({"aud": kit.DEFAULT_AUDIENCE}, google_signer.private_key, algorithm="RS256")
-    assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == (
-        VerificationFailed,
-        "kid_missing",
-    )
+    assert _token_refused(verifier, token, google_notification) == (VerificationFailed, "kid_missing")
 
 
 def test_wrong_package(verifier: GoogleVerifier, google_signer: kit.GoogleSigner) -> None:
