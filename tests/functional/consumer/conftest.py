@@ -21,6 +21,7 @@ from lambdas.consumer.handler import Consumer
 from lambdas.consumer.repository import Repository, apply_migrations
 from lambdas.consumer.service import NotificationService
 from lambdas.shared.metrics import Metrics
+from ops import aws
 from tests.fixtures.notifications.consumer import events as ev
 
 
@@ -87,6 +88,16 @@ def app_store() -> Iterator[FakeAppStore]:
 def store_api(app_store: FakeAppStore) -> AppStoreApi:
     """The App Store Server API client (Apple's library) pointed at the fake, verifying with its CA."""
     return app_store.api_client(sleep=lambda _s: None)
+
+
+def fifo_queue(name: str) -> tuple[str, str]:
+    """A FIFO queue `name`.fifo on the stack's SQS (no redrive): its URL and ARN."""
+    sqs = aws.client("sqs")
+    url: str = sqs.create_queue(
+        QueueName=f"{name}.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"}
+    )["QueueUrl"]
+    arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
 
 
 def make_service(
