@@ -28,7 +28,7 @@ from lambdas.receiver.config import ReceiverConfig
 from lambdas.receiver.google import JwksCache
 from lambdas.receiver.handler import Receiver
 from lambdas.shared.metrics import Metrics
-from tests.fixtures.notifications.receiver import apigw_event, receiver_env
+from tests.fixtures.notifications.receiver import apigw_event, apple_verifier, receiver_env
 
 TARGET_CACHED_CPU_MS = 1.0
 ROUNDS = 300
@@ -51,16 +51,6 @@ def _cpu_ms_per_call(work: Callable[[], object], rounds: int) -> float:
     for _ in range(rounds):
         work()
     return (time.process_time() - start) * 1000 / rounds
-
-
-def _verifier(ca: kit.AppleTestCA, cache_size: int) -> AppleVerifier:
-    return AppleVerifier(
-        ca.root_der,
-        bundle_id=kit.DEFAULT_BUNDLE_ID,
-        app_apple_id=kit.DEFAULT_APP_APPLE_ID,
-        environment="Sandbox",
-        cache_size=cache_size,
-    )
 
 
 def _latencies_ms(receiver: Receiver, events: list[dict[str, Any]]) -> list[float]:
@@ -89,8 +79,8 @@ def main() -> bool:
     test_only = ca.sign(kit.apple_test_notification())
 
     # cache_size=0 keeps nothing: every JWS walks and checks its chain (the baseline path).
-    uncached = _verifier(ca, cache_size=0)
-    cached = _verifier(ca, cache_size=64)
+    uncached = apple_verifier(ca.root_der, cache_size=0)
+    cached = apple_verifier(ca.root_der, cache_size=64)
     cached.verify_notification(subscription)
     rows = [
         ("TEST (1 JWS)", test_only),
