@@ -6,20 +6,13 @@ from typing import Any
 
 import boto3
 import pytest
+from opstestkit.clock import ManualClock
 
 from ops.dualwrite.metrics import Metrics
 from ops.dualwrite.repair import latest_per_key
 from ops.mapping import is_tombstone, load_mapping
 
 ANSWERS = load_mapping().table("answers")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -36,7 +29,7 @@ def test_metrics_are_aggregated_and_sent_once_per_interval(cloudwatch: Any) -> N
         return real(**kwargs)
 
     cloudwatch.put_metric_data = spy
-    clock = Clock()
+    clock = ManualClock()
     metrics = Metrics(
         "Test/NS", dimensions={"Table": "answers"}, cloudwatch=cloudwatch, interval_seconds=10, clock=clock
     )
