@@ -232,6 +232,15 @@ def test_token_is_checked_before_the_body(verifier: GoogleVerifier) -> None:
 # --- JWKS cache ---------------------------------------------------------------------------------
 
 
+def _warm_cache(
+    jwks_server: kit.JwksServer, signer: kit.GoogleSigner, clock: kit.ManualClock, **options: Any
+) -> JwksCache:
+    """A JWKS cache on `clock` that has fetched the document once, for `signer`'s key."""
+    cache = JwksCache(jwks_server.url, clock=clock, **options)
+    cache.key(signer.kid)
+    return cache
+
+
 def test_jwks_is_fetched_once_and_cached(
     verifier: GoogleVerifier, google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
@@ -243,12 +252,11 @@ def test_jwks_is_fetched_once_and_cached(
 def test_unknown_kid_refreshes_so_rotated_keys_verify(
     google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
-    now = [1000.0]
-    cache = JwksCache(jwks_server.url, min_refresh_interval_seconds=30, clock=lambda: now[0])
-    cache.key(google_signer.kid)
+    clock = kit.ManualClock(1000.0)
+    cache = _warm_cache(jwks_server, google_signer, clock, min_refresh_interval_seconds=30)
     rotated = kit.make_google_signer("rotated-kid")
     jwks_server.set_document(kit.jwks_document([google_signer, rotated]))
-    now[0] += 31
+    clock.now += 31
     assert cache.key("rotated-kid") is not None
     assert jwks_server.requests == 2
 
@@ -256,24 +264,22 @@ def test_unknown_kid_refreshes_so_rotated_keys_verify(
 def test_unknown_kid_refresh_is_rate_limited(
     google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
-    now = [1000.0]
-    cache = JwksCache(jwks_server.url, min_refresh_interval_seconds=30, clock=lambda: now[0])
-    cache.key(google_signer.kid)
+    clock = kit.ManualClock(1000.0)
+    cache = _warm_cache(jwks_server, google_signer, clock, min_refresh_interval_seconds=30)
     for i in range(20):
         with pytest.raises(VerificationFailed, match="unknown_kid"):
             cache.key(f"forged-{i}")
     assert jwks_server.requests == 1
-    now[0] += 31
+    clock.now += 31
     with pytest.raises(VerificationFailed):
         cache.key("forged-again")
     assert jwks_server.requests == 2
 
 
 def test_jwks_expires_after_its_ttl(google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer) -> None:
-    now = [1000.0]
-    cache = JwksCache(jwks_server.url, ttl_seconds=3600, clock=lambda: now[0])
-    cache.key(google_signer.kid)
-    now[0] += 3601
+    clock = kit.ManualClock(1000.0)
+    cache = _warm_cache(jwks_server, google_signer, clock, ttl_seconds=3600)
+    clock.now += 3601
     cache.key(google_signer.kid)
     assert jwks_server.requests == 2
 
@@ -289,11 +295,10 @@ def test_jwks_outage_without_cached_keys_is_retryable(jwks_server: kit.JwksServe
 def test_jwks_outage_keeps_the_cached_keys(
     google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
-    now = [1000.0]
-    cache = JwksCache(jwks_server.url, ttl_seconds=60, clock=lambda: now[0])
-    cache.key(google_signer.kid)
+    clock = kit.ManualClock(1000.0)
+    cache = _warm_cache(jwks_server, google_signer, clock, ttl_seconds=60)
     jwks_server.fail = True
-    now[0] += 61
+    clock.now += 61
     assert cache.key(google_signer.kid) is not None
     assert jwks_server.requests == 2
 
