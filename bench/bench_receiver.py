@@ -28,11 +28,11 @@ from lambdas.receiver.config import ReceiverConfig
 from lambdas.receiver.google import JwksCache
 from lambdas.receiver.handler import Receiver
 from lambdas.shared.metrics import Metrics
+from tests.fixtures.notifications.receiver import apigw_event, apple_verifier, receiver_env
 
 TARGET_CACHED_CPU_MS = 1.0
 ROUNDS = 300
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "notifications"
-EVENT_TEMPLATE = FIXTURES / "apigw_http_v2_event.json"
 
 
 class _SqsStub:
@@ -51,24 +51,6 @@ def _cpu_ms_per_call(work: Callable[[], object], rounds: int) -> float:
     for _ in range(rounds):
         work()
     return (time.process_time() - start) * 1000 / rounds
-
-
-def _verifier(ca: kit.AppleTestCA, cache_size: int) -> AppleVerifier:
-    return AppleVerifier(
-        ca.root_der,
-        bundle_id=kit.DEFAULT_BUNDLE_ID,
-        app_apple_id=kit.DEFAULT_APP_APPLE_ID,
-        environment="Sandbox",
-        cache_size=cache_size,
-    )
-
-
-def _event(path: str, body: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads(EVENT_TEMPLATE.read_text())
-    event["rawPath"] = path
-    event["headers"].update(headers or {})
-    event["body"] = body
-    return event
 
 
 def _latencies_ms(receiver: Receiver, events: list[dict[str, Any]]) -> list[float]:
@@ -97,8 +79,8 @@ def main() -> bool:
     test_only = ca.sign(kit.apple_test_notification())
 
     # cache_size=0 keeps nothing: every JWS walks and checks its chain (the baseline path).
-    uncached = _verifier(ca, cache_size=0)
-    cached = _verifier(ca, cache_size=64)
+    uncached = apple_verifier(ca.root_der, cache_size=0)
+    cached = apple_verifier(ca.root_der, cache_size=64)
     cached.verify_notification(subscription)
     rows = [
         ("TEST (1 JWS)", test_only),
@@ -127,16 +109,7 @@ def main() -> bool:
         root = Path(tmp) / "root.der"
         root.write_bytes(ca.root_der)
         config = ReceiverConfig.from_env(
-            {
-                "NOTIFICATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench.fifo",
-                "APPLE_BUNDLE_ID": kit.DEFAULT_BUNDLE_ID,
-                "APPLE_APP_APPLE_ID": str(kit.DEFAULT_APP_APPLE_ID),
-                "APPLE_ENVIRONMENT": "Sandbox",
-                "APPLE_ROOT_CA_PATH": str(root),
-                "GOOGLE_PACKAGE_NAME": kit.DEFAULT_PACKAGE_NAME,
-                "GOOGLE_PUBSUB_AUDIENCE": kit.DEFAULT_AUDIENCE,
-                "GOOGLE_PUSH_SERVICE_ACCOUNT": kit.DEFAULT_SERVICE_ACCOUNT,
-            }
+            receiver_env("https://sqs.us-east-1.amazonaws.com/123456789012/bench.fifo", root)
         )
     stub = _SqsStub()
     receiver = Receiver(
@@ -146,7 +119,7 @@ def main() -> bool:
         metrics=Metrics(stream=io.StringIO()),
     )
     apple_events = [
-        _event(
+        apigw_event(
             "/notifications/apple",
             kit.apple_request_body(ca.sign(kit.apple_subscription_notification(ca))),
         )
@@ -154,7 +127,7 @@ def main() -> bool:
     ]
     auth = {"authorization": f"Bearer {google.oidc_token()}"}
     google_events = [
-        _event(
+        apigw_event(
             "/notifications/google",
             json.dumps(kit.pubsub_push_body(kit.google_subscription_notification())),
             auth,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -66,3 +67,26 @@ def reset() -> None:
     """Forget cached sessions (after the environment changes, e.g. between test stacks)."""
     with _lock:
         _sessions.clear()
+
+
+def metric_datapoints(
+    namespace: str,
+    metric: str,
+    dimension: tuple[str, str],
+    window: tuple[datetime, datetime],
+    *,
+    period: int,
+    statistic: str,
+) -> list[dict[str, Any]]:
+    """CloudWatch's datapoints of one metric of one resource (`dimension`: name, value) in `window`."""
+    start, end = window
+    response = client("cloudwatch").get_metric_statistics(
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[{"Name": dimension[0], "Value": dimension[1]}],
+        StartTime=start,
+        EndTime=end,
+        Period=period,
+        Statistics=[statistic],
+    )
+    return list(response.get("Datapoints", []))

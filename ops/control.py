@@ -170,20 +170,15 @@ class ControlTable:
         all_names = dict(names or {})
         all_values = dict(values or {})
         clauses: list[str] = []
-        if set_:
+        for action, tag, separator, attributes in (("SET", "s", " = ", set_), ("ADD", "a", " ", add)):
+            if not attributes:
+                continue
             parts = []
-            for i, (attr, value) in enumerate(set_.items()):
-                all_names[f"#s{i}"] = attr
-                all_values[f":s{i}"] = value
-                parts.append(f"#s{i} = :s{i}")
-            clauses.append("SET " + ", ".join(parts))
-        if add:
-            parts = []
-            for i, (attr, value) in enumerate(add.items()):
-                all_names[f"#a{i}"] = attr
-                all_values[f":a{i}"] = value
-                parts.append(f"#a{i} :a{i}")
-            clauses.append("ADD " + ", ".join(parts))
+            for i, (attr, value) in enumerate(attributes.items()):
+                all_names[f"#{tag}{i}"] = attr
+                all_values[f":{tag}{i}"] = value
+                parts.append(f"#{tag}{i}{separator}:{tag}{i}")
+            clauses.append(f"{action} " + ", ".join(parts))
         if not clauses:
             raise ValueError("update() needs set_ or add")
         response = self._conditional(

@@ -17,6 +17,10 @@ import pytest
 from ops import aws
 from ops.sandbox import Sandbox, SandboxInfo
 
+# The receiver's fixtures (test CA, Google signer, JWKS endpoint, events), shared by its unit and
+# functional tests.
+pytest_plugins = ["tests.fixtures.notifications.receiver"]
+
 
 class Stack(SandboxInfo):
     """The running local stack, as the tests see it."""

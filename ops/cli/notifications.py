@@ -191,8 +191,6 @@ def send_apple(  # noqa: PLR0917 - one parameter per CLI option
     state: Path = StateOption,
 ) -> None:
     """Sign an App Store Server Notification V2 with the local test CA and POST it to `serve`."""
-    import requests
-
     identity = _load_identity(state)
     import opstestkit as kit
 
@@ -221,12 +219,24 @@ def send_apple(  # noqa: PLR0917 - one parameter per CLI option
             f"(notificationUUID {payload['notificationUUID']}); `ops notifications replay-apple` fetches it"
         )
         return
-    response = requests.post(
-        f"{_serve_state(state.resolve())}/notifications/apple",
-        data=kit.apple_request_body(identity.apple_ca.sign(payload)),
-        timeout=10,
+    _post_to_serve(
+        state,
+        "apple",
+        kit.apple_request_body(identity.apple_ca.sign(payload)),
+        note=f" (notificationUUID {payload['notificationUUID']})",
     )
-    console.print(f"{response.status_code} {response.text} (notificationUUID {payload['notificationUUID']})")
+
+
+def _post_to_serve(
+    state: Path, route: str, body: str, *, headers: dict[str, str] | None = None, note: str = ""
+) -> None:
+    """POST `body` to the running `serve`'s /notifications/<route>, print its answer; exit 1 unless 200."""
+    import requests
+
+    response = requests.post(
+        f"{_serve_state(state.resolve())}/notifications/{route}", data=body, headers=headers, timeout=10
+    )
+    console.print(f"{response.status_code} {response.text}{note}")
     if response.status_code != 200:
         raise typer.Exit(1)
 
@@ -242,21 +252,16 @@ def send_google(
     The consumer reads the subscription's state from serve's fake Play API, which knows no purchase
     until one is set there, so it records the notification as not-found.
     """
-    import requests
-
     identity = _load_identity(state)
     import opstestkit as kit
 
     notification = kit.google_subscription_notification(purchase_token=token, notification_type=code)
-    response = requests.post(
-        f"{_serve_state(state.resolve())}/notifications/google",
-        data=json.dumps(kit.pubsub_push_body(notification)),
+    _post_to_serve(
+        state,
+        "google",
+        json.dumps(kit.pubsub_push_body(notification)),
         headers={"Authorization": f"Bearer {identity.google.oidc_token()}"},
-        timeout=10,
     )
-    console.print(f"{response.status_code} {response.text}")
-    if response.status_code != 200:
-        raise typer.Exit(1)
 
 
 @send_app.command("unreadable")

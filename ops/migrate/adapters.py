@@ -367,18 +367,13 @@ def rds_free_storage(instance: str, window_seconds: float = 3600) -> StorageRead
     """Allocated storage of an RDS instance and the lowest FreeStorageSpace over the window."""
     found = aws.client("rds").describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]
     now = utcnow()
-    points = (
-        aws.client("cloudwatch")
-        .get_metric_statistics(
-            Namespace="AWS/RDS",
-            MetricName="FreeStorageSpace",
-            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": instance}],
-            StartTime=now - timedelta(seconds=window_seconds),
-            EndTime=now,
-            Period=300,
-            Statistics=["Minimum"],
-        )
-        .get("Datapoints", [])
+    points = aws.metric_datapoints(
+        "AWS/RDS",
+        "FreeStorageSpace",
+        ("DBInstanceIdentifier", instance),
+        (now - timedelta(seconds=window_seconds), now),
+        period=300,
+        statistic="Minimum",
     )
     free = min((float(p["Minimum"]) for p in points), default=None)
     return StorageReading(instance, free, int(found.get("AllocatedStorage", 0)) * 2**30)

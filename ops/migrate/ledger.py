@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,15 +92,7 @@ class Event:
     evidence: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "at": self.at,
-            "phase": self.phase,
-            "action": self.action,
-            "state": self.state,
-            "operator": self.operator,
-            "detail": self.detail,
-            "evidence": self.evidence,
-        }
+        return asdict(self)
 
 
 def _phase_sk(phase: Phase) -> str:

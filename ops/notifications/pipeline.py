@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from ops import aws
 from ops.exceptions import OpsError
+from ops.loopback import LoopbackServer
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -66,27 +67,17 @@ def ensure_queues(
 # --- HTTP front (API Gateway HTTP API, payload format 2.0) ----------------------------------------
 
 
-class LocalFront:
+class LocalFront(LoopbackServer):
     """POST /notifications/apple|google on 127.0.0.1 -> the receiver handler -> its HTTP response."""
 
     def __init__(self, handler: Handler, port: int = 0) -> None:
         self._handler = handler
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="local-front", daemon=True)
         self.requests = 0
+        super().__init__(port, thread_name="local-front")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> LocalFront:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        return self.base_url
 
     def event(self, method: str, path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
         parts = urlsplit(path)
@@ -111,7 +102,7 @@ class LocalFront:
             "isBase64Encoded": False,
         }
 
-    def _handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
+    def handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
         front = self
 
         class Handler(http.server.BaseHTTPRequestHandler):

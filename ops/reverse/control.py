@@ -145,18 +145,13 @@ def lambda_position(current: ReverseStatus, function: str, now: float | None = N
     from datetime import UTC, datetime, timedelta
 
     end = datetime.fromtimestamp(now, UTC)
-    points = (
-        aws.client("cloudwatch")
-        .get_metric_statistics(
-            Namespace="AWS/Lambda",
-            MetricName="IteratorAge",
-            Dimensions=[{"Name": "FunctionName", "Value": function}],
-            StartTime=end - timedelta(minutes=10),
-            EndTime=end,
-            Period=60,
-            Statistics=["Maximum"],
-        )
-        .get("Datapoints", [])
+    points = aws.metric_datapoints(
+        "AWS/Lambda",
+        "IteratorAge",
+        ("FunctionName", function),
+        (end - timedelta(minutes=10), end),
+        period=60,
+        statistic="Maximum",
     )
     latest = max(points, key=lambda p: p["Timestamp"], default=None)
     current.measured_at = now

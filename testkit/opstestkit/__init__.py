@@ -15,6 +15,7 @@ from opstestkit.apple_payloads import (
     apple_test_notification,
     apple_transaction_info,
 )
+from opstestkit.clock import ManualClock
 from opstestkit.defaults import (
     APPLE_INTERMEDIATE_OID,
     APPLE_LEAF_OID,
@@ -57,6 +58,7 @@ __all__ = [
     "AppleTestCA",
     "GoogleSigner",
     "JwksServer",
+    "ManualClock",
     "OcspResponder",
     "apple_external_purchase_token",
     "apple_notification",

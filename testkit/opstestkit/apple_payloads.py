@@ -95,21 +95,37 @@ def apple_notification(
     signed_date: int | None = None,
 ) -> dict[str, Any]:
     """A decoded responseBodyV2DecodedPayload with a `data` object."""
-    data: dict[str, Any] = {"bundleId": bundle_id, "bundleVersion": "42", "environment": environment}
-    if app_apple_id is not None:
-        data["appAppleId"] = app_apple_id
-    if signed_transaction_info is not None:
-        data["signedTransactionInfo"] = signed_transaction_info
-    if signed_renewal_info is not None:
-        data["signedRenewalInfo"] = signed_renewal_info
-    if status is not None:
-        data["status"] = status
+    data = _app_fields(
+        {"bundleId": bundle_id, "bundleVersion": "42", "environment": environment},
+        app_apple_id,
+        signedTransactionInfo=signed_transaction_info,
+        signedRenewalInfo=signed_renewal_info,
+        status=status,
+    )
+    return _envelope(notification_type, subtype, notification_uuid, signed_date, data=data)
+
+
+def _app_fields(fields: dict[str, Any], app_apple_id: int | None, **optional: Any) -> dict[str, Any]:
+    """`fields` with appAppleId and each of `optional` that is given (Apple leaves absent ones out)."""
+    given = {"appAppleId": app_apple_id, **optional}
+    fields.update({name: value for name, value in given.items() if value is not None})
+    return fields
+
+
+def _envelope(
+    notification_type: str,
+    subtype: str | None,
+    notification_uuid: str | None,
+    signed_date: int | None,
+    **body: dict[str, Any],
+) -> dict[str, Any]:
+    """The decoded responseBodyV2DecodedPayload around `body` (`data`, `summary`, ...)."""
     payload: dict[str, Any] = {
         "notificationType": notification_type,
         "notificationUUID": notification_uuid or str(uuid.uuid4()),
-        "data": data,
         "version": "2.0",
         "signedDate": signed_date or now_ms(),
+        **body,
     }
     if subtype is not None:
         payload["subtype"] = subtype
@@ -188,25 +204,19 @@ def apple_renewal_extension_summary(
     signed_date: int | None = None,
 ) -> dict[str, Any]:
     """RENEWAL_EXTENSION / SUMMARY: a `summary` object instead of `data`."""
-    summary: dict[str, Any] = {
-        "requestIdentifier": str(uuid.uuid4()),
-        "environment": environment,
-        "bundleId": bundle_id,
-        "productId": "com.example.couplediary.premium.monthly",
-        "storefrontCountryCodes": ["USA", "CAN"],
-        "succeededCount": 5,
-        "failedCount": 0,
-    }
-    if app_apple_id is not None:
-        summary["appAppleId"] = app_apple_id
-    return {
-        "notificationType": "RENEWAL_EXTENSION",
-        "subtype": "SUMMARY",
-        "notificationUUID": notification_uuid or str(uuid.uuid4()),
-        "version": "2.0",
-        "signedDate": signed_date or now_ms(),
-        "summary": summary,
-    }
+    summary = _app_fields(
+        {
+            "requestIdentifier": str(uuid.uuid4()),
+            "environment": environment,
+            "bundleId": bundle_id,
+            "productId": "com.example.couplediary.premium.monthly",
+            "storefrontCountryCodes": ["USA", "CAN"],
+            "succeededCount": 5,
+            "failedCount": 0,
+        },
+        app_apple_id,
+    )
+    return _envelope("RENEWAL_EXTENSION", "SUMMARY", notification_uuid, signed_date, summary=summary)
 
 
 def apple_external_purchase_token(
@@ -223,21 +233,17 @@ def apple_external_purchase_token(
     """
     signed = signed_date or now_ms()
     prefix = "SANDBOX_" if environment == "Sandbox" else ""
-    token: dict[str, Any] = {
-        "externalPurchaseId": f"{prefix}{uuid.uuid4()}",
-        "tokenCreationDate": signed - 1000,
-        "bundleId": bundle_id,
-    }
-    if app_apple_id is not None:
-        token["appAppleId"] = app_apple_id
-    return {
-        "notificationType": "EXTERNAL_PURCHASE_TOKEN",
-        "subtype": "UNREPORTED",
-        "notificationUUID": notification_uuid or str(uuid.uuid4()),
-        "version": "2.0",
-        "signedDate": signed,
-        "externalPurchaseToken": token,
-    }
+    token = _app_fields(
+        {
+            "externalPurchaseId": f"{prefix}{uuid.uuid4()}",
+            "tokenCreationDate": signed - 1000,
+            "bundleId": bundle_id,
+        },
+        app_apple_id,
+    )
+    return _envelope(
+        "EXTERNAL_PURCHASE_TOKEN", "UNREPORTED", notification_uuid, signed, externalPurchaseToken=token
+    )
 
 
 def apple_rescind_consent(
@@ -249,16 +255,8 @@ def apple_rescind_consent(
     signed_date: int | None = None,
 ) -> dict[str, Any]:
     """RESCIND_CONSENT: an `appData` object (app metadata, no transaction)."""
-    app_data: dict[str, Any] = {"bundleId": bundle_id, "environment": environment}
-    if app_apple_id is not None:
-        app_data["appAppleId"] = app_apple_id
-    return {
-        "notificationType": "RESCIND_CONSENT",
-        "notificationUUID": notification_uuid or str(uuid.uuid4()),
-        "version": "2.0",
-        "signedDate": signed_date or now_ms(),
-        "appData": app_data,
-    }
+    app_data = _app_fields({"bundleId": bundle_id, "environment": environment}, app_apple_id)
+    return _envelope("RESCIND_CONSENT", None, notification_uuid, signed_date, appData=app_data)
 
 
 def apple_request_body(signed_payload: str) -> str:

@@ -20,7 +20,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
@@ -31,6 +31,9 @@ from opstestkit.apple_ca import AppleTestCA
 from opstestkit.apple_payloads import apple_notification, apple_renewal_info, apple_transaction_info
 from opstestkit.defaults import DEFAULT_APP_APPLE_ID, DEFAULT_BUNDLE_ID, now_ms
 from opstestkit.loopback import LoopbackServer, QuietHandler
+
+if TYPE_CHECKING:
+    from lambdas.consumer.apple.store_api import AppStoreApi
 
 # Apple's subscription status codes (Get All Subscription Statuses).
 ACTIVE, EXPIRED, BILLING_RETRY, GRACE, REVOKED = 1, 2, 3, 4, 5
@@ -124,6 +127,22 @@ class FakeAppStore(LoopbackServer):
         self.unavailable = False
         self._lock = threading.Lock()
         super().__init__()
+
+    def api_client(self, key: KeyCredentials | None = None, **options: Any) -> AppStoreApi:
+        """The consumer's App Store Server API client (Apple's library) pointed at this fake and
+        verifying with its CA; `key` (default: the one the fake accepts) and `options` override."""
+        from lambdas.consumer.apple.store_api import AppStoreApi, AppStoreKey
+
+        key = key or self.key
+        settings: dict[str, Any] = {
+            "bundle_id": self.bundle_id,
+            "app_apple_id": self.app_apple_id,
+            "environment": self.environment,
+            "root_certificates": [self.ca.root_der],
+            "base_url": self.base_url,
+            **options,
+        }
+        return AppStoreApi(AppStoreKey(key.key_id, key.issuer_id, key.private_key_pem), **settings)
 
     # --- the signed data Apple would return ------------------------------------------------------
 

@@ -1,47 +1,19 @@
-"""A threaded HTTP server on 127.0.0.1, started and stopped with the object: the base of every fake here.
-
-Nothing listens beyond loopback; a short poll interval keeps shutdown (once per test) fast.
-"""
+"""The base of every fake here: the ops package's loopback HTTP server, and a quiet JSON handler."""
 
 from __future__ import annotations
 
 import http.server
 import json
-import threading
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
+
+from ops import loopback
 
 
-class LoopbackServer:
-    """Subclasses implement `handler_class()`; `url` is the server's base URL."""
+class LoopbackServer(loopback.LoopbackServer):
+    """Subclasses implement `handler_class()`; `base_url` is the server's base URL."""
 
-    def __init__(self) -> None:
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self.handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
-
-    def handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
-        raise NotImplementedError
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> Self:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    # A short poll interval keeps shutdown (once per test) fast.
+    poll_interval = 0.02
 
 
 class QuietHandler(http.server.BaseHTTPRequestHandler):

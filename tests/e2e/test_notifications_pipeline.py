@@ -180,7 +180,6 @@ def test_google_failure_dead_letters_then_redrive_applies_it(env: Env) -> None:
 def test_replay_apple_feeds_missed_notifications_through_the_same_path(env: Env) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from lambdas.consumer.apple.store_api import AppStoreApi, AppStoreKey
     from ops.notifications.replay import notification_history
 
     store = env.app_store
@@ -193,14 +192,7 @@ def test_replay_apple_feeds_missed_notifications_through_the_same_path(env: Env)
     store.subscriptions[OTID].expires_ms = now_ms - 1000
     store.subscriptions[OTID].auto_renew = False
     store.notify("EXPIRED", "VOLUNTARY", OTID)
-    api = AppStoreApi(
-        AppStoreKey(store.key.key_id, store.key.issuer_id, store.key.private_key_pem),
-        bundle_id=kit.DEFAULT_BUNDLE_ID,
-        app_apple_id=None,
-        environment="Sandbox",
-        root_certificates=[store.ca.root_der],
-        base_url=store.base_url,
-    )
+    api = store.api_client(app_apple_id=None)
     now = datetime.now(UTC)
     window = (now - timedelta(hours=1), now + timedelta(minutes=1))
     result = replay(notification_history(api, *window), env.pipeline.front.url)

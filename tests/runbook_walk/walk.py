@@ -23,20 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ops.migrate.phases import ORDER, Phase
 from tests.runbook_walk.parse import ROOT, RUNBOOKS, Step, fill, normalize, pattern, profile, steps
 
 # The walk's order: the infrastructure, the local rehearsal's set-up, the overview, the phases,
 # rollback and cleanup, the notification operations, then the rehearsal's end.
-PHASES = (
-    "preflight",
-    "dual-write",
-    "replicate",
-    "backfill",
-    "verify",
-    "switch-reads",
-    "soak",
-    "stop-pg-writes",
-)
+# The phase runbooks are named after the phases, in the migration's order; cleanup's comes after
+# rollback's.
+PHASES = tuple(str(phase) for phase in ORDER if phase is not Phase.CLEANUP)
 WALK: tuple[tuple[str, str], ...] = (
     ("infrastructure.md", "Steps"),
     ("local-rehearsal.md", "Steps"),

@@ -177,11 +177,7 @@ class AppStoreApi:
     def verify_notification(self, signed_payload: str) -> dict[str, Any]:
         """A notification from the history, verified with its nested signed data, in the shape the
         receiver hands the consumer (`data.transactionInfo` / `data.renewalInfo` added)."""
-        try:
-            self.verifier.verify_and_decode_notification(signed_payload)
-        except VerificationException as exc:
-            raise StoreDataInvalid(f"App Store notification did not verify ({exc.status.name})") from None
-        payload = _payload(signed_payload)
+        payload = self._verified("notification", self.verifier.verify_and_decode_notification, signed_payload)
         data = payload.get("data")
         if isinstance(data, dict):
             if isinstance(data.get("signedTransactionInfo"), str):
@@ -191,17 +187,18 @@ class AppStoreApi:
         return payload
 
     def verify_transaction(self, jws: str) -> dict[str, Any]:
-        try:
-            self.verifier.verify_and_decode_signed_transaction(jws)
-        except VerificationException as exc:
-            raise StoreDataInvalid(f"App Store transaction did not verify ({exc.status.name})") from None
-        return _payload(jws)
+        return self._verified("transaction", self.verifier.verify_and_decode_signed_transaction, jws)
 
     def verify_renewal(self, jws: str) -> dict[str, Any]:
+        return self._verified("renewal info", self.verifier.verify_and_decode_renewal_info, jws)
+
+    @staticmethod
+    def _verified(what: str, verify: Callable[[str], object], jws: str) -> dict[str, Any]:
+        """The JWS's payload once Apple's library has verified it; StoreDataInvalid if it does not."""
         try:
-            self.verifier.verify_and_decode_renewal_info(jws)
+            verify(jws)
         except VerificationException as exc:
-            raise StoreDataInvalid(f"App Store renewal info did not verify ({exc.status.name})") from None
+            raise StoreDataInvalid(f"App Store {what} did not verify ({exc.status.name})") from None
         return _payload(jws)
 
     # --- transport ----------------------------------------------------------------------------

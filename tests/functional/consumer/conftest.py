@@ -13,7 +13,7 @@ import pytest
 from opstestkit.fake_app_store import FakeAppStore
 from opstestkit.fake_play import FakePlay
 
-from lambdas.consumer.apple.store_api import AppStoreApi, AppStoreKey
+from lambdas.consumer.apple.store_api import AppStoreApi
 from lambdas.consumer.apple.strategies import AppleContext, ConsumptionPolicy
 from lambdas.consumer.google.play import PlayClient
 from lambdas.consumer.google.strategies import GoogleContext
@@ -21,6 +21,7 @@ from lambdas.consumer.handler import Consumer
 from lambdas.consumer.repository import Repository, apply_migrations
 from lambdas.consumer.service import NotificationService
 from lambdas.shared.metrics import Metrics
+from ops import aws
 from tests.fixtures.notifications.consumer import events as ev
 
 
@@ -86,16 +87,17 @@ def app_store() -> Iterator[FakeAppStore]:
 
 def store_api(app_store: FakeAppStore) -> AppStoreApi:
     """The App Store Server API client (Apple's library) pointed at the fake, verifying with its CA."""
-    key = app_store.key
-    return AppStoreApi(
-        AppStoreKey(key.key_id, key.issuer_id, key.private_key_pem),
-        bundle_id=app_store.bundle_id,
-        app_apple_id=app_store.app_apple_id,
-        environment="Sandbox",
-        root_certificates=[app_store.ca.root_der],
-        base_url=app_store.base_url,
-        sleep=lambda _s: None,
-    )
+    return app_store.api_client(sleep=lambda _s: None)
+
+
+def fifo_queue(name: str) -> tuple[str, str]:
+    """A FIFO queue `name`.fifo on the stack's SQS (no redrive): its URL and ARN."""
+    sqs = aws.client("sqs")
+    url: str = sqs.create_queue(
+        QueueName=f"{name}.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"}
+    )["QueueUrl"]
+    arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
 
 
 def make_service(

@@ -51,7 +51,7 @@ from lambdas.receiver.handler import Receiver
 from lambdas.shared.metrics import Metrics
 from ops import aws
 from ops.notifications.pipeline import lambda_record
-from tests.functional.consumer.conftest import Db, make_service
+from tests.functional.consumer.conftest import Db, fifo_queue, make_service
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -536,11 +536,7 @@ def _run(
     start = now - DAYS * DAY
     world_clock = [start]
     sqs = aws.client("sqs")
-    queue = sqs.create_queue(
-        QueueName=f"{unique_name}-{seed}.fifo",
-        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"},
-    )["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue, arn = fifo_queue(f"{unique_name}-{seed}")
     with FakePlay() as play, FakeAppStore(ca, clock=lambda: world_clock[0]) as app_store:
         config = ReceiverConfig.from_env(
             {

@@ -15,7 +15,7 @@ from lambdas.consumer.reconcile import ReconcileOptions, Reconciler
 from lambdas.consumer.repository import DueSubscription
 from ops.notifications.reconcile import read_passes
 from tests.fixtures.notifications.consumer import events as ev
-from tests.functional.consumer.conftest import Db, make_service
+from tests.functional.consumer.conftest import Db, fifo_queue, make_service
 
 OTID = "2000000000000001"
 NOW_MS = ev.T0 + ev.DAY
@@ -180,10 +180,7 @@ def test_reprocess_sends_stored_unknown_types_back_to_the_queue(
     unknown = ev.apple("DID_PAUSE", signed=ev.T0)
     assert deliver(consumer, unknown) == []
     sqs = aws.client("sqs")
-    url = sqs.create_queue(
-        QueueName=f"{unique_name}.fifo",
-        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"},
-    )["QueueUrl"]
+    url, _arn = fifo_queue(unique_name)
     config = ConsumerConfig.from_env(
         {
             "DATABASE_URL": db.url,

@@ -22,7 +22,7 @@ from lambdas.consumer.handler import Consumer, store_backoff
 from ops import aws
 from ops.notifications.pipeline import lambda_record
 from tests.fixtures.notifications.consumer import events as ev
-from tests.functional.consumer.conftest import Db, make_service
+from tests.functional.consumer.conftest import Db, fifo_queue, make_service
 
 VARIABLES = Path(__file__).resolve().parents[3] / "terraform" / "modules" / "notifications" / "variables.tf"
 
@@ -74,11 +74,7 @@ def test_failed_groups_go_back_to_sqs_for_later_not_for_the_default_timeout(
     db: Db, fake_play: FakePlay, app_store: FakeAppStore, unique_name: str
 ) -> None:
     sqs = aws.client("sqs")
-    url = sqs.create_queue(
-        QueueName=f"{unique_name}.fifo",
-        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"},
-    )["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url, arn = fifo_queue(unique_name)
     messages = [
         ev.google_subscription(4, token="tok-a", event=ev.T0),
         ev.google_subscription(2, token="tok-a", event=ev.T0 + 1),

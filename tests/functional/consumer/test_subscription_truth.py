@@ -27,6 +27,11 @@ def deliver(consumer: Consumer, *messages: ev.NotificationMessage) -> list[int]:
     return ev.failed_indexes(consumer.handle(event), event)
 
 
+def rtdn(code: str, token: str, event: int = ev.T0) -> ev.NotificationMessage:
+    """A Google subscription notification `code` (e.g. SUBSCRIPTION_PURCHASED) for `token`."""
+    return ev.google_subscription(CODES[code], token=token, event=event)
+
+
 def premium_now(db: Db) -> bool:
     """What the application reads: Repository.entitlement (premium at read time)."""
     repository = Repository(db.url)
@@ -93,7 +98,7 @@ def test_purchase_is_acknowledged_whatever_state_it_reached_meanwhile(
         fake_play.subscriptions[token] = subscription_purchase(
             state, acknowledged=False, account_id=ev.ACCOUNT
         )
-        assert deliver(consumer, ev.google_subscription(CODES["SUBSCRIPTION_PURCHASED"], token=token)) == []
+        assert deliver(consumer, rtdn("SUBSCRIPTION_PURCHASED", token)) == []
     assert [t for _kind, _product, t in fake_play.acknowledged] == ["ack-0", "ack-1", "ack-2"]
     rows = db.all("SELECT ack_pending FROM notification_subscriptions ORDER BY subscription_key")
     assert rows == [{"ack_pending": False}] * 3
@@ -105,7 +110,7 @@ def test_a_pending_payment_is_not_acknowledged_but_remembered(
     fake_play.subscriptions["pending"] = subscription_purchase(
         "SUBSCRIPTION_STATE_PENDING", acknowledged=False
     )
-    assert deliver(consumer, ev.google_subscription(CODES["SUBSCRIPTION_PURCHASED"], token="pending")) == []
+    assert deliver(consumer, rtdn("SUBSCRIPTION_PURCHASED", "pending")) == []
     assert fake_play.acknowledged == []
     assert db.one("SELECT ack_pending FROM notification_subscriptions") == {"ack_pending": True}
 
@@ -115,7 +120,7 @@ def test_a_pending_payment_is_not_acknowledged_but_remembered(
 
 def _old_token_active(consumer: Consumer, fake_play: FakePlay) -> None:
     fake_play.subscriptions["old"] = subscription_purchase(account_id=ev.ACCOUNT)
-    assert deliver(consumer, ev.google_subscription(CODES["SUBSCRIPTION_PURCHASED"], token="old")) == []
+    assert deliver(consumer, rtdn("SUBSCRIPTION_PURCHASED", "old")) == []
 
 
 def test_a_pending_plan_change_leaves_the_paid_token_in_use(
@@ -125,18 +130,12 @@ def test_a_pending_plan_change_leaves_the_paid_token_in_use(
     fake_play.subscriptions["new"] = subscription_purchase(
         "SUBSCRIPTION_STATE_PENDING", product_id="premium_annual", linked_purchase_token="old"
     )
-    assert (
-        deliver(
-            consumer, ev.google_subscription(CODES["SUBSCRIPTION_PURCHASED"], token="new", event=ev.T0 + 1)
-        )
-        == []
-    )
+    assert deliver(consumer, rtdn("SUBSCRIPTION_PURCHASED", "new", ev.T0 + 1)) == []
     assert (db.status("old", "google"), db.status("new", "google")) == ("active", "pending")
     assert premium_now(db) is True
     # The customer's payment never completes: code 20, and the old token still pays for access.
     fake_play.subscriptions["new"]["subscriptionState"] = "SUBSCRIPTION_STATE_PENDING_PURCHASE_CANCELED"
-    code = CODES["SUBSCRIPTION_PENDING_PURCHASE_CANCELED"]
-    assert deliver(consumer, ev.google_subscription(code, token="new", event=ev.T0 + 2)) == []
+    assert deliver(consumer, rtdn("SUBSCRIPTION_PENDING_PURCHASE_CANCELED", "new", ev.T0 + 2)) == []
     assert (db.status("old", "google"), premium_now(db)) == ("active", True)
 
 
@@ -145,32 +144,17 @@ def test_a_replaced_token_never_comes_back_into_use(consumer: Consumer, db: Db, 
     fake_play.subscriptions["new"] = subscription_purchase(
         product_id="premium_annual", linked_purchase_token="old"
     )
-    assert (
-        deliver(
-            consumer, ev.google_subscription(CODES["SUBSCRIPTION_PURCHASED"], token="new", event=ev.T0 + 10)
-        )
-        == []
-    )
+    assert deliver(consumer, rtdn("SUBSCRIPTION_PURCHASED", "new", ev.T0 + 10)) == []
     assert db.status("old", "google") == "replaced"
     # A late event of the old token (its own FIFO group), signed between its purchase and the change.
     fake_play.subscriptions["old"] = subscription_purchase(
         "SUBSCRIPTION_STATE_CANCELED", account_id=ev.ACCOUNT
     )
-    assert (
-        deliver(
-            consumer, ev.google_subscription(CODES["SUBSCRIPTION_CANCELED"], token="old", event=ev.T0 + 5)
-        )
-        == []
-    )
+    assert deliver(consumer, rtdn("SUBSCRIPTION_CANCELED", "old", ev.T0 + 5)) == []
     assert db.status("old", "google") == "replaced"
     # The new token is refunded: nothing gives premium any more.
     fake_play.subscriptions["new"]["subscriptionState"] = "SUBSCRIPTION_STATE_EXPIRED"
-    assert (
-        deliver(
-            consumer, ev.google_subscription(CODES["SUBSCRIPTION_REVOKED"], token="new", event=ev.T0 + 20)
-        )
-        == []
-    )
+    assert deliver(consumer, rtdn("SUBSCRIPTION_REVOKED", "new", ev.T0 + 20)) == []
     assert (db.status("old", "google"), db.status("new", "google")) == ("replaced", "revoked")
     assert premium_now(db) is False
 
@@ -252,7 +236,7 @@ def test_a_voided_past_renewal_leaves_a_running_subscription_running(
     consumer: Consumer, db: Db, fake_play: FakePlay
 ) -> None:
     fake_play.subscriptions["tok"] = subscription_purchase(account_id=ev.ACCOUNT, latest_order_id="GPA.1..1")
-    assert deliver(consumer, ev.google_subscription(CODES["SUBSCRIPTION_PURCHASED"], token="tok")) == []
+    assert deliver(consumer, rtdn("SUBSCRIPTION_PURCHASED", "tok")) == []
     # The voided order is renewal ..0; Play still reports the subscription active.
     assert deliver(consumer, ev.google_voided("tok", product_type=1, event=ev.T0 + 1)) == []
     assert (db.status("tok", "google"), premium_now(db)) == ("active", True)

@@ -121,31 +121,21 @@ def test_traffic_in_dual_write_leaves_both_sides_equal(prod_db: str, target: str
         pool.close()
 
 
+def _traffic(runner: CliRunner, prod_db: str, mode: str, *, duration: str, seed: str) -> dict[str, Any]:
+    """`ops demo traffic` at 40 requests a second in `mode`; its JSON report."""
+    argv = ["demo", "traffic", "--rps", "40", "--duration", duration, "--mode", mode]
+    result = runner.invoke(app, [*argv, "--database-url", prod_db, "--json", "--seed", seed])
+    assert result.exit_code == 0, result.output
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
 def test_cli_seed_traffic_and_repair(prod_db: str, target: str, monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
     seeded = runner.invoke(app, ["demo", "seed", "--rows", "1000", "--database-url", prod_db, "--json"])
     assert seeded.exit_code == 0, seeded.output
     assert json.loads(seeded.stdout)["answers"] == 1000
-    out = runner.invoke(
-        app,
-        [
-            "demo",
-            "traffic",
-            "--rps",
-            "40",
-            "--duration",
-            "1.5",
-            "--mode",
-            "dual_write_shadow",
-            "--database-url",
-            prod_db,
-            "--json",
-            "--seed",
-            "3",
-        ],
-    )
-    assert out.exit_code == 0, out.output
-    report = json.loads(out.stdout)
+    report = _traffic(runner, prod_db, "dual_write_shadow", duration="1.5", seed="3")
     assert report["mode"] == "dual_write_shadow"
     assert report["errors"] == {}
     assert report["dual_write"].get("ShadowCompared", 0) > 0
@@ -154,26 +144,7 @@ def test_cli_seed_traffic_and_repair(prod_db: str, target: str, monkeypatch: pyt
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     aws.reset()
-    down = runner.invoke(
-        app,
-        [
-            "demo",
-            "traffic",
-            "--rps",
-            "40",
-            "--duration",
-            "1",
-            "--mode",
-            "dual_write",
-            "--database-url",
-            prod_db,
-            "--json",
-            "--seed",
-            "4",
-        ],
-    )
-    assert down.exit_code == 0, down.output
-    outage = json.loads(down.stdout)
+    outage = _traffic(runner, prod_db, "dual_write", duration="1", seed="4")
     assert outage["errors"] == {}
     assert outage["dual_write"]["DynamoWriteFailures"] == outage["outbox_pending"] > 0
     monkeypatch.undo()

@@ -240,3 +240,15 @@ def _drop_replication(w: World) -> None:
         from ops.replica import LogicalReplicaDriver, mapped_tables
 
         LogicalReplicaDriver(w.prod_url, w.v2_url, mapped_tables(), name=w.replica_name).teardown()
+
+
+def create_rds_instance(name: str, instance_class: str, allocated_gib: int) -> None:
+    """A PostgreSQL RDS instance on moto's server."""
+    aws.client("rds").create_db_instance(
+        DBInstanceIdentifier=name,
+        DBInstanceClass=instance_class,
+        Engine="postgres",
+        MasterUsername="ops",
+        MasterUserPassword="not-a-secret-1",
+        AllocatedStorage=allocated_gib,
+    )

@@ -26,7 +26,7 @@ from ops.sandbox import postgres
 from ops.sandbox.processes import free_port
 from ops.schema import apply_migrations
 
-from .conftest import World
+from .conftest import World, create_rds_instance
 
 pytestmark = pytest.mark.stack
 
@@ -240,14 +240,7 @@ def rds_like(world: World) -> Iterator[None]:
 
 
 def _rds_instance(name: str, free_gib: list[float]) -> None:
-    aws.client("rds").create_db_instance(
-        DBInstanceIdentifier=name,
-        DBInstanceClass="db.r6g.large",
-        Engine="postgres",
-        MasterUsername="ops",
-        MasterUserPassword="not-a-secret-1",
-        AllocatedStorage=100,
-    )
+    create_rds_instance(name, "db.r6g.large", 100)
     _free_storage(name, free_gib)
 
 

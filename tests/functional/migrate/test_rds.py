@@ -11,7 +11,7 @@ from ops import aws
 from ops.migrate.phases import Phase, PhaseState
 from ops.schema import apply_migrations
 
-from .conftest import World
+from .conftest import World, create_rds_instance
 
 pytestmark = pytest.mark.stack
 
@@ -19,14 +19,7 @@ pytestmark = pytest.mark.stack
 @pytest.fixture
 def rds_instance(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     name = f"v2-{world.prefix}"
-    aws.client("rds").create_db_instance(
-        DBInstanceIdentifier=name,
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="ops",
-        MasterUserPassword="not-a-secret-1",
-        AllocatedStorage=20,
-    )
+    create_rds_instance(name, "db.t3.micro", 20)
     monkeypatch.setenv("OPS_V2_RDS_INSTANCE", name)
     yield name
 

@@ -11,19 +11,17 @@ import threading
 import time
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg.rows import dict_row
 
 from ops import aws
 from ops.demo.history import FAIL, INFO, History, check
 from ops.dualwrite import Metrics, NotFound, Repository
 from ops.flags import FlagReader, FlagStore, FlagUnavailable, Mode, WritesPaused
-from ops.mapping import configure_connection, load_mapping
+from ops.mapping import load_mapping
 from ops.migrate.phases import Phase, PhaseState
 from ops.reverse import control as reverse
 from ops.settings import Settings
-from tests.functional.replica.seed import seed_domain
+from tests.functional.replica.seed import answers_in_dynamodb, answers_in_postgres, seed_domain
 
 from .conftest import World
 
@@ -92,25 +90,8 @@ class Traffic:
         self.repo.close()
 
 
-def _postgres(world: World) -> dict[Key, dict[str, Any]]:
-    with psycopg.connect(world.prod_url, row_factory=dict_row) as conn:
-        configure_connection(conn)
-        rows = conn.execute("SELECT * FROM answers").fetchall()
-    return {(r["couple_id"], r["question_id"], r["user_id"]): r for r in rows}
-
-
-def _dynamodb(world: World) -> dict[Key, dict[str, Any]]:
-    out = {}
-    for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=world.target_table):
-        for item in page["Items"]:
-            if item["sk"]["S"].startswith("ANSWER#") and not item.get("_deleted"):
-                row = ANSWERS.decode(item)
-                out[(row["couple_id"], row["question_id"], row["user_id"])] = row
-    return out
-
-
 def _same_rows(world: World) -> None:
-    pg, ddb = _postgres(world), _dynamodb(world)
+    pg, ddb = answers_in_postgres(world.prod_url), answers_in_dynamodb(world.target_table)
     assert set(pg) == set(ddb), set(pg) ^ set(ddb)
     for key, row in pg.items():
         assert ANSWERS.diff(ANSWERS.encode(row), ANSWERS.encode(ddb[key])) == {}, key
@@ -127,7 +108,7 @@ def test_rollback_from_dynamodb_loses_nothing_and_forward_again_works(world: Wor
     seed_domain(world.prod_url, 30, couples=3, questions=6)
     world.advance(Phase.SOAK)
     # Every row is in DynamoDB, as after a backfill.
-    initial = _postgres(world)
+    initial = answers_in_postgres(world.prod_url)
     ddb = aws.client("dynamodb")
     for row in initial.values():
         ddb.put_item(TableName=world.target_table, Item=ANSWERS.encode(row))
@@ -154,7 +135,7 @@ def test_rollback_from_dynamodb_loses_nothing_and_forward_again_works(world: Wor
         _caught_up(time.time())
         _same_rows(world)
         initial_rows = {k: {"body": r["body"]} for k, r in initial.items()}
-        final = {k: {"body": r["body"]} for k, r in _postgres(world).items()}
+        final = {k: {"body": r["body"]} for k, r in answers_in_postgres(world.prod_url).items()}
         verdict = check(traffic.history.ops, initial_rows, final)
         assert verdict.ok, verdict.to_dict()
         assert traffic.history.counts().get("ok", 0) > 50
@@ -175,7 +156,7 @@ def test_the_rollback_waits_for_a_reverse_replication_that_fell_behind(
     seed_domain(world.prod_url, 10, couples=2, questions=3)
     world.advance(Phase.SOAK)
     ddb = aws.client("dynamodb")
-    for row in _postgres(world).values():
+    for row in answers_in_postgres(world.prod_url).values():
         ddb.put_item(TableName=world.target_table, Item=ANSWERS.encode(row))
     code, doc = world.ops_json("stop-pg-writes", "--yes", "--confirm-name", "answers")
     assert code == 0, doc

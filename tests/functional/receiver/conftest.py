@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,24 +13,7 @@ import pytest
 
 from lambdas.receiver import handler as handler_module
 from ops import aws
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "notifications"
-
-
-@pytest.fixture(scope="session")
-def apple_ca() -> kit.AppleTestCA:
-    return kit.make_apple_test_ca()
-
-
-@pytest.fixture(scope="session")
-def google_signer() -> kit.GoogleSigner:
-    return kit.make_google_signer("functional-kid")
-
-
-@pytest.fixture
-def jwks_server(google_signer: kit.GoogleSigner) -> Iterator[kit.JwksServer]:
-    with kit.JwksServer(google_signer.jwks()) as server:
-        yield server
+from tests.fixtures.notifications import receiver as receiver_fixtures
 
 
 @pytest.fixture
@@ -70,17 +52,7 @@ def lambda_env(
     """The receiver's environment as Terraform would set it, and a cold container."""
     root = tmp_path / "test-root.der"
     root.write_bytes(apple_ca.root_der)
-    env = {
-        "NOTIFICATIONS_QUEUE_URL": queues["url"],
-        "APPLE_BUNDLE_ID": kit.DEFAULT_BUNDLE_ID,
-        "APPLE_APP_APPLE_ID": str(kit.DEFAULT_APP_APPLE_ID),
-        "APPLE_ENVIRONMENT": "Sandbox",
-        "APPLE_ROOT_CA_PATH": str(root),
-        "GOOGLE_PACKAGE_NAME": kit.DEFAULT_PACKAGE_NAME,
-        "GOOGLE_PUBSUB_AUDIENCE": kit.DEFAULT_AUDIENCE,
-        "GOOGLE_PUSH_SERVICE_ACCOUNT": kit.DEFAULT_SERVICE_ACCOUNT,
-        "GOOGLE_JWKS_URL": jwks_server.url,
-    }
+    env = receiver_fixtures.receiver_env(queues["url"], root, jwks_server.url)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(handler_module, "_receiver", None)
@@ -88,44 +60,7 @@ def lambda_env(
 
 
 @pytest.fixture
-def make_event() -> Callable[..., dict[str, Any]]:
-    template = json.loads((FIXTURES / "apigw_http_v2_event.json").read_text())
-
-    def build(path: str, body: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-        event = copy.deepcopy(template)
-        event["rawPath"] = event["requestContext"]["http"]["path"] = path
-        event["routeKey"] = event["requestContext"]["routeKey"] = f"POST {path}"
-        event["headers"].update(headers or {})
-        event["body"] = body
-        return event
-
-    return build
-
-
-@pytest.fixture
-def google_notification() -> Callable[[str], dict[str, Any]]:
-    def load(name: str) -> dict[str, Any]:
-        notification: dict[str, Any] = json.loads((FIXTURES / "google" / f"{name}.json").read_text())
-        return notification
-
-    return load
-
-
-@pytest.fixture
 def drain(queues: dict[str, str]) -> Callable[[], list[dict[str, Any]]]:
     """Receive and delete everything on the queue, in delivery order."""
     sqs = aws.client("sqs")
-
-    def receive() -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(
-                QueueUrl=queues["url"], MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not batch:
-                return out
-            for message in batch:
-                out.append({"body": json.loads(message["Body"]), "attributes": message["Attributes"]})
-                sqs.delete_message(QueueUrl=queues["url"], ReceiptHandle=message["ReceiptHandle"])
-
-    return receive
+    return lambda: receiver_fixtures.drain_queue(sqs, queues["url"])

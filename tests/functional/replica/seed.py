@@ -1,4 +1,4 @@
-"""Sample rows of the couple-diary domain and a small write load, for replica and verify tests."""
+"""Sample rows of the couple-diary domain, a small write load, and the answers read back from either store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ import uuid
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+from ops import aws
+from ops.mapping import configure_connection, load_mapping
+
+AnswerKey = tuple[int, int, int]  # (couple_id, question_id, user_id)
 
 
 def seed_domain(url: str, answers: int, *, couples: int = 10, questions: int = 20) -> None:
@@ -93,3 +99,23 @@ class WriteLoad:
             )
         else:
             conn.execute("DELETE FROM answers WHERE id = (SELECT id FROM answers ORDER BY random() LIMIT 1)")
+
+
+def answers_in_postgres(url: str) -> dict[AnswerKey, dict[str, Any]]:
+    """Every row of `answers`, by its key."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        configure_connection(conn)
+        rows = conn.execute("SELECT * FROM answers").fetchall()
+    return {(r["couple_id"], r["question_id"], r["user_id"]): r for r in rows}
+
+
+def answers_in_dynamodb(table: str) -> dict[AnswerKey, dict[str, Any]]:
+    """Every live answer item of `table` (tombstones left out), decoded to its row, by its key."""
+    answers = load_mapping().table("answers")
+    out = {}
+    for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            if item["sk"]["S"].startswith("ANSWER#") and not item.get("_deleted"):
+                row = answers.decode(item)
+                out[(row["couple_id"], row["question_id"], row["user_id"])] = row
+    return out

@@ -12,19 +12,18 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.rows import dict_row
 
 from ops import aws
 from ops.control import ControlTable
 from ops.dualwrite import Metrics, Repository
 from ops.flags import FixedMode, Mode
-from ops.mapping import configure_connection, load_mapping
+from ops.mapping import load_mapping
 from ops.reverse import Change, ReverseApplier, ReverseState
 from ops.reverse.control import make_pool, streams_client
 from ops.reverse.poller import StreamPoller, start_positions, stream_arn
 from ops.schema import apply_migrations
 from ops.tables import ensure_pk_sk_table, ensure_target_table
-from tests.functional.replica.seed import seed_domain
+from tests.functional.replica.seed import AnswerKey, answers_in_dynamodb, answers_in_postgres, seed_domain
 
 pytestmark = pytest.mark.stack
 
@@ -38,20 +37,11 @@ class World:
         self.pool = make_pool(url)
         self.applier = ReverseApplier(load_mapping(), self.pool)
 
-    def rows(self) -> dict[tuple[int, int, int], dict[str, Any]]:
-        with psycopg.connect(self.url, row_factory=dict_row) as conn:
-            configure_connection(conn)
-            rows = conn.execute("SELECT * FROM answers").fetchall()
-        return {(r["couple_id"], r["question_id"], r["user_id"]): r for r in rows}
+    def rows(self) -> dict[AnswerKey, dict[str, Any]]:
+        return answers_in_postgres(self.url)
 
-    def items(self) -> dict[tuple[int, int, int], dict[str, Any]]:
-        out = {}
-        for page in aws.client("dynamodb").get_paginator("scan").paginate(TableName=self.target):
-            for item in page["Items"]:
-                if item["sk"]["S"].startswith("ANSWER#") and not item.get("_deleted"):
-                    row = ANSWERS.decode(item)
-                    out[(row["couple_id"], row["question_id"], row["user_id"])] = row
-        return out
+    def items(self) -> dict[AnswerKey, dict[str, Any]]:
+        return answers_in_dynamodb(self.target)
 
 
 @pytest.fixture

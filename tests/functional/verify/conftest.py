@@ -12,6 +12,8 @@ from psycopg.rows import dict_row
 
 from ops import aws
 from ops.control import ControlTable
+from ops.dualwrite import Repository
+from ops.flags import FixedMode, Mode
 from ops.mapping import TableMapping, configure_connection, load_mapping
 from ops.schema import apply_migrations
 from ops.tables import ensure_target_table
@@ -44,6 +46,16 @@ class World:
         found = self.ddb.get_item(TableName=self.target, Key=self.tm.key(row), ConsistentRead=True)
         item: dict[str, Any] | None = found.get("Item")
         return item
+
+    def dual_write_repository(self) -> Repository:
+        """The application's repository in mode dual_write on this world (close it after use)."""
+        return Repository(
+            "answers",
+            conninfo=self.url,
+            dynamodb=self.ddb,
+            target_table=self.target,
+            modes=FixedMode(Mode.DUAL_WRITE),
+        )
 
     def verify(self, **options: Any) -> VerifyResult:
         defaults: dict[str, Any] = {

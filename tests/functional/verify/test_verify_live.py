@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 
 from ops.demo.traffic import TrafficResult, run_traffic
-from ops.dualwrite import Repository
 from ops.exceptions import ConfigError
-from ops.flags import FixedMode, Mode
 from ops.verify import Verifier, VerifyOptions, verify_gate
 from tests.functional.verify.conftest import World
 
@@ -20,13 +18,7 @@ pytestmark = pytest.mark.stack
 
 def test_live_traffic_gives_no_false_mismatches_after_recheck(world: World) -> None:
     world.copy_all()
-    repo = Repository(
-        "answers",
-        conninfo=world.url,
-        dynamodb=world.ddb,
-        target_table=world.target,
-        modes=FixedMode(Mode.DUAL_WRITE),
-    )
+    repo = world.dual_write_repository()
     box: dict[str, TrafficResult] = {}
     traffic = threading.Thread(target=lambda: box.update(r=run_traffic(repo, rps=60, duration=8, seed=3)))
     traffic.start()

@@ -11,8 +11,6 @@ import uuid
 import pytest
 
 from ops.demo.traffic import TrafficResult, run_traffic
-from ops.dualwrite import Repository
-from ops.flags import FixedMode, Mode
 from ops.replica import LogicalReplicaDriver, wait_for_replica
 from tests.functional.verify.conftest import World
 
@@ -25,13 +23,7 @@ def test_verify_v2_replica_under_traffic(world: World, v2_db: str) -> None:
     driver = LogicalReplicaDriver(
         world.url, v2_db, TABLES, name=f"t_{uuid.uuid4().hex[:8]}", heartbeat_wait=1.0
     )
-    repo = Repository(
-        "answers",
-        conninfo=world.url,
-        dynamodb=world.ddb,
-        target_table=world.target,
-        modes=FixedMode(Mode.DUAL_WRITE),
-    )
+    repo = world.dual_write_repository()
     box: dict[str, TrafficResult] = {}
     try:
         driver.start()

@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 
 import pytest
+from opstestkit.clock import ManualClock
 
 from ops.backfill.budget import (
     REBASE_SECONDS,
@@ -22,14 +23,6 @@ from ops.backfill.budget import (
 from ops.backfill.throttle import Throttle
 
 STEP = 0.005
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Table:
@@ -54,7 +47,9 @@ class Table:
 class Worker:
     """A worker that can send `cpu(t)` requests per second (its CPU), paced by its throttle."""
 
-    def __init__(self, name: str, clock: Clock, cpu: Callable[[float], float], start: float = 0.0) -> None:
+    def __init__(
+        self, name: str, clock: ManualClock, cpu: Callable[[float], float], start: float = 0.0
+    ) -> None:
         self.throttle = Throttle(clock=clock)
         self.budget = WorkerBudget(name, self.throttle, clock)
         self.cpu = cpu
@@ -77,7 +72,7 @@ class Worker:
 
 
 def simulate(
-    workers: list[Worker], table: Table, clock: Clock, seconds: float, limit: Callable[[float], float]
+    workers: list[Worker], table: Table, clock: ManualClock, seconds: float, limit: Callable[[float], float]
 ) -> list[dict[str, float]]:
     """Run the fleet; returns, per second, each worker's accepted rows and its paced rate at the
     end of that second (`rate:w0` ...). Workers take turns in a random order each step, as
@@ -113,7 +108,7 @@ def simulate(
 
 
 def test_a_slow_start_and_a_throttle_storm_leave_every_worker_at_its_share_within_10_s() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     table = Table(1000)
     # w0 starts starved of CPU (20 rows/s for 5 s, as 4 processes starting on 2 cores), then
     # could send 5,000/s; w1 can send 5,000/s from the start.
@@ -143,7 +138,7 @@ def test_a_slow_start_and_a_throttle_storm_leave_every_worker_at_its_share_withi
 
 
 def test_a_worker_joining_late_takes_its_share_and_the_table_stays_full() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     table = Table(2000)
     workers = [Worker(f"w{i}", clock, lambda _: 4000, start=3.0 * i) for i in range(4)]
     seconds = simulate(workers, table, clock, 30, lambda _: 2000)
@@ -157,7 +152,7 @@ def test_a_worker_joining_late_takes_its_share_and_the_table_stays_full() -> Non
 
 
 def test_a_halved_limit_is_followed_and_a_restored_one_found_within_10_s() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     table = Table(2000)
     workers = [Worker(f"w{i}", clock, lambda _: 4000) for i in range(2)]
 
@@ -170,14 +165,14 @@ def test_a_halved_limit_is_followed_and_a_restored_one_found_within_10_s() -> No
     assert all(abs(total - 2000) <= 300 for total in totals[40:45]), totals
 
 
-def fleet_of(n: int, clock: Clock, limit: float) -> list[Worker]:
+def fleet_of(n: int, clock: ManualClock, limit: float) -> list[Worker]:
     """`n` workers started 2 s apart that together could send 2.2 times the limit (as the
     benchmark's processes on two cores)."""
     return [Worker(f"w{i}", clock, lambda _: 2.2 * limit / n, start=2.0 * i) for i in range(n)]
 
 
 def test_a_restored_limit_is_followed_within_10_s_and_then_held_within_15_percent() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     table = Table(1300)
     workers = fleet_of(4, clock, 1300)
 
@@ -198,7 +193,7 @@ def test_a_restored_limit_is_followed_within_10_s_and_then_held_within_15_percen
 
 
 def test_throttled_share_stays_under_2_percent_at_a_steady_limit() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     table = Table(1300)
     workers = fleet_of(8, clock, 1300)
     seconds = simulate(workers, table, clock, 120, lambda _: 1300)
@@ -253,7 +248,7 @@ def test_a_probe_stops_a_tenth_past_the_highest_level_until_held_there_and_climb
 
 
 def test_the_budget_decides_in_quarter_seconds_while_off_the_level_the_table_sustained() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     budget = WorkerBudget("w0", Throttle(clock=clock), clock)
     estimator = budget.estimator
     assert budget.next_tick(1.0) == SLOW_START_SECONDS  # no limit found yet

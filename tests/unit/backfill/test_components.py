@@ -7,6 +7,7 @@ import itertools
 from collections import deque
 
 import pytest
+from opstestkit.clock import ManualClock
 
 from ops.backfill.checkpoint import SegmentState
 from ops.backfill.controls import ControlPoller, ControlState
@@ -61,16 +62,8 @@ def test_fingerprint_depends_on_mapping_table_target_and_segments() -> None:
     )
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_throttle_on_its_own_learns_the_limit_from_what_the_table_accepted() -> None:
-    clock = FakeClock()
+    clock = ManualClock(100.0)
     throttle = Throttle(None, clock=clock)
     assert throttle.current is None  # free-running until the table first throttles
     for _ in range(10):  # ten seconds against a table that accepts 800 a second

@@ -1,4 +1,4 @@
-"""The consumer's configuration: every variable in ENV_VARS, validated at once with clear errors."""
+"""The consumer's configuration, validated at once with clear errors (ENV_VARS: tests/unit/core)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdas.consumer.config import ENV_VARS, ConsumerConfig
+from lambdas.consumer.config import ConsumerConfig
 from lambdas.shared.exceptions import ConfigurationError
 
 LOCAL = {
@@ -16,31 +16,6 @@ LOCAL = {
     "GOOGLE_PLAY_CREDENTIALS_FILE": "/nonexistent/sa.json",
     "APPLE_LIFETIME_PRODUCT_IDS": "com.example.lifetime, com.example.lifetime2 ,",
 }
-
-
-def test_env_vars_match_the_contract() -> None:
-    assert ENV_VARS == (
-        "DATABASE_SECRET_ARN",
-        "DATABASE_URL",
-        "GOOGLE_PACKAGE_NAME",
-        "GOOGLE_PLAY_CREDENTIALS_SECRET_ARN",
-        "GOOGLE_PLAY_CREDENTIALS_FILE",
-        "GOOGLE_PLAY_API_ROOT",
-        "APPLE_LIFETIME_PRODUCT_IDS",
-        "GOOGLE_LIFETIME_PRODUCT_IDS",
-        "IDEMPOTENCY_DAYS",
-        "PAYLOAD_RETENTION_DAYS",
-        "LOG_LEVEL",
-        "APP_STORE_API_KEY_SECRET_ARN",
-        "APP_STORE_API_KEY_FILE",
-        "APP_STORE_API_URL",
-        "APPLE_BUNDLE_ID",
-        "APPLE_APP_APPLE_ID",
-        "APPLE_ENVIRONMENT",
-        "APPLE_ROOT_CA_PATH",
-        "APPLE_CONSUMPTION_RESPONSE",
-        "APPLE_REFUND_PREFERENCE",
-    )
 
 
 def test_app_store_api_is_off_without_a_key_and_checked_with_one(tmp_path: Path) -> None:

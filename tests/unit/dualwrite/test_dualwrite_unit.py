@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
+from opstestkit.clock import ManualClock
 
 from ops.dualwrite.metrics import Metrics
 from ops.dualwrite.repair import latest_per_key
@@ -15,22 +15,9 @@ from ops.mapping import is_tombstone, load_mapping
 ANSWERS = load_mapping().table("answers")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.client("cloudwatch", region_name="us-east-1")
+def cloudwatch(in_process_aws: None) -> Any:
+    return boto3.client("cloudwatch", region_name="us-east-1")
 
 
 def test_metrics_are_aggregated_and_sent_once_per_interval(cloudwatch: Any) -> None:
@@ -42,7 +29,7 @@ def test_metrics_are_aggregated_and_sent_once_per_interval(cloudwatch: Any) -> N
         return real(**kwargs)
 
     cloudwatch.put_metric_data = spy
-    clock = Clock()
+    clock = ManualClock()
     metrics = Metrics(
         "Test/NS", dimensions={"Table": "answers"}, cloudwatch=cloudwatch, interval_seconds=10, clock=clock
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from opstestkit.clock import ManualClock
 
 from ops.flags import (
     ORDER,
@@ -69,16 +70,8 @@ class FakeSSM:
         return {"Parameter": {"Value": self.value}}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_reader_caches_for_its_ttl_and_then_rereads() -> None:
-    ssm, clock = FakeSSM("dual_write"), Clock()
+    ssm, clock = FakeSSM("dual_write"), ManualClock(100.0)
     reader = FlagReader("answers", ttl_seconds=5, ssm=ssm, settings=Settings.from_env(), clock=clock)
     assert reader.mode() is Mode.DUAL_WRITE
     ssm.value = "dual_write_shadow"
@@ -93,7 +86,7 @@ def test_reader_caches_for_its_ttl_and_then_rereads() -> None:
 def test_a_writer_that_cannot_reread_the_flag_after_its_ttl_fails_closed() -> None:
     """Writes never run under a flag that may have changed more than one TTL ago; reads keep
     serving the last state read (they cannot lose data)."""
-    ssm, clock = FakeSSM("dual_write"), Clock()
+    ssm, clock = FakeSSM("dual_write"), ManualClock(100.0)
     reader = FlagReader("answers", ttl_seconds=5, ssm=ssm, clock=clock)
     assert reader.state().mode is Mode.DUAL_WRITE
     ssm.fail = True

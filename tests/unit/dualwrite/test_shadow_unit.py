@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
+from opstestkit.clock import ManualClock
 
 from ops.control import ControlTable
 from ops.dualwrite.shadow import Scheduler, Verdict, judge
 from ops.dualwrite.shadow_log import Mismatch, ShadowLog, read_window, stamp
 from ops.mapping import load_mapping
-from ops.tables import ensure_pk_sk_table
 
 ANSWERS = load_mapping().table("answers")
 KEY = {"couple_id": 1, "question_id": 2, "user_id": 1}
@@ -97,26 +94,6 @@ def test_the_scheduler_runs_by_due_time_and_settles() -> None:
     scheduler.close()
 
 
-@pytest.fixture
-def control(monkeypatch: pytest.MonkeyPatch) -> Iterator[ControlTable]:
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        ensure_pk_sk_table("control", client)
-        yield ControlTable("control", client)
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def mismatch(read_at: float) -> Mismatch:
     return Mismatch(
         "answers", KEY, "COUPLE#1/ANSWER#2#1", "differs", stamp(read_at), 5, 5, {"body": ["a", "b"]}
@@ -124,7 +101,7 @@ def mismatch(read_at: float) -> Mismatch:
 
 
 def test_counts_go_out_once_per_interval_and_the_window_sums_them(control: ControlTable) -> None:
-    clock = Clock(1_000_000.0)
+    clock = ManualClock(1_000_000.0)
     log = ShadowLog("answers", control, interval_seconds=10, clock=clock, instance="app-1")
     for _ in range(5):
         log.compared(clock.now)
@@ -141,7 +118,7 @@ def test_counts_go_out_once_per_interval_and_the_window_sums_them(control: Contr
 
 
 def test_every_mismatch_is_recorded_up_to_the_cap_and_the_rest_counted(control: ControlTable) -> None:
-    clock = Clock(2_000_000.0)
+    clock = ManualClock(2_000_000.0)
     log = ShadowLog("answers", control, interval_seconds=10, max_records_per_interval=2, clock=clock)
     for _ in range(5):
         log.mismatch(mismatch(clock.now))
@@ -153,7 +130,7 @@ def test_every_mismatch_is_recorded_up_to_the_cap_and_the_rest_counted(control: 
 
 
 def test_reads_not_copied_yet_are_judged_against_a_moment(control: ControlTable) -> None:
-    clock = Clock(3_000_000.0)
+    clock = ManualClock(3_000_000.0)
     log = ShadowLog("answers", control, interval_seconds=10, clock=clock)
     log.not_copied(clock.now - 30, KEY)
     log.not_copied(clock.now - 20, KEY)

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import boto3
 import pytest
-from moto import mock_aws
 
 from ops.control import ControlTable
 from ops.migrate.ledger import Ledger, LedgerBusy, LedgerUnavailable
 from ops.migrate.phases import Phase, PhaseState, Position
-
-
-@pytest.fixture
-def control(monkeypatch: pytest.MonkeyPatch) -> Iterator[ControlTable]:
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        table = ControlTable("control-unit", boto3.client("dynamodb", region_name="us-east-1"))
-        table.ensure()
-        yield table
 
 
 def test_position_is_the_furthest_phase_not_rolled_back(control: ControlTable) -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import copy
 import io
-import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +16,9 @@ from moto import mock_aws
 from lambdas.receiver.config import ReceiverConfig
 from lambdas.receiver.handler import Receiver
 from lambdas.shared.metrics import Metrics
+from tests.fixtures.notifications import receiver as receiver_fixtures
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "notifications"
-
-EventFactory = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture(scope="session")
@@ -30,76 +26,12 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
-@pytest.fixture(scope="session")
-def apple_ca() -> kit.AppleTestCA:
-    return kit.make_apple_test_ca()
-
-
-@pytest.fixture(scope="session")
-def google_signer() -> kit.GoogleSigner:
-    return kit.make_google_signer("test-kid-1")
-
-
-@pytest.fixture
-def jwks_server(google_signer: kit.GoogleSigner) -> Iterator[kit.JwksServer]:
-    with kit.JwksServer(google_signer.jwks()) as server:
-        yield server
-
-
 @pytest.fixture
 def receiver_env(tmp_path: Path, apple_ca: kit.AppleTestCA, jwks_server: kit.JwksServer) -> dict[str, str]:
     root = tmp_path / "test-root.der"
     root.write_bytes(apple_ca.root_der)
-    return {
-        "NOTIFICATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/subscription-notifications.fifo",
-        "APPLE_BUNDLE_ID": kit.DEFAULT_BUNDLE_ID,
-        "APPLE_APP_APPLE_ID": str(kit.DEFAULT_APP_APPLE_ID),
-        "APPLE_ENVIRONMENT": "Sandbox",
-        "APPLE_ROOT_CA_PATH": str(root),
-        "GOOGLE_PACKAGE_NAME": kit.DEFAULT_PACKAGE_NAME,
-        "GOOGLE_PUBSUB_AUDIENCE": kit.DEFAULT_AUDIENCE,
-        "GOOGLE_PUSH_SERVICE_ACCOUNT": kit.DEFAULT_SERVICE_ACCOUNT,
-        "GOOGLE_JWKS_URL": jwks_server.url,
-    }
-
-
-@pytest.fixture
-def make_event() -> EventFactory:
-    """An API Gateway HTTP API 2.0 event from the fixture file, for `path` with `body`."""
-    template = json.loads((FIXTURES / "apigw_http_v2_event.json").read_text())
-
-    def build(
-        path: str,
-        body: str | bytes | None,
-        *,
-        headers: dict[str, str] | None = None,
-        method: str = "POST",
-        base64_encoded: bool = False,
-    ) -> dict[str, Any]:
-        event = copy.deepcopy(template)
-        event["rawPath"] = path
-        event["routeKey"] = f"{method} {path}"
-        event["requestContext"]["http"]["method"] = method
-        event["requestContext"]["http"]["path"] = path
-        event["headers"].update(headers or {})
-        if isinstance(body, bytes) or base64_encoded:
-            raw = body if isinstance(body, bytes) else (body or "").encode()
-            event["body"] = base64.b64encode(raw).decode()
-            event["isBase64Encoded"] = True
-        else:
-            event["body"] = body
-        return event
-
-    return build
-
-
-@pytest.fixture
-def google_notification() -> Callable[[str], dict[str, Any]]:
-    def load(name: str) -> dict[str, Any]:
-        notification: dict[str, Any] = json.loads((FIXTURES / "google" / f"{name}.json").read_text())
-        return notification
-
-    return load
+    queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/subscription-notifications.fifo"
+    return receiver_fixtures.receiver_env(queue_url, root, jwks_server.url)
 
 
 @pytest.fixture(scope="module")
@@ -139,19 +71,6 @@ def receiver(receiver_env: dict[str, str], sqs: Any, queue_url: str, metrics_str
 
 
 @pytest.fixture
-def received(sqs: Any, queue_url: str) -> Callable[[], list[dict[str, Any]]]:
+def received(sqs: Any, queue_url: str) -> receiver_fixtures.Drain:
     """Drain the queue: each message as {"body": parsed JSON, "attributes": {...}}."""
-
-    def drain() -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not batch:
-                return out
-            for message in batch:
-                out.append({"body": json.loads(message["Body"]), "attributes": message["Attributes"]})
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    return drain
+    return lambda: receiver_fixtures.drain_queue(sqs, queue_url)

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from lambdas.receiver.apple import AppleVerifier, apple_group_id
 from lambdas.receiver.exceptions import MalformedRequest, NotForThisApp, ReceiverError, VerificationFailed
 from lambdas.shared import messages
+from tests.fixtures.notifications.receiver import apple_verifier
 
 REAL_SIGNED_DATE_MS = 1739161772561
 
@@ -28,16 +29,6 @@ def _b64url(data: bytes) -> str:
 
 def _segment(value: dict[str, Any]) -> str:
     return _b64url(json.dumps(value).encode())
-
-
-def _verifier(root_der: bytes, **overrides: Any) -> AppleVerifier:
-    options: dict[str, Any] = {
-        "bundle_id": kit.DEFAULT_BUNDLE_ID,
-        "app_apple_id": kit.DEFAULT_APP_APPLE_ID,
-        "environment": "Sandbox",
-    }
-    options.update(overrides)
-    return AppleVerifier(root_der, **options)
 
 
 def _reason(excinfo: pytest.ExceptionInfo[ReceiverError]) -> str:
@@ -89,7 +80,7 @@ def test_apples_missing_x5c_vector_is_refused(apple_test_verifier: AppleVerifier
 
 
 def test_real_sandbox_transaction_verifies_at_its_signed_date(vectors: Path) -> None:
-    verifier = _verifier((vectors / "AppleRootCA-G3.cer").read_bytes(), bundle_id="com.goodheartapp")
+    verifier = apple_verifier((vectors / "AppleRootCA-G3.cer").read_bytes(), bundle_id="com.goodheartapp")
     transaction = verifier.verify_jws((vectors / "sandbox-transaction.jws").read_text().strip())
     assert transaction["transactionId"] == "2000000847061981"
     assert transaction["signedDate"] == REAL_SIGNED_DATE_MS
@@ -97,7 +88,7 @@ def test_real_sandbox_transaction_verifies_at_its_signed_date(vectors: Path) -> 
 
 def test_real_sandbox_transaction_is_refused_when_validity_is_checked_now(vectors: Path) -> None:
     # The leaf expired on 2025-10-11: APPLE_ONLINE_CHECKS=true checks validity at "now".
-    verifier = _verifier(
+    verifier = apple_verifier(
         (vectors / "AppleRootCA-G3.cer").read_bytes(), bundle_id="com.goodheartapp", validate_at_now=True
     )
     with pytest.raises(VerificationFailed) as info:
@@ -108,7 +99,7 @@ def test_real_sandbox_transaction_is_refused_when_validity_is_checked_now(vector
 def test_real_root_and_test_root_do_not_cross_verify(
     vectors: Path, apple_test_verifier: AppleVerifier
 ) -> None:
-    real = _verifier((vectors / "AppleRootCA-G3.cer").read_bytes(), bundle_id="com.example")
+    real = apple_verifier((vectors / "AppleRootCA-G3.cer").read_bytes(), bundle_id="com.example")
     with pytest.raises(VerificationFailed) as info:
         real.verify_jws((vectors / "testNotification.jws").read_text().strip())
     assert _reason(info) == "chain_untrusted"
@@ -121,7 +112,7 @@ def test_real_root_and_test_root_do_not_cross_verify(
 
 
 def test_subscription_notification_verifies_and_decodes_nested_jws(apple_ca: kit.AppleTestCA) -> None:
-    verifier = _verifier(apple_ca.root_der)
+    verifier = apple_verifier(apple_ca.root_der)
     sent = kit.apple_subscription_notification(apple_ca, "SUBSCRIBED", "INITIAL_BUY")
     payload = verifier.verify_notification(apple_ca.sign(sent))
     data = payload["data"]
@@ -143,19 +134,19 @@ def test_subscription_notification_verifies_and_decodes_nested_jws(apple_ca: kit
 def test_notifications_without_a_transaction_get_their_own_group(
     apple_ca: kit.AppleTestCA, build: Any, group: str
 ) -> None:
-    payload = _verifier(apple_ca.root_der).verify_notification(apple_ca.sign(build()))
+    payload = apple_verifier(apple_ca.root_der).verify_notification(apple_ca.sign(build()))
     assert apple_group_id(payload) == group
 
 
 def test_data_without_transaction_gets_the_no_transaction_group(apple_ca: kit.AppleTestCA) -> None:
-    payload = _verifier(apple_ca.root_der).verify_notification(
+    payload = apple_verifier(apple_ca.root_der).verify_notification(
         apple_ca.sign(kit.apple_notification("CONSUMPTION_REQUEST"))
     )
     assert apple_group_id(payload) == messages.APPLE_NO_TRANSACTION_GROUP
 
 
 def test_production_checks_app_apple_id(apple_ca: kit.AppleTestCA) -> None:
-    verifier = _verifier(apple_ca.root_der, environment="Production")
+    verifier = apple_verifier(apple_ca.root_der, environment="Production")
     good = kit.apple_test_notification(environment="Production")
     assert verifier.verify_notification(apple_ca.sign(good))["notificationType"] == "TEST"
     other_app = kit.apple_test_notification(environment="Production", app_apple_id=42)
@@ -172,32 +163,30 @@ def test_a_payload_outliving_its_leaf_is_accepted_at_signed_date_only(apple_ca: 
     )
     signed_in_2021 = int(dt.datetime(2021, 6, 1, tzinfo=dt.UTC).timestamp() * 1000)
     token = ca.sign(kit.apple_test_notification(signed_date=signed_in_2021))
-    assert _verifier(ca.root_der).verify_notification(token)["signedDate"] == signed_in_2021
+    assert apple_verifier(ca.root_der).verify_notification(token)["signedDate"] == signed_in_2021
     with pytest.raises(VerificationFailed) as info:
-        _verifier(ca.root_der, validate_at_now=True).verify_notification(token)
+        apple_verifier(ca.root_der, validate_at_now=True).verify_notification(token)
     assert _reason(info) == "certificate_expired"
 
 
 # --- our own test CA: every negative case ------------------------------------------------------
 
 
-def _refused(verifier: AppleVerifier, token: object) -> tuple[type[ReceiverError], str]:
+def _refused(ca: kit.AppleTestCA, token: object) -> tuple[type[ReceiverError], str]:
+    """Why the test kit app's verifier, trusting `ca`'s root, refuses `token`."""
     with pytest.raises(ReceiverError) as info:
-        verifier.verify_notification(token)
+        apple_verifier(ca.root_der).verify_notification(token)
     return type(info.value), info.value.reason
 
 
 def test_wrong_oid_on_leaf(apple_ca: kit.AppleTestCA) -> None:
     ca = kit.make_apple_test_ca(leaf_oid="1.2.840.113635.100.6.11.2")
-    assert _refused(_verifier(ca.root_der), ca.sign(kit.apple_test_notification())) == (
-        VerificationFailed,
-        "leaf_oid_missing",
-    )
+    assert _refused(ca, ca.sign(kit.apple_test_notification())) == (VerificationFailed, "leaf_oid_missing")
 
 
 def test_wrong_oid_on_intermediate() -> None:
     ca = kit.make_apple_test_ca(intermediate_oid=None)
-    assert _refused(_verifier(ca.root_der), ca.sign(kit.apple_test_notification())) == (
+    assert _refused(ca, ca.sign(kit.apple_test_notification())) == (
         VerificationFailed,
         "intermediate_oid_missing",
     )
@@ -205,17 +194,14 @@ def test_wrong_oid_on_intermediate() -> None:
 
 def test_intermediate_that_is_not_a_ca() -> None:
     ca = kit.make_apple_test_ca(intermediate_is_ca=False)
-    assert _refused(_verifier(ca.root_der), ca.sign(kit.apple_test_notification())) == (
-        VerificationFailed,
-        "intermediate_not_ca",
-    )
+    assert _refused(ca, ca.sign(kit.apple_test_notification())) == (VerificationFailed, "intermediate_not_ca")
 
 
 def test_chain_to_another_root(apple_ca: kit.AppleTestCA) -> None:
     # Same root name, different key: only the signature check can tell them apart.
     other = kit.make_apple_test_ca()
     assert other.root.subject == apple_ca.root.subject
-    assert _refused(_verifier(apple_ca.root_der), other.sign(kit.apple_test_notification())) == (
+    assert _refused(apple_ca, other.sign(kit.apple_test_notification())) == (
         VerificationFailed,
         "chain_untrusted",
     )
@@ -226,7 +212,7 @@ def test_the_root_inside_x5c_is_never_trusted(apple_ca: kit.AppleTestCA) -> None
     other = kit.make_apple_test_ca()
     x5c = [*other.x5c()[:2], apple_ca.x5c()[2]]
     token = other.sign(kit.apple_test_notification(), x5c=x5c)
-    assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "chain_untrusted")
+    assert _refused(apple_ca, token) == (VerificationFailed, "chain_untrusted")
 
 
 def test_expired_at_signed_date() -> None:
@@ -234,34 +220,28 @@ def test_expired_at_signed_date() -> None:
         leaf_not_before=dt.datetime(2021, 1, 1, tzinfo=dt.UTC),
         leaf_not_after=dt.datetime(2022, 1, 1, tzinfo=dt.UTC),
     )
-    assert _refused(_verifier(ca.root_der), ca.sign(kit.apple_test_notification())) == (
-        VerificationFailed,
-        "certificate_expired",
-    )
+    assert _refused(ca, ca.sign(kit.apple_test_notification())) == (VerificationFailed, "certificate_expired")
 
 
 def test_not_yet_valid_at_signed_date(apple_ca: kit.AppleTestCA) -> None:
     signed_2019 = int(dt.datetime(2019, 6, 1, tzinfo=dt.UTC).timestamp() * 1000)
     token = apple_ca.sign(kit.apple_test_notification(signed_date=signed_2019))
-    assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "certificate_expired")
+    assert _refused(apple_ca, token) == (VerificationFailed, "certificate_expired")
 
 
 @pytest.mark.parametrize("signed_date", ["1700000000000", 1.5e12, -5, True, 10**20])
 def test_signed_date_that_is_not_a_sane_integer(apple_ca: kit.AppleTestCA, signed_date: Any) -> None:
     payload = kit.apple_test_notification()
     payload["signedDate"] = signed_date
-    assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(payload)) == (
-        VerificationFailed,
-        "signed_date_invalid",
-    )
+    assert _refused(apple_ca, apple_ca.sign(payload)) == (VerificationFailed, "signed_date_invalid")
 
 
 def test_alg_none(apple_ca: kit.AppleTestCA) -> None:
     header = {"alg": "none", "x5c": apple_ca.x5c()}
     token = f"{_segment(header)}.{_segment(kit.apple_test_notification())}."
-    assert _refused(_verifier(apple_ca.root_der), token)[1] in {"alg_not_allowed", "malformed_jws"}
+    assert _refused(apple_ca, token)[1] in {"alg_not_allowed", "malformed_jws"}
     token_with_sig = token + _b64url(b"\0" * 64)
-    assert _refused(_verifier(apple_ca.root_der), token_with_sig) == (VerificationFailed, "alg_not_allowed")
+    assert _refused(apple_ca, token_with_sig) == (VerificationFailed, "alg_not_allowed")
 
 
 def test_hs256_signed_with_the_public_key(apple_ca: kit.AppleTestCA) -> None:
@@ -274,7 +254,7 @@ def test_hs256_signed_with_the_public_key(apple_ca: kit.AppleTestCA) -> None:
     )
     mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     token = f"{signing_input}.{_b64url(mac)}"
-    assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "alg_not_allowed")
+    assert _refused(apple_ca, token) == (VerificationFailed, "alg_not_allowed")
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES384", "PS256", "HS512", "EdDSA", None])
@@ -282,7 +262,7 @@ def test_any_alg_other_than_es256(apple_ca: kit.AppleTestCA, alg: str | None) ->
     token = kit.es256_sign(
         kit.apple_test_notification(), {"alg": alg, "x5c": apple_ca.x5c()}, apple_ca.leaf_key
     )
-    assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "alg_not_allowed")
+    assert _refused(apple_ca, token) == (VerificationFailed, "alg_not_allowed")
 
 
 def test_tampered_payload(apple_ca: kit.AppleTestCA) -> None:
@@ -290,7 +270,7 @@ def test_tampered_payload(apple_ca: kit.AppleTestCA) -> None:
     forged = kit.apple_test_notification()
     forged["notificationType"] = "REFUND"
     token = f"{header}.{_segment(forged)}.{signature}"
-    assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "signature_invalid")
+    assert _refused(apple_ca, token) == (VerificationFailed, "signature_invalid")
 
 
 def test_signature_by_another_key_under_a_genuine_chain(apple_ca: kit.AppleTestCA) -> None:
@@ -299,32 +279,32 @@ def test_signature_by_another_key_under_a_genuine_chain(apple_ca: kit.AppleTestC
         {"alg": "ES256", "x5c": apple_ca.x5c()},
         ec.generate_private_key(ec.SECP256R1()),
     )
-    assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "signature_invalid")
+    assert _refused(apple_ca, token) == (VerificationFailed, "signature_invalid")
 
 
 def test_der_encoded_signature_is_not_es256(apple_ca: kit.AppleTestCA) -> None:
     header_payload = apple_ca.sign(kit.apple_test_notification()).rsplit(".", 1)[0]
     token = f"{header_payload}.{_b64url(b'0' * 70)}"
-    assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "signature_invalid")
+    assert _refused(apple_ca, token) == (VerificationFailed, "signature_invalid")
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 4])
 def test_x5c_must_hold_exactly_three_certificates(apple_ca: kit.AppleTestCA, count: int) -> None:
     x5c = (apple_ca.x5c() + apple_ca.x5c())[:count]
     token = apple_ca.sign(kit.apple_test_notification(), x5c=x5c)
-    assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "x5c_length")
+    assert _refused(apple_ca, token) == (VerificationFailed, "x5c_length")
 
 
 def test_x5c_with_garbage_base64(apple_ca: kit.AppleTestCA) -> None:
     x5c = ["!!not base64!!", *apple_ca.x5c()[1:]]
     token = apple_ca.sign(kit.apple_test_notification(), x5c=x5c)
-    assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "x5c_not_base64")
+    assert _refused(apple_ca, token) == (VerificationFailed, "x5c_not_base64")
 
 
 def test_x5c_entry_that_is_not_a_certificate(apple_ca: kit.AppleTestCA) -> None:
     x5c = [base64.b64encode(b"hello world").decode(), *apple_ca.x5c()[1:]]
     token = apple_ca.sign(kit.apple_test_notification(), x5c=x5c)
-    assert _refused(_verifier(apple_ca.root_der), token) == (VerificationFailed, "x5c_not_certificate")
+    assert _refused(apple_ca, token) == (VerificationFailed, "x5c_not_certificate")
 
 
 @pytest.mark.parametrize(
@@ -344,73 +324,67 @@ def test_x5c_entry_that_is_not_a_certificate(apple_ca: kit.AppleTestCA) -> None:
     ],
 )
 def test_garbage_tokens_are_malformed(apple_ca: kit.AppleTestCA, token: object) -> None:
-    assert _refused(_verifier(apple_ca.root_der), token)[0] is MalformedRequest
+    assert _refused(apple_ca, token)[0] is MalformedRequest
 
 
 def test_wrong_bundle(apple_ca: kit.AppleTestCA) -> None:
     token = apple_ca.sign(kit.apple_test_notification(bundle_id="com.example.other"))
-    assert _refused(_verifier(apple_ca.root_der), token) == (NotForThisApp, "wrong_bundle_id")
+    assert _refused(apple_ca, token) == (NotForThisApp, "wrong_bundle_id")
 
 
 def test_wrong_environment(apple_ca: kit.AppleTestCA) -> None:
     token = apple_ca.sign(kit.apple_test_notification(environment="Production"))
-    assert _refused(_verifier(apple_ca.root_der), token) == (NotForThisApp, "wrong_environment")
+    assert _refused(apple_ca, token) == (NotForThisApp, "wrong_environment")
     external = apple_ca.sign(kit.apple_external_purchase_token(environment="Production"))
-    assert _refused(_verifier(apple_ca.root_der), external) == (NotForThisApp, "wrong_environment")
+    assert _refused(apple_ca, external) == (NotForThisApp, "wrong_environment")
 
 
 def test_nested_transaction_for_another_bundle(apple_ca: kit.AppleTestCA) -> None:
     sent = kit.apple_subscription_notification(
         apple_ca, transaction=kit.apple_transaction_info(bundle_id="com.example.other")
     )
-    assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(sent)) == (NotForThisApp, "wrong_bundle_id")
+    assert _refused(apple_ca, apple_ca.sign(sent)) == (NotForThisApp, "wrong_bundle_id")
 
 
 def test_nested_renewal_for_another_environment(apple_ca: kit.AppleTestCA) -> None:
     sent = kit.apple_subscription_notification(
         apple_ca, renewal=kit.apple_renewal_info(environment="Production")
     )
-    assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(sent)) == (NotForThisApp, "wrong_environment")
+    assert _refused(apple_ca, apple_ca.sign(sent)) == (NotForThisApp, "wrong_environment")
 
 
 def test_nested_transaction_signed_by_another_ca(apple_ca: kit.AppleTestCA) -> None:
     sent = kit.apple_subscription_notification(apple_ca)
     sent["data"]["signedTransactionInfo"] = kit.make_apple_test_ca().sign(kit.apple_transaction_info())
-    assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(sent)) == (
-        VerificationFailed,
-        "chain_untrusted",
-    )
+    assert _refused(apple_ca, apple_ca.sign(sent)) == (VerificationFailed, "chain_untrusted")
 
 
 def test_nested_transaction_that_is_not_a_jws(apple_ca: kit.AppleTestCA) -> None:
     sent = kit.apple_subscription_notification(apple_ca)
     sent["data"]["signedTransactionInfo"] = {"originalTransactionId": "1"}
-    assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(sent)) == (MalformedRequest, "malformed_jws")
+    assert _refused(apple_ca, apple_ca.sign(sent)) == (MalformedRequest, "malformed_jws")
 
 
 def test_payload_with_two_app_objects_or_none(apple_ca: kit.AppleTestCA) -> None:
     both = kit.apple_test_notification()
     both["summary"] = {"bundleId": kit.DEFAULT_BUNDLE_ID}
-    assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(both)) == (MalformedRequest, "app_object")
+    assert _refused(apple_ca, apple_ca.sign(both)) == (MalformedRequest, "app_object")
     neither = kit.apple_test_notification()
     del neither["data"]
-    assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(neither)) == (MalformedRequest, "app_object")
+    assert _refused(apple_ca, apple_ca.sign(neither)) == (MalformedRequest, "app_object")
 
 
 def test_missing_notification_uuid(apple_ca: kit.AppleTestCA) -> None:
     payload = kit.apple_test_notification()
     del payload["notificationUUID"]
-    assert _refused(_verifier(apple_ca.root_der), apple_ca.sign(payload)) == (
-        MalformedRequest,
-        "notification_uuid",
-    )
+    assert _refused(apple_ca, apple_ca.sign(payload)) == (MalformedRequest, "notification_uuid")
 
 
 # --- the chain cache ---------------------------------------------------------------------------
 
 
 def test_a_known_chain_is_verified_once(apple_ca: kit.AppleTestCA, monkeypatch: pytest.MonkeyPatch) -> None:
-    verifier = _verifier(apple_ca.root_der)
+    verifier = apple_verifier(apple_ca.root_der)
     calls: list[str] = []
     original = verifier._verify_chain
 
@@ -427,7 +401,7 @@ def test_a_known_chain_is_verified_once(apple_ca: kit.AppleTestCA, monkeypatch: 
 def test_failed_chains_are_not_cached_and_the_cache_is_bounded() -> None:
     root_key = ec.generate_private_key(ec.SECP256R1())
     cas = [kit.make_apple_test_ca(root_key=root_key) for _ in range(3)]
-    verifier = _verifier(cas[0].root_der, cache_size=2)
+    verifier = apple_verifier(cas[0].root_der, cache_size=2)
     stranger = kit.make_apple_test_ca()
     for _ in range(2):
         with pytest.raises(VerificationFailed):

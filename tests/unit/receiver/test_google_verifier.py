@@ -49,6 +49,11 @@ def _refused(
     return type(info.value), info.value.reason
 
 
+def _token_refused(verifier: GoogleVerifier, token: str, load: Load) -> tuple[type[ReceiverError], str]:
+    """Why a test notification pushed with `token` as its bearer token is refused."""
+    return _refused(verifier, f"Bearer {token}", _body(load("test_notification")))
+
+
 @pytest.mark.parametrize(
     ("name", "group"),
     [
@@ -106,7 +111,7 @@ def test_token_claims_are_checked(
     expected: tuple[type[ReceiverError], str],
 ) -> None:
     token = google_signer.oidc_token(**token_options)
-    assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == expected
+    assert _token_refused(verifier, token, google_notification) == expected
 
 
 def test_token_signed_by_another_key_with_a_known_kid(
@@ -114,10 +119,7 @@ def test_token_signed_by_another_key_with_a_known_kid(
 ) -> None:
     impostor = kit.make_google_signer(google_signer.kid)
     token = impostor.oidc_token()
-    assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == (
-        VerificationFailed,
-        "signature_invalid",
-    )
+    assert _token_refused(verifier, token, google_notification) == (VerificationFailed, "signature_invalid")
 
 
 def test_hs256_token_keyed_with_the_public_jwk(
@@ -131,10 +133,7 @@ def test_hs256_token_keyed_with_the_public_jwk(
     signing_input = header.rstrip(b"=") + b"." + payload.rstrip(b"=")
     mac = base64.urlsafe_b64encode(hmac.new(secret, signing_input, hashlib.sha256).digest()).rstrip(b"=")
     token = (signing_input + b"." + mac).decode()
-    assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == (
-        VerificationFailed,
-        "alg_not_allowed",
-    )
+    assert _token_refused(verifier, token, google_notification) == (VerificationFailed, "alg_not_allowed")
 
 
 def test_unsigned_token(
@@ -146,10 +145,7 @@ def test_unsigned_token(
         algorithm="none",
         headers={"kid": google_signer.kid},
     )
-    assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == (
-        VerificationFailed,
-        "alg_not_allowed",
-    )
+    assert _token_refused(verifier, token, google_notification) == (VerificationFailed, "alg_not_allowed")
 
 
 @pytest.mark.parametrize(
@@ -176,10 +172,7 @@ def test_token_without_kid(
     verifier: GoogleVerifier, google_signer: kit.GoogleSigner, google_notification: Load
 ) -> None:
     token = jwt.encode({"aud": kit.DEFAULT_AUDIENCE}, google_signer.private_key, algorithm="RS256")
-    assert _refused(verifier, f"Bearer {token}", _body(google_notification("test_notification"))) == (
-        VerificationFailed,
-        "kid_missing",
-    )
+    assert _token_refused(verifier, token, google_notification) == (VerificationFailed, "kid_missing")
 
 
 def test_wrong_package(verifier: GoogleVerifier, google_signer: kit.GoogleSigner) -> None:
@@ -239,6 +232,15 @@ def test_token_is_checked_before_the_body(verifier: GoogleVerifier) -> None:
 # --- JWKS cache ---------------------------------------------------------------------------------
 
 
+def _warm_cache(
+    jwks_server: kit.JwksServer, signer: kit.GoogleSigner, clock: kit.ManualClock, **options: Any
+) -> JwksCache:
+    """A JWKS cache on `clock` that has fetched the document once, for `signer`'s key."""
+    cache = JwksCache(jwks_server.url, clock=clock, **options)
+    cache.key(signer.kid)
+    return cache
+
+
 def test_jwks_is_fetched_once_and_cached(
     verifier: GoogleVerifier, google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
@@ -250,12 +252,11 @@ def test_jwks_is_fetched_once_and_cached(
 def test_unknown_kid_refreshes_so_rotated_keys_verify(
     google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
-    now = [1000.0]
-    cache = JwksCache(jwks_server.url, min_refresh_interval_seconds=30, clock=lambda: now[0])
-    cache.key(google_signer.kid)
+    clock = kit.ManualClock(1000.0)
+    cache = _warm_cache(jwks_server, google_signer, clock, min_refresh_interval_seconds=30)
     rotated = kit.make_google_signer("rotated-kid")
     jwks_server.set_document(kit.jwks_document([google_signer, rotated]))
-    now[0] += 31
+    clock.now += 31
     assert cache.key("rotated-kid") is not None
     assert jwks_server.requests == 2
 
@@ -263,24 +264,22 @@ def test_unknown_kid_refreshes_so_rotated_keys_verify(
 def test_unknown_kid_refresh_is_rate_limited(
     google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
-    now = [1000.0]
-    cache = JwksCache(jwks_server.url, min_refresh_interval_seconds=30, clock=lambda: now[0])
-    cache.key(google_signer.kid)
+    clock = kit.ManualClock(1000.0)
+    cache = _warm_cache(jwks_server, google_signer, clock, min_refresh_interval_seconds=30)
     for i in range(20):
         with pytest.raises(VerificationFailed, match="unknown_kid"):
             cache.key(f"forged-{i}")
     assert jwks_server.requests == 1
-    now[0] += 31
+    clock.now += 31
     with pytest.raises(VerificationFailed):
         cache.key("forged-again")
     assert jwks_server.requests == 2
 
 
 def test_jwks_expires_after_its_ttl(google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer) -> None:
-    now = [1000.0]
-    cache = JwksCache(jwks_server.url, ttl_seconds=3600, clock=lambda: now[0])
-    cache.key(google_signer.kid)
-    now[0] += 3601
+    clock = kit.ManualClock(1000.0)
+    cache = _warm_cache(jwks_server, google_signer, clock, ttl_seconds=3600)
+    clock.now += 3601
     cache.key(google_signer.kid)
     assert jwks_server.requests == 2
 
@@ -296,11 +295,10 @@ def test_jwks_outage_without_cached_keys_is_retryable(jwks_server: kit.JwksServe
 def test_jwks_outage_keeps_the_cached_keys(
     google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
-    now = [1000.0]
-    cache = JwksCache(jwks_server.url, ttl_seconds=60, clock=lambda: now[0])
-    cache.key(google_signer.kid)
+    clock = kit.ManualClock(1000.0)
+    cache = _warm_cache(jwks_server, google_signer, clock, ttl_seconds=60)
     jwks_server.fail = True
-    now[0] += 61
+    clock.now += 61
     assert cache.key(google_signer.kid) is not None
     assert jwks_server.requests == 2
 

@@ -15,10 +15,10 @@ from typing import Any
 import opstestkit as kit
 import pytest
 
-from lambdas.receiver.apple import AppleVerifier
 from lambdas.receiver.exceptions import UpstreamUnavailable, VerificationFailed
 from lambdas.receiver.google import JwksCache
 from lambdas.receiver.handler import Receiver
+from tests.fixtures.notifications.receiver import apple_verifier
 
 APPLE = "/notifications/apple"
 GOOGLE = "/notifications/google"
@@ -72,13 +72,7 @@ def test_google_ids_longer_than_the_queue_contract_are_a_400(
 
 
 def test_junk_headers_with_apples_chain_do_not_evict_the_trusted_chain(apple_ca: kit.AppleTestCA) -> None:
-    verifier = AppleVerifier(
-        apple_ca.root_der,
-        bundle_id=kit.DEFAULT_BUNDLE_ID,
-        app_apple_id=None,
-        environment="Sandbox",
-        cache_size=4,
-    )
+    verifier = apple_verifier(apple_ca.root_der, app_apple_id=None, cache_size=4)
     chain_checks = 0
     original = verifier._verify_chain
 
@@ -156,9 +150,7 @@ def test_a_failed_refresh_is_retried_after_the_minimum_interval_not_after_a_full
 
 def test_a_certificate_with_a_corrupt_version_field_is_a_401_not_a_500(apple_ca: kit.AppleTestCA) -> None:
     # DER version [0] INTEGER 2 -> 0x10: cryptography raises InvalidVersion, which is not a ValueError.
-    verifier = AppleVerifier(
-        apple_ca.root_der, bundle_id=kit.DEFAULT_BUNDLE_ID, app_apple_id=None, environment="Sandbox"
-    )
+    verifier = apple_verifier(apple_ca.root_der, app_apple_id=None)
     x5c = apple_ca.x5c()
     leaf = bytearray(base64.b64decode(x5c[0]))
     version_at = leaf.index(b"\xa0\x03\x02\x01\x02") + 4

@@ -14,6 +14,7 @@ from lambdas.receiver.config import ReceiverConfig
 from lambdas.receiver.exceptions import UpstreamUnavailable, VerificationFailed
 from lambdas.receiver.handler import Receiver
 from lambdas.receiver.ocsp import OcspChecker
+from tests.fixtures.notifications.receiver import apple_verifier
 
 
 @pytest.fixture
@@ -30,14 +31,7 @@ def ca(responder: kit.OcspResponder) -> kit.AppleTestCA:
 
 
 def _online(ca: kit.AppleTestCA, checker: OcspChecker | None = None) -> AppleVerifier:
-    return AppleVerifier(
-        ca.root_der,
-        bundle_id=kit.DEFAULT_BUNDLE_ID,
-        app_apple_id=kit.DEFAULT_APP_APPLE_ID,
-        environment="Sandbox",
-        validate_at_now=True,
-        revocation=checker or OcspChecker(),
-    )
+    return apple_verifier(ca.root_der, validate_at_now=True, revocation=checker or OcspChecker())
 
 
 def test_good_certificates_are_accepted_and_the_answer_cached(

@@ -8,7 +8,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from ops import aws
 from ops.reverse.control import lambda_position, reverse_gate
@@ -18,14 +17,9 @@ NOW = datetime(2026, 12, 6, 12, 0, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def cloudwatch(in_process_aws: None) -> Iterator[Any]:
     aws.reset()
-    with mock_aws():
-        yield boto3.client("cloudwatch", region_name="us-east-1")
+    yield boto3.client("cloudwatch", region_name="us-east-1")
     aws.reset()
 
 

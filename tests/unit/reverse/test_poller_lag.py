@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from opstestkit.clock import ManualClock
+
 from ops.reverse.apply import ApplyResult, Change
 from ops.reverse.poller import BATCH, StreamPoller
 from ops.reverse.state import ReverseStatus, Shard
@@ -12,18 +14,10 @@ from ops.reverse.state import ReverseStatus, Shard
 MINUTE = 1_800_000_000.0  # a whole minute: what DynamoDB Streams reports for every record in it
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = MINUTE + 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Streams:
     """One open shard; each GetRecords answers the next queued batch and costs 0.5 s."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
         self.batches: list[int] = []
         self.sequence = 0
@@ -70,8 +64,8 @@ class Applier:
         return ApplyResult(applied=len(changes))
 
 
-def poller() -> tuple[StreamPoller, Streams, Clock]:
-    clock = Clock()
+def poller() -> tuple[StreamPoller, Streams, ManualClock]:
+    clock = ManualClock(MINUTE + 50.0)
     streams = Streams(clock)
     return StreamPoller(State(), Applier(), streams, "arn", clock=clock), streams, clock  # type: ignore[arg-type]
 
