@@ -63,6 +63,20 @@ def _segments(env: Env) -> dict[int, SegmentState]:
     return {s.index: s for s, _ in segment_states(env.control, "answers")}
 
 
+def _settled_segments(env: Env, quiet: float = 1.0, timeout: float = 30) -> dict[int, SegmentState]:
+    """The checkpoints once nothing changes them any more: a checkpoint write the killed process
+    (or one of its workers, which die with it a moment later) had already sent can still land."""
+    deadline = time.monotonic() + timeout
+    before = _segments(env)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = _segments(env)
+        if now == before:
+            return now
+        before = now
+    pytest.fail("the killed backfill's checkpoints kept changing")
+
+
 def _committed_reads(env: Env) -> int:
     return sum(s.counters.rows_read for s in _segments(env).values())
 
@@ -81,13 +95,18 @@ def test_killed_at_several_points_resumes_without_loss_or_rereads(env: Env) -> N
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-        snapshots.append(_segments(env))
-    # The second process resumed each segment exactly where the first one's checkpoint was.
+        snapshots.append(_settled_segments(env))
+    # The second process resumed each segment it took up exactly where the first one's checkpoint
+    # was (it may be killed before it reaches them all: those are the third run's, checked below).
     first, second = snapshots
+    resumed = 0
     for index, before in first.items():
-        if before.state != SegmentStatus.COMPLETE and before.last_key is not None:
+        if second[index].sessions == before.sessions:
+            assert second[index] == before
+        elif before.state != SegmentStatus.COMPLETE and before.last_key is not None:
             assert second[index].resumed_from == before.last_key
-            assert second[index].sessions >= 2
+            resumed += 1
+    assert resumed >= 1
     committed = sum(s.counters.rows_read for s in second.values())
     assert 700 <= committed < ROWS
 

@@ -4,6 +4,7 @@ each other's ledger, flag or slot."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -41,7 +42,6 @@ class World:
     snapshot_dir: Path
     replica_name: str
     runner: CliRunner = field(default_factory=CliRunner)
-    reverse_started: bool = False
 
     @property
     def cfg(self) -> MigrateConfig:
@@ -77,7 +77,6 @@ class World:
             from ops.reverse import control
 
             control.start(Settings.from_env(), "test")
-            self.reverse_started = True
 
     def alarm(self, name: str, state: str) -> None:
         aws.client("cloudwatch").set_alarm_state(
@@ -221,9 +220,11 @@ def world(
     try:
         yield w
     finally:
-        if w.reverse_started:
-            from ops.reverse import control
+        # Reverse replication runs as a poller process of its own: stop it whether the test
+        # started it (`advance`) or a phase under test did (stop-pg-writes starts it).
+        from ops.reverse import control
 
+        with contextlib.suppress(Exception):
             control.stop(Settings.from_env())
         _drop_replication(w)
         for name in (control_name, target_name):

@@ -24,6 +24,8 @@ from ops.migrate import fenced
 from ops.migrate.config import MigrateConfig
 from ops.migrate.phases import Phase
 from ops.replica import LogicalReplicaDriver
+from ops.reverse import control as reverse
+from ops.settings import Settings
 from ops.verify import VerifyOptions, run_verify
 from tests.functional.replica.seed import seed_domain
 
@@ -93,6 +95,9 @@ def test_a_stale_instance_cannot_overwrite_a_dynamodb_mode_write(
     try:
         assert stale.modes.state().mode is Mode.DUAL_WRITE_READ_DYNAMODB  # cached from now on
         fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+        # Reverse replication (started by the flip) would copy B's write to PostgreSQL in its own
+        # time; stopped, PostgreSQL can only change by a write that should not happen.
+        reverse.stop(Settings.from_env())
         fresh.update(key, {"mood": 4})
         stale.update(key, {"body": "written by the stale instance"})
         item = _item(world, key)
