@@ -9,11 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, emit_json
+from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.control import ControlTable
 from ops.exceptions import OpsError
 from ops.results import render
-from ops.settings import Settings
 from ops.verify import VerifyOptions, VerifyResult, latest_verify, render_result, run_verify, verify_gate
 from ops.verify.checkpoint import CheckpointStore
 from ops.verify.engine import run_verify_processes
@@ -133,7 +132,7 @@ def _record_forced_repair(result: VerifyResult) -> None:
     from ops.migrate.identity import operator_identity
     from ops.migrate.ledger import Ledger
 
-    Ledger(ControlTable(), result.dataset).event(
+    Ledger(ControlTable(current_settings().control_table), result.dataset).event(
         "verify",
         "forced-repair",
         f"repaired {result.repaired}",
@@ -154,8 +153,9 @@ def status(
 ) -> None:
     """The `verify` gate from the stored runs: the newest full run (every row, extras scanned, no
     sample) must be clean and recent (counts, age, coverage, source)."""
-    name = dataset or Settings.from_env().dataset
-    gate = verify_gate(ControlTable(), name, max_age_hours, table=table)
+    settings = current_settings()
+    name = dataset or settings.dataset
+    gate = verify_gate(ControlTable(settings.control_table), name, max_age_hours, table=table)
     render(gate, console, as_json)
     if not gate.ok:
         raise typer.Exit(1)
@@ -168,8 +168,9 @@ def report(
     as_json: bool = JsonOption,
 ) -> None:
     """The newest run in full: counts, sample keys with field-level diffs, repairs."""
-    name = dataset or Settings.from_env().dataset
-    control = ControlTable()
+    settings = current_settings()
+    name = dataset or settings.dataset
+    control = ControlTable(settings.control_table)
     if history:
         runs = CheckpointStore(control, name).history()
         if as_json:
@@ -205,9 +206,10 @@ def shadow(
     from ops.dualwrite.shadow_log import read_window
     from ops.migrate.config import MigrateConfig
 
-    name = dataset or Settings.from_env().dataset
-    seconds = window if window is not None else MigrateConfig.from_env().shadow_window_seconds
-    seen = read_window(ControlTable(), name, time.time() - seconds)
+    settings = current_settings()
+    name = dataset or settings.dataset
+    seconds = window if window is not None else MigrateConfig.from_env(settings).shadow_window_seconds
+    seen = read_window(ControlTable(settings.control_table), name, time.time() - seconds)
     if as_json:
         emit_json({"dataset": name, **seen.to_dict()})
         return

@@ -373,7 +373,10 @@ class ChaosRun:
         self.fault(f"SSM unreachable for i1 for {seconds:.1f} s")
 
     def cutover(self) -> Cutover:
-        return Cutover(MigrateConfig.from_env(), interaction=Interaction(yes=True, confirm_name="answers"))
+        return Cutover(
+            MigrateConfig.from_env(Settings.from_env()),
+            interaction=Interaction(yes=True, confirm_name="answers"),
+        )
 
     def advance(self, phase: Phase, options: PhaseOptions | None = None, attempts: int = 5) -> None:
         failed: list[str] = []

@@ -45,7 +45,7 @@ class World:
 
     @property
     def cfg(self) -> MigrateConfig:
-        return MigrateConfig.from_env()
+        return MigrateConfig.from_env(Settings.from_env())
 
     @property
     def ledger(self) -> Ledger:

@@ -24,6 +24,7 @@ from ops.migrate import fenced
 from ops.migrate.config import MigrateConfig
 from ops.migrate.phases import Phase
 from ops.replica import LogicalReplicaDriver
+from ops.settings import Settings
 from ops.verify import VerifyOptions, run_verify
 from tests.functional.replica.seed import seed_domain
 
@@ -92,7 +93,7 @@ def test_a_stale_instance_cannot_overwrite_a_dynamodb_mode_write(
     fresh = _app(world, ttl=0)
     try:
         assert stale.modes.state().mode is Mode.DUAL_WRITE_READ_DYNAMODB  # cached from now on
-        fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+        fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
         fresh.update(key, {"mood": 4})
         stale.update(key, {"body": "written by the stale instance"})
         item = _item(world, key)
@@ -145,7 +146,7 @@ def test_a_put_delayed_past_the_flip_cannot_replace_a_newer_dynamodb_mode_write(
         writer.start()
         assert held.held.wait(10)  # committed in PostgreSQL, its DynamoDB put not sent yet
         # The flip drains the outbox (delivering the committed write) before DynamoDB takes writes.
-        fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+        fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
         assert _item(world, key)["body"] == {"S": "committed before the flip"}  # type: ignore[index]
         fresh.update(key, {"body": "dynamodb mode"})
         held.release.set()
@@ -163,7 +164,7 @@ def test_outbox_repair_after_the_flip_neither_overwrites_nor_drops(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
     world, key = reading_dynamodb
-    fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+    fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
     fresh = _app(world, ttl=0)
     try:
         fresh.update(key, {"body": "dynamodb mode"})
@@ -198,17 +199,17 @@ def test_outbox_repair_after_the_flip_neither_overwrites_nor_drops(
 def test_a_plain_flag_rollback_out_of_dynamodb_is_refused(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
-    fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+    fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
     out = CliRunner().invoke(app, ["flags", "rollback", "--reason", "latency", "--yes"])
     assert out.exit_code != 0 and "ops migrate rollback" in str(out.exception)
-    assert FlagStore().get() is Mode.DYNAMODB
+    assert FlagStore(settings=Settings.from_env()).get() is Mode.DYNAMODB
 
 
 def test_writes_wait_out_a_pause_and_continue_in_the_new_mode(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
     world, key = reading_dynamodb
-    store = FlagStore()
+    store = FlagStore(settings=Settings.from_env())
     repo = _app(world, ttl=3600, pause_wait_seconds=10)
     try:
         repo.modes.state()
@@ -307,7 +308,7 @@ def test_switch_reads_refuses_an_outbox_row_older_than_in_flight(world: World) -
         "INSERT INTO outbox (table_name, row_key, op, version, created_at) "
         "VALUES ('answers', '{}', 'upsert', 1, now() - interval '30 seconds')",
     )
-    check = gates.outbox_check(MigrateConfig.from_env())
+    check = gates.outbox_check(MigrateConfig.from_env(Settings.from_env()))
     assert not check.ok and "oldest 30 s" in check.measured and "10 s" in check.threshold
 
 
@@ -391,21 +392,23 @@ def test_the_verify_gate_refuses_a_run_from_before_the_backfill_finished(world: 
     before = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     world.advance(Phase.BACKFILL)
     _store_full_run(world, before)
-    gate = adapters.verify_gate(MigrateConfig.from_env(), world.control)
+    gate = adapters.verify_gate(MigrateConfig.from_env(Settings.from_env()), world.control)
     failed = {c.name: c for c in gate.failed}
     assert list(failed) == ["started after the last change"]
     assert failed["started after the last change"].threshold.startswith("after ")
     _store_full_run(world, datetime.now(UTC).isoformat())
-    assert adapters.verify_gate(MigrateConfig.from_env(), world.control).ok
+    assert adapters.verify_gate(MigrateConfig.from_env(Settings.from_env()), world.control).ok
 
 
 def test_the_tombstone_ttl_must_outlive_the_migration(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from ops.migrate import gates
 
     world.advance(Phase.VERIFY)
-    assert gates.tombstone_ttl_check(MigrateConfig.from_env(), world.ledger).ok  # 30 days default
+    assert gates.tombstone_ttl_check(
+        MigrateConfig.from_env(Settings.from_env()), world.ledger
+    ).ok  # 30 days default
     monkeypatch.setenv("OPS_TOMBSTONE_TTL_SECONDS", str(7 * 86400))  # shorter than the 14-day soak
-    check = gates.tombstone_ttl_check(MigrateConfig.from_env(), world.ledger)
+    check = gates.tombstone_ttl_check(MigrateConfig.from_env(Settings.from_env()), world.ledger)
     assert not check.ok and "OPS_TOMBSTONE_TTL_SECONDS" in check.fix
 
 
@@ -448,7 +451,7 @@ def test_without_ssm_a_writer_follows_the_fence_or_stops(
         assert _row(world, key)[0] == "written while SSM was down"  # type: ignore[index]
         assert _item(world, key)["body"] == {"S": "written while SSM was down"}  # type: ignore[index]
         assert repo.metrics.count("FlagReadFromFence") == 1
-        fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+        fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
         with pytest.raises(FlagUnavailable, match="refusing to write"):
             repo.update(key, {"body": "must not be written"})
         assert _item(world, key)["body"] == {"S": "written while SSM was down"}  # type: ignore[index]
