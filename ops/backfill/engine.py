@@ -67,7 +67,7 @@ class BackfillEngine:
     ) -> None:
         self.options = options.resolved()
         o = self.options
-        assert o.table and o.run_id and o.target_table and o.source_url
+        assert o.table and o.run_id and o.target_table and o.source_url and o.control_table
         self.mapping = load_mapping(o.mapping_path)
         self.tm: TableMapping = self.mapping.table(o.table)
         self.control = control or ControlTable(o.control_table)
@@ -163,6 +163,7 @@ class BackfillEngine:
             if o.create_target_table:
                 from ops.tables import ensure_target_table
 
+                assert o.target_table
                 ensure_target_table(o.target_table)
             if o.restart:
                 self.restart()

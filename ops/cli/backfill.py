@@ -29,11 +29,10 @@ from ops.backfill.prices import Prices
 from ops.backfill.progress import FleetProgressDisplay, ProgressDisplay, summary_table
 from ops.backfill.retry import retry_failed
 from ops.backfill.status import backfill_gate, backfill_summary, segment_states
-from ops.cli.common import JsonOption, emit_json
+from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.control import ControlTable
 from ops.exceptions import ConfigError, OpsError
 from ops.results import render
-from ops.settings import Settings
 
 app = typer.Typer(
     help="Copy PostgreSQL rows to DynamoDB: resumable, throttled, in parallel.", no_args_is_help=True
@@ -47,11 +46,11 @@ ControlOption = typer.Option(None, "--control-table", help="Control table (defau
 
 
 def _run_id(run_id: str | None, table: str | None) -> str:
-    return run_id or table or Settings.from_env().dataset
+    return run_id or table or current_settings().dataset
 
 
 def _control(name: str | None) -> ControlTable:
-    return ControlTable(name)
+    return ControlTable(name or current_settings().control_table)
 
 
 RunnersOption = typer.Option(1, help="Runner hosts for the estimate.")

@@ -153,7 +153,7 @@ class Verifier:
                 )
         self.items = ItemStore(dynamodb or aws.client("dynamodb"), options.target_table)
         self.parser = ItemKeyParser(self.tm)
-        self.control = control or ControlTable()
+        self.control = control or ControlTable(settings.control_table)
         self.store = CheckpointStore(self.control, options.dataset)
         self.console = console or Console(stderr=True)
         self.sleep = sleep
