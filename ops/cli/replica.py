@@ -49,7 +49,10 @@ LobScanOption = typer.Option(
 def _driver(kind: str, task_arn: str | None, name: str) -> ReplicaDriver:
     if kind == "dms":
         return make_driver("dms", task_arn=task_arn)
-    return make_driver(kind, name=name)
+    settings = current_settings()
+    return make_driver(
+        kind, name=name, source_url=settings.prod_database_url, target_url=settings.v2_database_url
+    )
 
 
 def _render(status: ReplicaStatus, gate: GateResult, as_json: bool) -> None:
