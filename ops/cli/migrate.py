@@ -135,7 +135,11 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
         stats = (
             TableStats.given(table or "answers", rows, item_bytes)
             if rows
-            else source_stats(source_url, table, exact=exact)
+            else source_stats(
+                source_url or current_settings().v2_database_url,
+                table or current_settings().dataset,
+                exact=exact,
+            )
         )
         fleet = Fleet(runners, processes, rows_per_process, verify_rows_per_process)
         est = estimate(stats, fleet, pre_warm_wcu=pre_warm, prices=Prices.load(prices))
