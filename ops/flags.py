@@ -261,12 +261,12 @@ class FlagStore:
         self,
         dataset: str | None = None,
         *,
+        settings: Settings,
         ssm: Any = None,
         control: ControlTable | None = None,
-        settings: Settings | None = None,
         fence: PgFence | bool | None = True,
     ) -> None:
-        self.settings = settings or Settings.from_env()
+        self.settings = settings
         self.dataset = dataset or self.settings.dataset
         self.parameter = self.settings.flag_parameter(self.dataset)
         self.ssm = ssm or aws.client("ssm")
@@ -538,6 +538,8 @@ class FlagReader:
         settings: Settings | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # Transitional: only ops/demo still builds a reader without settings; once it passes them,
+        # make `settings` required like FlagStore's.
         settings = settings or Settings.from_env()
         self.parameter = settings.flag_parameter(dataset)
         self.ttl_seconds = ttl_seconds

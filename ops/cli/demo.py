@@ -111,8 +111,8 @@ def traffic(  # noqa: PLR0917 - Typer options are parameters
             f"[yellow]warning:[/] cannot reach DynamoDB table {settings.target_table}: {exc}"
         )
     pool = make_pool(_database(database_url), max_size=max(6, (workers or int(rps // 5) + 2) + 2))
-    modes = FixedMode(mode) if mode else FlagReader(settings.dataset)
-    repo = Repository("answers", pool, target_table=settings.target_table, modes=modes)
+    modes = FixedMode(mode) if mode else FlagReader(settings.dataset, settings=settings)
+    repo = Repository("answers", pool, target_table=settings.target_table, modes=modes, settings=settings)
     stop = threading.Event()
     try:
         with _stopped_by_signals(stop), _progress() as progress:

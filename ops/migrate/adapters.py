@@ -230,7 +230,7 @@ def set_mode(cfg: MigrateConfig, target: str, operator: str, reason: str, *, fen
 
 def app_reader(cfg: MigrateConfig) -> FlagReader:
     """A reader exactly as the application builds one (same class, same cache TTL)."""
-    return FlagReader(dataset=cfg.dataset, ttl_seconds=cfg.flag_reader_ttl_seconds)
+    return FlagReader(dataset=cfg.dataset, ttl_seconds=cfg.flag_reader_ttl_seconds, settings=cfg.settings)
 
 
 def app_reads_mode(cfg: MigrateConfig, reader: Any = None) -> str:

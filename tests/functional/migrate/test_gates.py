@@ -100,7 +100,7 @@ def test_dual_write_moves_the_flag_through_its_neighbours(world: World) -> None:
     assert world.mode() == "dual_write_shadow"
     from ops.flags import FlagStore
 
-    assert [(c.from_mode, c.to_mode) for c in FlagStore().history()] == [
+    assert [(c.from_mode, c.to_mode) for c in FlagStore(settings=Settings.from_env()).history()] == [
         ("postgres", "dual_write"),
         ("dual_write", "dual_write_shadow"),
     ]

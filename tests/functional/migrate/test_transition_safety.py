@@ -41,8 +41,9 @@ def _app(world: World, ttl: float, **kwargs: Any) -> Repository:
         "answers",
         conninfo=world.prod_url,
         target_table=world.target_table,
-        modes=FlagReader("answers", ttl_seconds=ttl),
-        metrics=Metrics(enabled=False),
+        settings=Settings.from_env(),
+        modes=FlagReader("answers", ttl_seconds=ttl, settings=Settings.from_env()),
+        metrics=Metrics("PlatformOps/Test", enabled=False),
         **kwargs,
     )
 
@@ -136,8 +137,9 @@ def test_a_put_delayed_past_the_flip_cannot_replace_a_newer_dynamodb_mode_write(
         conninfo=world.prod_url,
         dynamodb=held,
         target_table=world.target_table,
-        modes=FlagReader("answers", ttl_seconds=0),
-        metrics=Metrics(enabled=False),
+        settings=Settings.from_env(),
+        modes=FlagReader("answers", ttl_seconds=0, settings=Settings.from_env()),
+        metrics=Metrics("PlatformOps/Test", enabled=False),
         auto_drain=False,
     )
     fresh = _app(world, ttl=0)
@@ -235,7 +237,7 @@ def test_a_pause_left_by_a_crashed_cutover_ends_by_itself(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
     world, key = reading_dynamodb
-    store = FlagStore()
+    store = FlagStore(settings=Settings.from_env())
     repo = _app(world, ttl=0, pause_wait_seconds=0.5)
     try:
         store.pause(seconds=2, reason="cutover crashed after this")
@@ -272,13 +274,14 @@ def test_the_outbox_drains_by_itself_after_a_dynamodb_outage(
 ) -> None:
     world, key = reading_dynamodb
     outage = _Outage(aws.client("dynamodb"))
-    metrics = Metrics(enabled=False)
+    metrics = Metrics("PlatformOps/Test", enabled=False)
     repo = Repository(
         "answers",
         conninfo=world.prod_url,
         dynamodb=outage,
         target_table=world.target_table,
-        modes=FlagReader("answers", ttl_seconds=0),
+        settings=Settings.from_env(),
+        modes=FlagReader("answers", ttl_seconds=0, settings=Settings.from_env()),
         metrics=metrics,
         drain_interval_seconds=0.3,
     )
@@ -441,8 +444,9 @@ def test_without_ssm_a_writer_follows_the_fence_or_stops(
         "answers",
         conninfo=world.prod_url,
         target_table=world.target_table,
-        modes=FlagReader("answers", ttl_seconds=0, ssm=ssm),
-        metrics=Metrics(enabled=False),
+        settings=Settings.from_env(),
+        modes=FlagReader("answers", ttl_seconds=0, ssm=ssm, settings=Settings.from_env()),
+        metrics=Metrics("PlatformOps/Test", enabled=False),
     )
     try:
         repo.modes.state()

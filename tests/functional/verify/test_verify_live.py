@@ -12,6 +12,7 @@ from ops.demo.traffic import TrafficResult, run_traffic
 from ops.dualwrite import Repository
 from ops.exceptions import ConfigError
 from ops.flags import FixedMode, Mode
+from ops.settings import Settings
 from ops.verify import Verifier, VerifyOptions, verify_gate
 from tests.functional.verify.conftest import World
 
@@ -25,6 +26,7 @@ def test_live_traffic_gives_no_false_mismatches_after_recheck(world: World) -> N
         conninfo=world.url,
         dynamodb=world.ddb,
         target_table=world.target,
+        settings=Settings.from_env(),
         modes=FixedMode(Mode.DUAL_WRITE),
     )
     box: dict[str, TrafficResult] = {}

@@ -14,6 +14,7 @@ from ops.demo.traffic import TrafficResult, run_traffic
 from ops.dualwrite import Repository
 from ops.flags import FixedMode, Mode
 from ops.replica import LogicalReplicaDriver, wait_for_replica
+from ops.settings import Settings
 from tests.functional.verify.conftest import World
 
 pytestmark = pytest.mark.stack
@@ -30,6 +31,7 @@ def test_verify_v2_replica_under_traffic(world: World, v2_db: str) -> None:
         conninfo=world.url,
         dynamodb=world.ddb,
         target_table=world.target,
+        settings=Settings.from_env(),
         modes=FixedMode(Mode.DUAL_WRITE),
     )
     box: dict[str, TrafficResult] = {}
