@@ -125,7 +125,7 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
         control_table=control_table,
         run_id=run_id,
         segments=segments,
-    )
+    ).with_settings(current_settings())
     result = plan_backfill(options)
     stats = TableStats(
         result.table,
@@ -205,6 +205,7 @@ def run(  # noqa: PLR0917 - one parameter per CLI option
     )
     if processes < 1:
         raise ConfigError("--processes must be at least 1")
+    options = options.with_settings(current_settings())
     display: ProgressDisplay | FleetProgressDisplay | None = None
     try:
         if processes == 1:
@@ -363,7 +364,7 @@ def retry_failed_command(  # noqa: PLR0917 - one parameter per CLI option
             target_table=target_table,
             control_table=control_table,
             run_id=run_id,
-        )
+        ).with_settings(current_settings())
     )
     if as_json:
         emit_json(asdict(result))

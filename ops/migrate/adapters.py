@@ -400,6 +400,7 @@ def run_backfill(
         target_table=cfg.settings.target_table,
         control_table=cfg.settings.control_table,
         run_id=cfg.dataset,
+        metrics_namespace=cfg.settings.metrics_namespace,
         **options,
     )
     return run(opts, control=control, on_progress=on_progress)
