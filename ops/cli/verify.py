@@ -94,10 +94,11 @@ def run(  # noqa: PLR0917 - Typer options are parameters
     )
     if processes < 1:
         raise OpsError("--processes must be at least 1")
+    settings = current_settings()
     result = (
-        run_verify_processes(options, processes)
+        run_verify_processes(options, processes, settings=settings)
         if processes > 1
-        else run_verify(options, console=Console(stderr=True))
+        else run_verify(options, settings=settings, console=Console(stderr=True))
     )
     if result.forced_repair_reason and not dry_run:
         _record_forced_repair(result)

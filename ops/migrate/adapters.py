@@ -430,7 +430,7 @@ def run_verify(
         progress=show_progress,
         **options,
     )
-    return run(opts, control=control)
+    return run(opts, settings=cfg.settings, control=control)
 
 
 def run_verify_primary(cfg: MigrateConfig, control: ControlTable) -> VerifyResult:
@@ -449,6 +449,7 @@ def run_verify_primary(cfg: MigrateConfig, control: ControlTable) -> VerifyResul
             target_table=cfg.settings.target_table,
             progress=False,
         ),
+        settings=cfg.settings,
         control=control,
     )
 

@@ -97,6 +97,7 @@ class Verifier:
         self,
         options: VerifyOptions,
         *,
+        settings: Settings,
         control: ControlTable | None = None,
         dynamodb: Any = None,
         console: Console | None = None,
@@ -105,7 +106,6 @@ class Verifier:
         position: SourcePosition | None = None,
         mode: Mode | None = None,
     ) -> None:
-        settings = Settings.from_env()
         self.options = options
         options.dataset = options.dataset or settings.dataset
         options.table = options.table or options.dataset
@@ -568,39 +568,44 @@ class Verifier:
 def run_verify(
     options: VerifyOptions,
     *,
+    settings: Settings,
     control: ControlTable | None = None,
     dynamodb: Any = None,
     console: Console | None = None,
 ) -> VerifyResult:
     """Compare PostgreSQL with DynamoDB (see the module docstring); the result is also stored as
     gate evidence under `VERIFY#<dataset>` in the control table."""
-    return Verifier(options, control=control, dynamodb=dynamodb, console=console).run()
+    return Verifier(options, settings=settings, control=control, dynamodb=dynamodb, console=console).run()
 
 
 def new_run_id(dataset: str) -> str:
     return f"{dataset}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-def _verify_worker(options: VerifyOptions) -> VerifyResult:
-    return Verifier(options).run()
+def _verify_worker(job: tuple[VerifyOptions, Settings]) -> VerifyResult:
+    options, settings = job
+    return Verifier(options, settings=settings).run()
 
 
-def run_verify_processes(options: VerifyOptions, processes: int) -> VerifyResult:
+def run_verify_processes(options: VerifyOptions, processes: int, *, settings: Settings) -> VerifyResult:
     """Worker i of N with P processes runs workers i*P .. i*P+P-1 of N*P, each its own process
     (one core each), sharing the run's segments; every one returns once the whole run is done,
     with the same result."""
     if processes <= 1:
-        return run_verify(options)
+        return run_verify(options, settings=settings)
     run_id = options.run_id
     if run_id is None and options.workers == 1 and not options.resume:
-        run_id = new_run_id(options.dataset or Settings.from_env().dataset)
+        run_id = new_run_id(options.dataset or settings.dataset)
     workers = [
-        replace(
-            options,
-            run_id=run_id,
-            worker=options.worker * processes + p,
-            workers=options.workers * processes,
-            progress=False,
+        (
+            replace(
+                options,
+                run_id=run_id,
+                worker=options.worker * processes + p,
+                workers=options.workers * processes,
+                progress=False,
+            ),
+            settings,
         )
         for p in range(processes)
     ]

@@ -354,6 +354,7 @@ def test_verify_repair_leaves_a_row_the_lagging_replica_has_not_received(
             repair=True,
             progress=False,
         ),
+        settings=Settings.from_env(),
         control=world.control,
     )
     assert result.extra == 0 and result.lagging >= 1
