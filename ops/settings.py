@@ -51,6 +51,9 @@ def _env_seconds(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Settings:
+    """Built once at the edge (`ops.cli.common.current_settings` for the CLI) and passed down: the
+    modules below the CLI take these values from their caller."""
+
     control_table: str
     target_table: str
     dataset: str
