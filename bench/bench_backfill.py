@@ -79,6 +79,7 @@ def _seed(admin_url: str, database: str, rows: int) -> str:
 def _child_engine(args: dict[str, Any]) -> dict[str, Any]:
     from ops.backfill.engine import run_backfill
     from ops.backfill.options import BackfillOptions
+    from ops.settings import Settings
 
     options = BackfillOptions(
         source_url=args["source"],
@@ -91,6 +92,7 @@ def _child_engine(args: dict[str, Any]) -> dict[str, Any]:
         page_rows=args.get("page_rows", 1000),
         endpoint=args["endpoint"],
         metrics=True,
+        metrics_namespace=Settings.from_env().metrics_namespace,
     )
     t0, c0 = time.perf_counter(), time.process_time()
     result = run_backfill(options)

@@ -17,7 +17,6 @@ from botocore.exceptions import ClientError
 
 from ops import aws
 from ops.exceptions import OpsError
-from ops.settings import Settings
 from ops.tables import ensure_pk_sk_table
 
 _serializer = TypeSerializer()
@@ -66,8 +65,8 @@ def _is_condition_failure(exc: ClientError) -> bool:
 class ControlTable:
     """Typed access to the control table (see module docstring for the key layout)."""
 
-    def __init__(self, name: str | None = None, client: Any = None) -> None:
-        self.name = name or Settings.from_env().control_table
+    def __init__(self, name: str, client: Any = None) -> None:
+        self.name = name
         self.client = client or aws.client("dynamodb")
 
     def ensure(self) -> None:

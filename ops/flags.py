@@ -261,12 +261,12 @@ class FlagStore:
         self,
         dataset: str | None = None,
         *,
+        settings: Settings,
         ssm: Any = None,
         control: ControlTable | None = None,
-        settings: Settings | None = None,
         fence: PgFence | bool | None = True,
     ) -> None:
-        self.settings = settings or Settings.from_env()
+        self.settings = settings
         self.dataset = dataset or self.settings.dataset
         self.parameter = self.settings.flag_parameter(self.dataset)
         self.ssm = ssm or aws.client("ssm")
@@ -535,10 +535,9 @@ class FlagReader:
         *,
         ttl_seconds: float = DEFAULT_READER_TTL_SECONDS,
         ssm: Any = None,
-        settings: Settings | None = None,
+        settings: Settings,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        settings = settings or Settings.from_env()
         self.parameter = settings.flag_parameter(dataset)
         self.ttl_seconds = ttl_seconds
         self._ssm = ssm

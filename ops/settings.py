@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ops.exceptions import ConfigError
@@ -32,15 +33,16 @@ ENV_DEFAULTS: dict[str, str] = {
 }
 
 
-def env(name: str) -> str:
+def env(name: str, environ: Mapping[str, str] | None = None) -> str:
     """Value of a project setting: the environment, else the local-stack default."""
+    environ = os.environ if environ is None else environ
     if name in ENV_DEFAULTS:
-        return os.environ.get(name) or ENV_DEFAULTS[name]
-    return os.environ[name]
+        return environ.get(name) or ENV_DEFAULTS[name]
+    return environ[name]
 
 
-def _env_seconds(name: str, default: int) -> int:
-    raw = os.environ.get(name)
+def _env_seconds(name: str, default: int, environ: Mapping[str, str]) -> int:
+    raw = environ.get(name)
     if not raw:
         return default
     try:
@@ -51,6 +53,9 @@ def _env_seconds(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Settings:
+    """Built once at the edge (`ops.cli.common.current_settings` for the CLI) and passed down: the
+    modules below the CLI take these values from their caller."""
+
     control_table: str
     target_table: str
     dataset: str
@@ -65,18 +70,27 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        """From this process's environment (the CLI's edge; a Lambda's container start)."""
+        return cls.from_mapping(os.environ)
+
+    @classmethod
+    def from_mapping(cls, environ: Mapping[str, str]) -> Settings:
+        """From the variables of an environment that is not (or not only) this process's: the local
+        stack the demo starts, a second environment in one process, a test."""
         return cls(
-            control_table=env("OPS_CONTROL_TABLE"),
-            target_table=env("OPS_TARGET_TABLE"),
-            dataset=env("OPS_DATASET"),
-            flag_prefix=env("OPS_FLAG_PREFIX").rstrip("/"),
-            notifications_queue=env("OPS_NOTIFICATIONS_QUEUE"),
-            notifications_dlq=env("OPS_NOTIFICATIONS_DLQ"),
-            metrics_namespace=env("OPS_METRICS_NAMESPACE"),
-            region=os.environ.get("AWS_REGION") or env("AWS_DEFAULT_REGION"),
-            prod_database_url=os.environ.get("PROD_DATABASE_URL"),
-            v2_database_url=os.environ.get("V2_DATABASE_URL"),
-            tombstone_ttl_seconds=_env_seconds("OPS_TOMBSTONE_TTL_SECONDS", DEFAULT_TOMBSTONE_TTL_SECONDS),
+            control_table=env("OPS_CONTROL_TABLE", environ),
+            target_table=env("OPS_TARGET_TABLE", environ),
+            dataset=env("OPS_DATASET", environ),
+            flag_prefix=env("OPS_FLAG_PREFIX", environ).rstrip("/"),
+            notifications_queue=env("OPS_NOTIFICATIONS_QUEUE", environ),
+            notifications_dlq=env("OPS_NOTIFICATIONS_DLQ", environ),
+            metrics_namespace=env("OPS_METRICS_NAMESPACE", environ),
+            region=environ.get("AWS_REGION") or env("AWS_DEFAULT_REGION", environ),
+            prod_database_url=environ.get("PROD_DATABASE_URL"),
+            v2_database_url=environ.get("V2_DATABASE_URL"),
+            tombstone_ttl_seconds=_env_seconds(
+                "OPS_TOMBSTONE_TTL_SECONDS", DEFAULT_TOMBSTONE_TTL_SECONDS, environ
+            ),
         )
 
     def flag_parameter(self, dataset: str | None = None) -> str:

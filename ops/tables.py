@@ -13,7 +13,6 @@ from botocore.exceptions import ClientError
 
 from ops import aws
 from ops.exceptions import OpsError
-from ops.settings import Settings
 
 TTL_ATTRIBUTE = "_ttl"
 # The target table's stream feeds reverse replication (ops/reverse): each item's new image.
@@ -89,6 +88,6 @@ def _ensure_ttl(ddb: Any, name: str, attribute: str) -> None:
             raise
 
 
-def ensure_target_table(name: str | None = None, client: Any = None) -> None:
-    """The migration's target table (default: Settings.from_env().target_table), with its stream."""
-    ensure_pk_sk_table(name or Settings.from_env().target_table, client, stream=True)
+def ensure_target_table(name: str, client: Any = None) -> None:
+    """The migration's target table (`Settings.target_table`), with its stream."""
+    ensure_pk_sk_table(name, client, stream=True)

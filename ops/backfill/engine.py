@@ -51,7 +51,6 @@ from ops.backfill.throttle import Throttle
 from ops.backfill.writer import Outcome, PutResult, PutWriter
 from ops.control import ControlTable
 from ops.mapping import RowError, TableMapping, load_mapping
-from ops.settings import Settings
 from ops.workers import new_owner, owner_is_dead_here
 
 LEASE_RENEW_SECONDS = 10.0
@@ -67,7 +66,7 @@ class BackfillEngine:
     ) -> None:
         self.options = options.resolved()
         o = self.options
-        assert o.table and o.run_id and o.target_table and o.source_url
+        assert o.table and o.run_id and o.target_table and o.source_url and o.control_table
         self.mapping = load_mapping(o.mapping_path)
         self.tm: TableMapping = self.mapping.table(o.table)
         self.control = control or ControlTable(o.control_table)
@@ -163,6 +162,7 @@ class BackfillEngine:
             if o.create_target_table:
                 from ops.tables import ensure_target_table
 
+                assert o.target_table
                 ensure_target_table(o.target_table)
             if o.restart:
                 self.restart()
@@ -304,9 +304,9 @@ class BackfillEngine:
         queue = Interleaver(max(o.concurrency * 8, o.page_rows))
         metrics: MetricsPublisher | None = None
         if o.metrics and not o.dry_run:
-            settings = Settings.from_env()
+            assert o.metrics_namespace
             metrics = MetricsPublisher(
-                settings.metrics_namespace,
+                o.metrics_namespace,
                 {"RunId": o.run_id or "", "Worker": f"{o.worker}/{o.workers}"},
                 self.metrics_snapshot,
                 o.metrics_seconds,

@@ -253,21 +253,19 @@ def duration_text(seconds: float) -> str:
     return f"{seconds / 60:,.1f} min"
 
 
-def source_stats(source_url: str | None, table: str | None, *, exact: bool = False) -> TableStats:
-    """The table's figures from the source database (default: $V2_DATABASE_URL, the dataset)."""
+def source_stats(source_url: str | None, table: str, *, exact: bool = False) -> TableStats:
+    """The table's figures from the source database (the settings' v2_database_url, unless given)."""
     import psycopg
 
     from ops.exceptions import ConfigError
     from ops.mapping import configure_connection, load_mapping
-    from ops.settings import Settings
 
-    settings = Settings.from_env()
-    url = source_url or settings.v2_database_url
+    url = source_url
     if not url:
         raise ConfigError(
             "No source database: set V2_DATABASE_URL or pass --source-url, or give --rows and --item-bytes."
         )
-    tm = load_mapping().table(table or settings.dataset)
+    tm = load_mapping().table(table)
     with psycopg.connect(url, autocommit=True) as conn:
         configure_connection(conn)
         return table_stats(conn, tm, exact=exact)

@@ -46,6 +46,7 @@ def run_processes(
 
 
 def _report(options: BackfillOptions, on_progress: FleetProgress, alive: int) -> None:
+    assert options.control_table  # resolved options
     try:
         states = segment_states(ControlTable(options.control_table), options.run_id or "")
     except Exception:

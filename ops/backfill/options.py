@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ops import aws
 from ops.backfill.iterator import DEFAULT_PAGE_ROWS
@@ -41,11 +41,22 @@ class BackfillOptions:
     control_poll_seconds: float = 1.0
     metrics: bool = True
     metrics_seconds: float = 10.0
+    metrics_namespace: str | None = None  # default: Settings.metrics_namespace
+
+    def with_settings(self, settings: Settings) -> BackfillOptions:
+        """These options with what they leave unset taken from the project's settings."""
+        return replace(
+            self,
+            source_url=self.source_url or settings.v2_database_url,
+            table=self.table or settings.dataset,
+            target_table=self.target_table or settings.target_table,
+            control_table=self.control_table or settings.control_table,
+            metrics_namespace=self.metrics_namespace or settings.metrics_namespace,
+        )
 
     def resolved(self) -> BackfillOptions:
-        settings = Settings.from_env()
-        table = self.table or settings.dataset
-        source = self.source_url or settings.v2_database_url
+        table = self.table
+        source = self.source_url
         if not source:
             raise ConfigError(
                 "No source database: set V2_DATABASE_URL (the V2 replica) or pass --source-url."
@@ -56,16 +67,12 @@ class BackfillOptions:
             )
         if self.concurrency < 1 or self.parallel_segments < 1 or self.page_rows < 1:
             raise ConfigError("--concurrency, --parallel-segments and --page-rows must be at least 1")
-        return BackfillOptions(
-            **{
-                **asdict(self),
-                "source_url": source,
-                "table": table,
-                "target_table": self.target_table or settings.target_table,
-                "control_table": self.control_table or settings.control_table,
-                "run_id": self.run_id or table,
-            }
-        )
+        unset = [name for name in ("table", "target_table", "control_table") if not getattr(self, name)]
+        if self.metrics and not self.dry_run and not self.metrics_namespace:
+            unset.append("metrics_namespace")
+        if unset:
+            raise ConfigError(f"backfill options without {', '.join(unset)}: fill them with with_settings()")
+        return BackfillOptions(**{**asdict(self), "run_id": self.run_id or table})
 
 
 def fingerprint(mapping_fingerprint: str, table: str, target_table: str, segments: int) -> str:

@@ -47,7 +47,7 @@ def _fetch(conn: psycopg.Connection, tm: TableMapping, key: dict[str, object]) -
 
 def retry_failed(options: BackfillOptions, control: ControlTable | None = None) -> RetryResult:
     o = options.resolved()
-    assert o.run_id and o.source_url and o.target_table
+    assert o.run_id and o.source_url and o.target_table and o.control_table
     mapping = load_mapping(o.mapping_path)
     control = control or ControlTable(o.control_table)
     log = FailureLog(control, o.run_id)

@@ -29,11 +29,10 @@ from ops.backfill.prices import Prices
 from ops.backfill.progress import FleetProgressDisplay, ProgressDisplay, summary_table
 from ops.backfill.retry import retry_failed
 from ops.backfill.status import backfill_gate, backfill_summary, segment_states
-from ops.cli.common import JsonOption, emit_json
+from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.control import ControlTable
 from ops.exceptions import ConfigError, OpsError
 from ops.results import render
-from ops.settings import Settings
 
 app = typer.Typer(
     help="Copy PostgreSQL rows to DynamoDB: resumable, throttled, in parallel.", no_args_is_help=True
@@ -47,11 +46,11 @@ ControlOption = typer.Option(None, "--control-table", help="Control table (defau
 
 
 def _run_id(run_id: str | None, table: str | None) -> str:
-    return run_id or table or Settings.from_env().dataset
+    return run_id or table or current_settings().dataset
 
 
 def _control(name: str | None) -> ControlTable:
-    return ControlTable(name)
+    return ControlTable(name or current_settings().control_table)
 
 
 RunnersOption = typer.Option(1, help="Runner hosts for the estimate.")
@@ -126,7 +125,7 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
         control_table=control_table,
         run_id=run_id,
         segments=segments,
-    )
+    ).with_settings(current_settings())
     result = plan_backfill(options)
     stats = TableStats(
         result.table,
@@ -206,6 +205,7 @@ def run(  # noqa: PLR0917 - one parameter per CLI option
     )
     if processes < 1:
         raise ConfigError("--processes must be at least 1")
+    options = options.with_settings(current_settings())
     display: ProgressDisplay | FleetProgressDisplay | None = None
     try:
         if processes == 1:
@@ -364,7 +364,7 @@ def retry_failed_command(  # noqa: PLR0917 - one parameter per CLI option
             target_table=target_table,
             control_table=control_table,
             run_id=run_id,
-        )
+        ).with_settings(current_settings())
     )
     if as_json:
         emit_json(asdict(result))

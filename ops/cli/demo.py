@@ -13,9 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ops.cli.common import JsonOption, emit_json
+from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.exceptions import OpsError
-from ops.settings import Settings
 
 app = typer.Typer(
     help="Fill the sample schema and drive live traffic through the dual-write layer.", no_args_is_help=True
@@ -28,7 +27,7 @@ DatabaseOption = typer.Option(None, "--database-url", help="PostgreSQL to use (d
 
 
 def _database(url: str | None) -> str:
-    found = url or Settings.from_env().prod_database_url
+    found = url or current_settings().prod_database_url
     if not found:
         raise OpsError(
             'no database: pass --database-url or set PROD_DATABASE_URL (`eval "$(ops sandbox env)"`)'
@@ -103,7 +102,7 @@ def traffic(  # noqa: PLR0917 - Typer options are parameters
     from ops.flags import FixedMode, FlagReader
     from ops.tables import ensure_target_table
 
-    settings = Settings.from_env()
+    settings = current_settings()
     try:
         ensure_target_table(settings.target_table)
     except Exception as exc:
@@ -112,8 +111,8 @@ def traffic(  # noqa: PLR0917 - Typer options are parameters
             f"[yellow]warning:[/] cannot reach DynamoDB table {settings.target_table}: {exc}"
         )
     pool = make_pool(_database(database_url), max_size=max(6, (workers or int(rps // 5) + 2) + 2))
-    modes = FixedMode(mode) if mode else FlagReader(settings.dataset)
-    repo = Repository("answers", pool, target_table=settings.target_table, modes=modes)
+    modes = FixedMode(mode) if mode else FlagReader(settings.dataset, settings=settings)
+    repo = Repository("answers", pool, target_table=settings.target_table, modes=modes, settings=settings)
     stop = threading.Event()
     try:
         with _stopped_by_signals(stop), _progress() as progress:

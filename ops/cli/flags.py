@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, emit_json
+from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.flags import ORDER, FlagChange, FlagStore, Mode
 
 app = typer.Typer(
@@ -21,7 +21,7 @@ DatasetOption = typer.Option(None, "--dataset", help="Dataset whose flag to use 
 def get(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> None:
     """Show the current mode and generation, where it sits in the sequence, and how reads and
     writes are routed."""
-    store = FlagStore(dataset)
+    store = FlagStore(dataset, settings=current_settings())
     state = store.state()
     mode = state.mode
     if as_json:
@@ -66,7 +66,7 @@ def set_(  # noqa: PLR0917 - Typer options are parameters
     """Move the flag to a neighbouring mode (a new generation). Jumps are refused with the missing
     step named; so are the steps into and out of `dynamodb`, which only the fenced cutover steps
     make (`ops migrate stop-pg-writes`, `ops migrate rollback`)."""
-    store = FlagStore(dataset)
+    store = FlagStore(dataset, settings=current_settings())
     target = Mode.parse(mode)
     plan = store.set(target, reason=reason, who=who, dry_run=True)
     if plan.changed and not dry_run and not yes:
@@ -84,7 +84,7 @@ def rollback(
     as_json: bool = JsonOption,
 ) -> None:
     """Move the flag back one step (e.g. reads back to PostgreSQL) in one command."""
-    store = FlagStore(dataset)
+    store = FlagStore(dataset, settings=current_settings())
     plan = store.rollback(reason=reason, dry_run=True)
     if not dry_run and not yes:
         typer.confirm(f"Roll {store.dataset} back from {plan.from_mode} to {plan.to_mode}?", abort=True)
@@ -103,7 +103,7 @@ def resume(
 
     A pause ends by itself at its deadline (OPS_PAUSE_MAX_SECONDS, 30 s by default); this ends it
     now. Nothing to do when writes are not paused."""
-    store = FlagStore(dataset)
+    store = FlagStore(dataset, settings=current_settings())
     plan = store.resume(reason=reason, dry_run=True)
     if plan.changed and not dry_run and not yes:
         typer.confirm(f"Resume writes of {store.dataset} in {plan.to_mode}?", abort=True)
@@ -113,7 +113,7 @@ def resume(
 @app.command()
 def history(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> None:
     """Every recorded change of the flag: who, when, from, to, why."""
-    changes = FlagStore(dataset).history()
+    changes = FlagStore(dataset, settings=current_settings()).history()
     if as_json:
         emit_json([c.to_dict() for c in changes])
         return

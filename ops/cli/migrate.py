@@ -18,7 +18,7 @@ from ops.backfill.estimate import Fleet, TableStats, estimate, source_stats
 from ops.backfill.prices import Prices
 from ops.backfill.progress import ProgressDisplay
 from ops.cli import backfill as backfill_cli
-from ops.cli.common import JsonOption, emit_json
+from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.cli.replica import LobScanOption
 from ops.exceptions import OpsError
 from ops.migrate.config import DAY, MigrateConfig
@@ -55,7 +55,7 @@ Wait = typer.Option(0.0, "--wait", help="Keep re-checking the gate for up to thi
 
 
 def _cutover(yes: bool, confirm_name: str | None = None, **config: Any) -> Cutover:
-    cfg = MigrateConfig.from_env(**config)
+    cfg = MigrateConfig.from_env(current_settings(), **config)
     interaction = Interaction(
         yes=yes,
         confirm_name=confirm_name,
@@ -105,7 +105,7 @@ def status(
     evidence and age, what runs now (replica, backfill, verification), the operator lock.
     """
     try:
-        report = migration_status(MigrateConfig.from_env(), history=history)
+        report = migration_status(MigrateConfig.from_env(current_settings()), history=history)
     except OpsError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(exc.exit_code) from None
@@ -135,7 +135,11 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
         stats = (
             TableStats.given(table or "answers", rows, item_bytes)
             if rows
-            else source_stats(source_url, table, exact=exact)
+            else source_stats(
+                source_url or current_settings().v2_database_url,
+                table or current_settings().dataset,
+                exact=exact,
+            )
         )
         fleet = Fleet(runners, processes, rows_per_process, verify_rows_per_process)
         est = estimate(stats, fleet, pre_warm_wcu=pre_warm, prices=Prices.load(prices))

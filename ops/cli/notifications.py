@@ -12,11 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, emit_json
+from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.exceptions import ConfigError
 from ops.results import PhaseResult, StepStatus, render
 from ops.sandbox.stack import default_root
-from ops.settings import Settings
 
 app = typer.Typer(help="Operate the subscription notification pipeline.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and re-drive the notifications dead-letter queue.", no_args_is_help=True)
@@ -99,7 +98,7 @@ def serve(  # noqa: PLR0917 - one parameter per CLI option
         raise ConfigError(
             'no database: start the local stack (`ops sandbox up`, then `eval "$(ops sandbox env)"`)'
         )
-    settings = Settings.from_env()
+    settings = current_settings()
     queues = ensure_queues(
         settings.notifications_queue,
         settings.notifications_dlq,
@@ -274,7 +273,7 @@ def send_unreadable(
     to work on (start `serve` with a small --max-receive-count)."""
     from ops.notifications.rehearsal import send_unreadable as send
 
-    settings = Settings.from_env()
+    settings = current_settings()
     seconds = send(settings.notifications_queue, settings.notifications_dlq, notification_id, wait)
     console.print(
         f"dead-lettered after {seconds:.0f} s: `ops notifications dlq show {notification_id}` shows it"
@@ -288,7 +287,7 @@ def dlq_list(
     """Messages in the DLQ: id, group, provider, notification id and type, receive count."""
     from ops.notifications.dlq import DeadLetterQueue
 
-    settings = Settings.from_env()
+    settings = current_settings()
     messages = DeadLetterQueue.from_names(
         settings.notifications_queue, settings.notifications_dlq
     ).list_messages(limit)
@@ -316,7 +315,7 @@ def dlq_show(message_id: str = typer.Argument(..., help="SQS message id or notif
     """One DLQ message with its full body."""
     from ops.notifications.dlq import DeadLetterQueue
 
-    settings = Settings.from_env()
+    settings = current_settings()
     message = DeadLetterQueue.from_names(settings.notifications_queue, settings.notifications_dlq).show(
         message_id
     )
@@ -340,7 +339,7 @@ def dlq_redrive(
     """Move DLQ messages back to the main queue (group order kept); the consumer applies each once."""
     from ops.notifications.dlq import DeadLetterQueue
 
-    settings = Settings.from_env()
+    settings = current_settings()
     dlq = DeadLetterQueue.from_names(settings.notifications_queue, settings.notifications_dlq)
     if not dry_run and not yes:
         planned = dlq.redrive(message_ids or None, dry_run=True)
@@ -582,7 +581,7 @@ def reprocess(  # noqa: PLR0917 - one parameter per CLI option
     from ops.notifications.reconcile import consumer_config
     from ops.notifications.reconcile import reprocess as run_reprocess
 
-    queue = Settings.from_env().notifications_queue
+    queue = current_settings().notifications_queue
     config = consumer_config(database_url, state.resolve() if state else None)
 
     def run(dry: bool) -> PhaseResult:

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ops.cli.common import JsonOption, emit_json
+from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.exceptions import OpsError
 from ops.settings import Settings
 
@@ -55,7 +55,7 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
     from ops.dualwrite import drain_outbox, make_pool, pending_outbox
     from ops.mapping import load_mapping
 
-    settings = Settings.from_env()
+    settings = current_settings()
     url = database_url or settings.prod_database_url
     if not url:
         raise OpsError("no database: pass --database-url or set PROD_DATABASE_URL")

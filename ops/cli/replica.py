@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, emit_json
+from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.replica import (
     DEFAULT_MAX_LAG_SECONDS,
     DRIVERS,
@@ -49,7 +49,10 @@ LobScanOption = typer.Option(
 def _driver(kind: str, task_arn: str | None, name: str) -> ReplicaDriver:
     if kind == "dms":
         return make_driver("dms", task_arn=task_arn)
-    return make_driver(kind, name=name)
+    settings = current_settings()
+    return make_driver(
+        kind, name=name, source_url=settings.prod_database_url, target_url=settings.v2_database_url
+    )
 
 
 def _render(status: ReplicaStatus, gate: GateResult, as_json: bool) -> None:
@@ -122,7 +125,11 @@ def check(
     from ops.migrate.gates import source_gate
 
     cfg = MigrateConfig.from_env(
-        replica_driver=driver, replica_task_arn=task_arn, replica_name=name, lob_scan=lob_scan
+        current_settings(),
+        replica_driver=driver,
+        replica_task_arn=task_arn,
+        replica_name=name,
+        lob_scan=lob_scan,
     )
     gate = source_gate(cfg)
     render(gate, console, as_json)

@@ -6,9 +6,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, emit_json
+from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.results import render
-from ops.settings import Settings
 
 app = typer.Typer(
     help="Reverse replication (DynamoDB Streams -> PostgreSQL) that keeps rollback one command away "
@@ -21,7 +20,7 @@ console = Console()
 def _render_status(as_json: bool, max_lag: float) -> bool:
     from ops.reverse import control
 
-    current = control.status(Settings.from_env())
+    current = control.status(current_settings())
     gate = control.reverse_gate(current, max_lag_seconds=max_lag)
     if as_json:
         emit_json({"status": current.to_dict(), "gate": gate.to_dict()})
@@ -40,7 +39,7 @@ def start(as_json: bool = JsonOption) -> None:
     from ops.migrate.identity import operator_identity
     from ops.reverse import control
 
-    control.start(Settings.from_env(), operator_identity())
+    control.start(current_settings(), operator_identity())
     if not _render_status(as_json, 30.0):
         raise typer.Exit(1)
 
@@ -64,7 +63,7 @@ def stop(yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmat
 
     if not yes:
         typer.confirm("Stop reverse replication? PostgreSQL stops receiving DynamoDB's changes", abort=True)
-    current = control.stop(Settings.from_env())
+    current = control.stop(current_settings())
     console.print(f"reverse replication stopped ({current.applied:,} changes applied in all)")
 
 
@@ -74,7 +73,7 @@ def run() -> None:
     `ops replica reverse stop` is run."""
     from ops.reverse import control
 
-    control.run(Settings.from_env())
+    control.run(current_settings())
 
 
 @app.command()
@@ -83,7 +82,7 @@ def failures(as_json: bool = JsonOption) -> None:
     from ops.control import ControlTable
     from ops.reverse import ReverseState
 
-    settings = Settings.from_env()
+    settings = current_settings()
     found = ReverseState(ControlTable(settings.control_table), settings.dataset).failures()
     if as_json:
         emit_json(found)
@@ -104,7 +103,7 @@ def retry_failed() -> None:
     while some still fail."""
     from ops.reverse import control
 
-    fixed, failing = control.retry_failed(Settings.from_env())
+    fixed, failing = control.retry_failed(current_settings())
     console.print(f"applied {fixed:,}; still failing {failing:,}")
     if failing:
         raise typer.Exit(1)

@@ -95,10 +95,11 @@ def env(root: Path | None = RootOption) -> None:
 @app.command()
 def provision(root: Path | None = RootOption) -> None:
     """Create on the local stack what `terraform apply` creates on AWS (tables, flag, queues, alarms)."""
+    from ops.cli.common import current_settings
     from ops.sandbox.provision import provision_local
 
     with _stack_env(root):
-        done = provision_local()
+        done = provision_local(current_settings())  # read inside: the stack's environment applies
     table = Table(title="Provisioned on the local stack")
     table.add_column("resource")
     table.add_column("state")

@@ -9,11 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, emit_json
+from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.control import ControlTable
 from ops.exceptions import OpsError
 from ops.results import render
-from ops.settings import Settings
 from ops.verify import VerifyOptions, VerifyResult, latest_verify, render_result, run_verify, verify_gate
 from ops.verify.checkpoint import CheckpointStore
 from ops.verify.engine import run_verify_processes
@@ -99,10 +98,11 @@ def run(  # noqa: PLR0917 - Typer options are parameters
     )
     if processes < 1:
         raise OpsError("--processes must be at least 1")
+    settings = current_settings()
     result = (
-        run_verify_processes(options, processes)
+        run_verify_processes(options, processes, settings=settings)
         if processes > 1
-        else run_verify(options, console=Console(stderr=True))
+        else run_verify(options, settings=settings, console=Console(stderr=True))
     )
     if result.forced_repair_reason and not dry_run:
         _record_forced_repair(result)
@@ -137,7 +137,7 @@ def _record_forced_repair(result: VerifyResult) -> None:
     from ops.migrate.identity import operator_identity
     from ops.migrate.ledger import Ledger
 
-    Ledger(ControlTable(), result.dataset).event(
+    Ledger(ControlTable(current_settings().control_table), result.dataset).event(
         "verify",
         "forced-repair",
         f"repaired {result.repaired}",
@@ -158,8 +158,9 @@ def status(
 ) -> None:
     """The `verify` gate from the stored runs: the newest full run (every row, extras scanned, no
     sample) must be clean and recent (counts, age, coverage, source)."""
-    name = dataset or Settings.from_env().dataset
-    gate = verify_gate(ControlTable(), name, max_age_hours, table=table)
+    settings = current_settings()
+    name = dataset or settings.dataset
+    gate = verify_gate(ControlTable(settings.control_table), name, max_age_hours, table=table)
     render(gate, console, as_json)
     if not gate.ok:
         raise typer.Exit(1)
@@ -172,8 +173,9 @@ def report(
     as_json: bool = JsonOption,
 ) -> None:
     """The newest run in full: counts, sample keys with field-level diffs, repairs."""
-    name = dataset or Settings.from_env().dataset
-    control = ControlTable()
+    settings = current_settings()
+    name = dataset or settings.dataset
+    control = ControlTable(settings.control_table)
     if history:
         runs = CheckpointStore(control, name).history()
         if as_json:
@@ -209,9 +211,10 @@ def shadow(
     from ops.dualwrite.shadow_log import read_window
     from ops.migrate.config import MigrateConfig
 
-    name = dataset or Settings.from_env().dataset
-    seconds = window if window is not None else MigrateConfig.from_env().shadow_window_seconds
-    seen = read_window(ControlTable(), name, time.time() - seconds)
+    settings = current_settings()
+    name = dataset or settings.dataset
+    seconds = window if window is not None else MigrateConfig.from_env(settings).shadow_window_seconds
+    seen = read_window(ControlTable(settings.control_table), name, time.time() - seconds)
     if as_json:
         emit_json({"dataset": name, **seen.to_dict()})
         return

@@ -135,24 +135,23 @@ class _Sender:
         return status
 
 
-def run_notifications_demo(console: Console, log_path: Path) -> dict[str, Any]:
+def run_notifications_demo(settings: Settings, console: Console, log_path: Path) -> dict[str, Any]:
     """Run the scenarios; the Lambdas' JSON logs and EMF metrics (stdout, as on Lambda) go to `log_path`."""
     terminal = Console(file=console.file, width=console.width)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        result = _run(terminal)
+        result = _run(settings, terminal)
     console.print(f"[dim]the Lambdas' logs and metrics: {log_path}[/]")
     return result
 
 
-def _run(console: Console) -> dict[str, Any]:
+def _run(settings: Settings, console: Console) -> dict[str, Any]:
     kit = require_testkit()
     from opstestkit.fake_app_store import AppleOneTime, AppleSubscription, FakeAppStore
     from opstestkit.fake_play import FakePlay, subscription_purchase
     from opstestkit.identity import SigningIdentity
     from opstestkit.local import local_trust
 
-    settings = Settings.from_env()
     assert settings.prod_database_url, "PROD_DATABASE_URL is not set"
     db_url = _database(settings.prod_database_url)
     queues = ensure_queues(settings.notifications_queue, settings.notifications_dlq, visibility_timeout=5)

@@ -32,6 +32,7 @@ from ops.demo.history import History
 from ops.exceptions import OpsError
 from ops.mapping import DELETED_ATTRIBUTE
 from ops.sandbox.stack import REPO_ROOT, Sandbox
+from ops.settings import Settings
 
 DEFAULT_ROWS = 200_000
 # Demo setting: switch-reads needs no shadow-read mismatch over this trailing window (15 min by default).
@@ -148,7 +149,8 @@ class LiveTraffic:
     are added up; between two runs the repository (and its flag reader) stays the same.
     """
 
-    def __init__(self, rps: float, seed: int, chunk_seconds: float = 10.0) -> None:
+    def __init__(self, settings: Settings, rps: float, seed: int, chunk_seconds: float = 10.0) -> None:
+        self.settings = settings
         self.rps = rps
         self.seed = seed
         self.chunk_seconds = chunk_seconds
@@ -200,9 +202,8 @@ class LiveTraffic:
         from ops.demo.traffic import run_traffic
         from ops.dualwrite import Repository, make_pool
         from ops.flags import FlagReader
-        from ops.settings import Settings
 
-        settings = Settings.from_env()
+        settings = self.settings
         assert settings.prod_database_url
         pool = make_pool(settings.prod_database_url, max_size=8)
         # A short cache: the demo moves the flag often and the traffic should follow it promptly.
@@ -210,7 +211,8 @@ class LiveTraffic:
             "answers",
             pool,
             target_table=settings.target_table,
-            modes=FlagReader(settings.dataset, ttl_seconds=1.0),
+            modes=FlagReader(settings.dataset, ttl_seconds=1.0, settings=settings),
+            settings=settings,
         )
         self.initial = _answers(settings.prod_database_url)
         chunk = 0
@@ -246,8 +248,19 @@ class Rehearsal:
         self.report = RehearsalReport(rows=options.rows)
         self.sandbox = Sandbox(options.root, ports=dict(FREE_PORTS), echo=self.console.print)
         self.env: dict[str, str] = {}
+        self._settings: Settings | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            raise RehearsalFailed("the local stack is not up yet (no settings to run against)")
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self._settings = value
+
     def ops_argv(self) -> list[str]:
         script = Path(sys.executable).parent / "ops"
         return [str(script)] if script.exists() else [sys.executable, "-m", "ops"]
@@ -315,7 +328,7 @@ class Rehearsal:
         try:
             self.start_stack()
             self.seed()
-            traffic = LiveTraffic(self.options.rps, self.options.seed)
+            traffic = LiveTraffic(self.settings, self.options.rps, self.options.seed)
             traffic.start(self.options.root / "logs" / "traffic.log")
             self.console.print(
                 f"[green]live traffic started[/]: {self.options.rps:g} operations/s "
@@ -367,6 +380,8 @@ class Rehearsal:
         os.environ.clear()
         os.environ.update(self.env)
         aws.reset()
+        # The rehearsal's configuration is the stack it just started: built once, passed down.
+        self.settings = Settings.from_mapping(self.env)
         self.report.steps.append(
             StepRecord("sandbox up", "ops sandbox up", round(time.monotonic() - step_started, 1), True)
         )
@@ -430,9 +445,8 @@ class Rehearsal:
         """Start the backfill, SIGKILL it part-way, then let the phase resume it from checkpoints."""
         from ops.backfill.status import backfill_summary
         from ops.control import ControlTable
-        from ops.settings import Settings
 
-        settings = Settings.from_env()
+        settings = self.settings
         argv = ["backfill", "run", "--no-progress"]
         shown = "ops " + " ".join(argv)
         self.console.print(
@@ -515,9 +529,8 @@ class Rehearsal:
         self.section("6. traffic stopped: judge every write by its history; compare PostgreSQL with DynamoDB")
         from ops.demo.history import check
         from ops.reverse import control as reverse
-        from ops.settings import Settings
 
-        settings = Settings.from_env()
+        settings = self.settings
         stopped_at = time.time()
         deadline = time.monotonic() + 120
         with self.timed("reverse replication caught up", "ops replica reverse status"):
@@ -562,7 +575,7 @@ class Rehearsal:
 
         started = time.monotonic()
         self.report.notifications = run_notifications_demo(
-            self.console, self.options.root / "logs" / "notifications.log"
+            self.settings, self.console, self.options.root / "logs" / "notifications.log"
         )
         self.report.steps.append(
             StepRecord(

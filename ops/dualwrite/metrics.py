@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ops import aws
-from ops.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ _MAX_DATUMS = 1000
 class Metrics:
     def __init__(
         self,
-        namespace: str | None = None,
+        namespace: str,
         *,
         dimensions: dict[str, str] | None = None,
         cloudwatch: Any = None,
@@ -34,7 +33,7 @@ class Metrics:
         enabled: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.namespace = namespace or Settings.from_env().metrics_namespace
+        self.namespace = namespace
         self.dimensions = [{"Name": k, "Value": v} for k, v in (dimensions or {}).items()]
         self._cloudwatch = cloudwatch
         self.interval_seconds = interval_seconds

@@ -124,6 +124,7 @@ class Repository:
         modes: ModeSource | None = None,
         metrics: Metrics | None = None,
         tombstone_ttl_seconds: int | None = None,
+        settings: Settings,
         clock: Callable[[], float] = time.time,
         shadow_recheck_seconds: float = DEFAULT_RECHECK_SECONDS,
         shadow_log: ShadowLog | None = None,
@@ -131,7 +132,6 @@ class Repository:
         auto_drain: bool = True,
         drain_interval_seconds: float = 2.0,
     ) -> None:
-        settings = Settings.from_env()
         self.tm = table if isinstance(table, TableMapping) else load_mapping().table(table)
         # The flag (and its fence row) is per dataset; a dataset is named after its table.
         self.dataset = self.tm.table
@@ -146,8 +146,8 @@ class Repository:
         self.pool = pool
         self.ddb = dynamodb or aws.client("dynamodb")
         self.target_table = target_table or settings.target_table
-        self.modes: ModeSource = modes or FlagReader(self.tm.table)
-        self.metrics = metrics or Metrics(dimensions={"Table": self.tm.table})
+        self.modes: ModeSource = modes or FlagReader(self.tm.table, settings=settings)
+        self.metrics = metrics or Metrics(settings.metrics_namespace, dimensions={"Table": self.tm.table})
         self.tombstone_ttl_seconds = (
             settings.tombstone_ttl_seconds if tombstone_ttl_seconds is None else tombstone_ttl_seconds
         )

@@ -102,7 +102,7 @@ class ShadowLog:
     def __init__(
         self,
         dataset: str,
-        control: ControlTable | None = None,
+        control: ControlTable,
         *,
         metrics: Metrics | None = None,
         interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
@@ -124,8 +124,6 @@ class ShadowLog:
 
     @property
     def control(self) -> ControlTable:
-        if self._control is None:
-            self._control = ControlTable()
         return self._control
 
     # ------------------------------------------------------------ what the comparisons report

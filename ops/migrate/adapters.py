@@ -230,7 +230,7 @@ def set_mode(cfg: MigrateConfig, target: str, operator: str, reason: str, *, fen
 
 def app_reader(cfg: MigrateConfig) -> FlagReader:
     """A reader exactly as the application builds one (same class, same cache TTL)."""
-    return FlagReader(dataset=cfg.dataset, ttl_seconds=cfg.flag_reader_ttl_seconds)
+    return FlagReader(dataset=cfg.dataset, ttl_seconds=cfg.flag_reader_ttl_seconds, settings=cfg.settings)
 
 
 def app_reads_mode(cfg: MigrateConfig, reader: Any = None) -> str:
@@ -395,6 +395,7 @@ def run_backfill(
         target_table=cfg.settings.target_table,
         control_table=cfg.settings.control_table,
         run_id=cfg.dataset,
+        metrics_namespace=cfg.settings.metrics_namespace,
         **options,
     )
     return run(opts, control=control, on_progress=on_progress)
@@ -424,7 +425,7 @@ def run_verify(
         progress=show_progress,
         **options,
     )
-    return run(opts, control=control)
+    return run(opts, settings=cfg.settings, control=control)
 
 
 def run_verify_primary(cfg: MigrateConfig, control: ControlTable) -> VerifyResult:
@@ -443,6 +444,7 @@ def run_verify_primary(cfg: MigrateConfig, control: ControlTable) -> VerifyResul
             target_table=cfg.settings.target_table,
             progress=False,
         ),
+        settings=cfg.settings,
         control=control,
     )
 

@@ -95,9 +95,11 @@ class MigrateConfig:
     accept_backfill_failures: bool = False
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> MigrateConfig:
+    def from_env(cls, settings: Settings, **overrides: Any) -> MigrateConfig:
+        """The thresholds from their `OPS_*` variables, with the project's settings (read by the
+        caller, the CLI) and per-command overrides (None keeps the variable's value)."""
         base = cls(
-            settings=Settings.from_env(),
+            settings=settings,
             soak_seconds=_env_float("OPS_SOAK_SECONDS", 14 * DAY),
             verify_max_age_hours=_env_float("OPS_VERIFY_MAX_AGE_HOURS", 24.0),
             replica_max_lag_seconds=_env_float("OPS_REPLICA_MAX_LAG_SECONDS", 30.0),

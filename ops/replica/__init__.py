@@ -28,14 +28,12 @@ def mapped_tables() -> list[str]:
 
 
 def make_driver(kind: str, **kwargs: Any) -> ReplicaDriver:
-    """A driver by name. logical: source_url/target_url default to PROD_/V2_DATABASE_URL and the
-    tables to every mapped table. dms: task_arn is required (or $OPS_DMS_TASK_ARN)."""
-    from ops.settings import Settings
-
+    """A driver by name. logical: source_url and target_url are required (the settings'
+    prod_database_url and v2_database_url), the tables default to every mapped table. dms: task_arn
+    is required (or $OPS_DMS_TASK_ARN)."""
     if kind == "logical":
-        settings = Settings.from_env()
-        source = kwargs.pop("source_url", None) or settings.prod_database_url
-        target = kwargs.pop("target_url", None) or settings.v2_database_url
+        source = kwargs.pop("source_url", None)
+        target = kwargs.pop("target_url", None)
         if not source or not target:
             raise ConfigError(
                 "logical replication needs PROD_DATABASE_URL and V2_DATABASE_URL "

@@ -190,7 +190,7 @@ def run(settings: Settings, *, control: ControlTable | None = None) -> None:
             ReverseApplier(load_mapping(), pool),
             streams_client(),
             stream_arn(aws.client("dynamodb"), settings.target_table),
-            metrics=Metrics(dimensions={"Table": settings.dataset}),
+            metrics=Metrics(settings.metrics_namespace, dimensions={"Table": settings.dataset}),
         )
         poller.run(lambda: state.state().get("desired") != "running")
     finally:

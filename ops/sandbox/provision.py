@@ -38,8 +38,7 @@ class Provisioned:
     notes: list[str] = field(default_factory=list)
 
 
-def provision_local(settings: Settings | None = None) -> Provisioned:
-    settings = settings or Settings.from_env()
+def provision_local(settings: Settings) -> Provisioned:
     done = Provisioned()
     ddb = aws.client("dynamodb")
     existing = set(ddb.list_tables()["TableNames"])

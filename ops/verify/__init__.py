@@ -1,9 +1,9 @@
 """VDiff-style verification of DynamoDB against PostgreSQL, through the shared mapping codec.
 
-`run_verify(VerifyOptions(...))` compares every row (or a sample) of a mapped table with its item,
-scans DynamoDB for items without a row, re-checks differences after a delay, optionally repairs
-them from PostgreSQL, and stores the result as gate evidence (`VERIFY#<dataset>` in the control
-table) that `verify_gate` reads.
+`run_verify(VerifyOptions(...), settings=...)` compares every row (or a sample) of a mapped table
+with its item, scans DynamoDB for items without a row, re-checks differences after a delay,
+optionally repairs them from PostgreSQL, and stores the result as gate evidence (`VERIFY#<dataset>`
+in the control table) that `verify_gate` reads.
 """
 
 from ops.verify.engine import Verifier, run_verify

@@ -105,6 +105,7 @@ class Verifier:
         self,
         options: VerifyOptions,
         *,
+        settings: Settings,
         control: ControlTable | None = None,
         dynamodb: Any = None,
         console: Console | None = None,
@@ -113,7 +114,6 @@ class Verifier:
         position: SourcePosition | None = None,
         mode: Mode | None = None,
     ) -> None:
-        settings = Settings.from_env()
         self.options = options
         options.dataset = options.dataset or settings.dataset
         options.table = options.table or options.dataset
@@ -161,7 +161,7 @@ class Verifier:
                 )
         self.items = ItemStore(dynamodb or aws.client("dynamodb"), options.target_table)
         self.parser = ItemKeyParser(self.tm)
-        self.control = control or ControlTable()
+        self.control = control or ControlTable(settings.control_table)
         self.store = CheckpointStore(self.control, options.dataset)
         self.console = console or Console(stderr=True)
         self.sleep = sleep
@@ -579,13 +579,14 @@ class Verifier:
 def run_verify(
     options: VerifyOptions,
     *,
+    settings: Settings,
     control: ControlTable | None = None,
     dynamodb: Any = None,
     console: Console | None = None,
 ) -> VerifyResult:
     """Compare PostgreSQL with DynamoDB (see the module docstring); the result is also stored as
     gate evidence under `VERIFY#<dataset>` in the control table."""
-    return Verifier(options, control=control, dynamodb=dynamodb, console=console).run()
+    return Verifier(options, settings=settings, control=control, dynamodb=dynamodb, console=console).run()
 
 
 def scan_segments_for(rows: int, segments: int) -> int:
@@ -598,26 +599,30 @@ def new_run_id(dataset: str) -> str:
     return f"{dataset}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-def _verify_worker(options: VerifyOptions) -> VerifyResult:
-    return Verifier(options).run()
+def _verify_worker(job: tuple[VerifyOptions, Settings]) -> VerifyResult:
+    options, settings = job
+    return Verifier(options, settings=settings).run()
 
 
-def run_verify_processes(options: VerifyOptions, processes: int) -> VerifyResult:
+def run_verify_processes(options: VerifyOptions, processes: int, *, settings: Settings) -> VerifyResult:
     """Worker i of N with P processes runs workers i*P .. i*P+P-1 of N*P, each its own process
     (one core each), sharing the run's segments; every one returns once the whole run is done,
     with the same result."""
     if processes <= 1:
-        return run_verify(options)
+        return run_verify(options, settings=settings)
     run_id = options.run_id
     if run_id is None and options.workers == 1 and not options.resume:
-        run_id = new_run_id(options.dataset or Settings.from_env().dataset)
+        run_id = new_run_id(options.dataset or settings.dataset)
     workers = [
-        replace(
-            options,
-            run_id=run_id,
-            worker=options.worker * processes + p,
-            workers=options.workers * processes,
-            progress=False,
+        (
+            replace(
+                options,
+                run_id=run_id,
+                worker=options.worker * processes + p,
+                workers=options.workers * processes,
+                progress=False,
+            ),
+            settings,
         )
         for p in range(processes)
     ]

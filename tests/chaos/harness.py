@@ -143,9 +143,12 @@ class AppInstance:
                 aws.client("dynamodb"), random.Random(rng.random()), outage=ddb_outage, max_delay=max_delay
             ),
             target_table=target,
-            modes=FlagReader("answers", ttl_seconds=ttl, ssm=ssm),
+            settings=Settings.from_env(),
+            modes=FlagReader("answers", ttl_seconds=ttl, ssm=ssm, settings=Settings.from_env()),
             # Published like the application's, so the shadow-read gate has comparisons to count.
-            metrics=Metrics(dimensions={"Table": "answers"}, interval_seconds=1.0),
+            metrics=Metrics(
+                Settings.from_env().metrics_namespace, dimensions={"Table": "answers"}, interval_seconds=1.0
+            ),
             pause_wait_seconds=10,
             drain_interval_seconds=0.5,
         )
@@ -373,7 +376,10 @@ class ChaosRun:
         self.fault(f"SSM unreachable for i1 for {seconds:.1f} s")
 
     def cutover(self) -> Cutover:
-        return Cutover(MigrateConfig.from_env(), interaction=Interaction(yes=True, confirm_name="answers"))
+        return Cutover(
+            MigrateConfig.from_env(Settings.from_env()),
+            interaction=Interaction(yes=True, confirm_name="answers"),
+        )
 
     def advance(self, phase: Phase, options: PhaseOptions | None = None, attempts: int = 5) -> None:
         failed: list[str] = []
@@ -382,7 +388,7 @@ class ChaosRun:
             result = cut.run(phase, options=options or PhaseOptions(progress=False))
             position = cut.ledger.position()
             if position.phase == phase and position.state == PhaseState.DONE:
-                self.report.modes.append(str(FlagStore().get()))
+                self.report.modes.append(str(FlagStore(settings=Settings.from_env()).get()))
                 return
             failed = [f"{c.name}: {c.measured}" for c in (result.gate.failed if result.gate else [])]
             failed += [f"{s.name}: {s.detail}" for s in result.steps if s.status == "failed"]
@@ -431,7 +437,7 @@ class ChaosRun:
         time.sleep(0.5)
         self.advance(Phase.PREFLIGHT)
         self.advance(Phase.DUAL_WRITE)
-        store = FlagStore()
+        store = FlagStore(settings=Settings.from_env())
         self.maybe(0.5, lambda: self.flip_noise(store, [Mode.DUAL_WRITE]))
         # Back to `postgres` for a while: writes of that spell never reach DynamoDB. The copy does
         # not overwrite items, so only the verification (and its repair) can put them right, and
@@ -481,7 +487,7 @@ class ChaosRun:
                     f"rollback from dynamodb: {[s.detail for s in result.steps if s.status == 'failed']}"
                 )
             self.fault("rollback from dynamodb")
-            self.report.modes.append(str(FlagStore().get()))
+            self.report.modes.append(str(FlagStore(settings=Settings.from_env()).get()))
             time.sleep(self.rng.uniform(1.0, 2.0))  # dual-writing again
             self.advance(Phase.STOP_PG_WRITES)
             time.sleep(self.rng.uniform(1.0, 2.0))
@@ -498,7 +504,7 @@ class ChaosRun:
         crashed = [f"{a.name}: {a.crash!r}" for a in self.apps if a.crash]
         if crashed:
             raise Stalled(f"application instance crashed: {crashed}")
-        mode = FlagStore().get()
+        mode = FlagStore(settings=Settings.from_env()).get()
         deadline = time.monotonic() + 60
         while _outbox(self.prod_url) and time.monotonic() < deadline:
             time.sleep(0.3)  # the instances' drainers deliver what an outage left

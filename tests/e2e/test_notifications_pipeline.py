@@ -359,11 +359,14 @@ def test_the_demo_scenarios_end_with_the_expected_entitlements(
     from rich.console import Console
 
     from ops.demo.notifications_demo import run_notifications_demo
+    from ops.settings import Settings
 
+    # The Lambdas the demo runs in-process read their own configuration from the environment.
     monkeypatch.setenv("OPS_NOTIFICATIONS_QUEUE", f"{unique_name}.fifo")
     monkeypatch.setenv("OPS_NOTIFICATIONS_DLQ", f"{unique_name}-dlq.fifo")
     monkeypatch.setenv("PROD_DATABASE_URL", stack.prod_url)
+    settings = Settings.from_env()
     console = Console(file=io.StringIO(), width=160)
-    result = run_notifications_demo(console, tmp_path / "notifications.log")
+    result = run_notifications_demo(settings, console, tmp_path / "notifications.log")
     assert result["ok"], (result, console.file.getvalue())
     assert (result["rejected"], result["ignored"], result["dead_lettered"]) == (1, 1, 0)

@@ -146,7 +146,7 @@ def _mapping_with_renamed_attribute(env: Env) -> Any:
 
 def test_metrics_reach_cloudwatch(env: Env) -> None:
     seed(env.source_url, 150)
-    run_backfill(env.options(metrics=True, metrics_seconds=0.5))
+    run_backfill(env.options(metrics=True, metrics_seconds=0.5, metrics_namespace="PlatformOps/Migration"))
     cloudwatch = aws.client("cloudwatch")
     found = cloudwatch.list_metrics(
         Namespace="PlatformOps/Migration", Dimensions=[{"Name": "RunId", "Value": "answers"}]

@@ -14,6 +14,7 @@ import pytest
 
 from ops.backfill.engine import run_backfill
 from ops.backfill.failures import FailureLog
+from ops.settings import Settings
 from ops.verify import VerifyOptions, run_verify, verify_gate
 from tests.functional.backfill.support import Env, seed
 
@@ -52,7 +53,7 @@ def test_verification_reports_the_row_and_the_gate_says_how_to_fix_it(env: Env) 
         "recheck_delay": 0.1,
         "progress": False,
     }
-    result = run_verify(VerifyOptions(**options), control=env.control)
+    result = run_verify(VerifyOptions(**options), settings=Settings.from_env(), control=env.control)
     assert result.errors == 1 and result.rows_compared == 120
     assert "infinity" in result.samples[0]["reason"]
     gate = verify_gate(env.control, "answers")

@@ -25,6 +25,7 @@ from ops.dualwrite import Metrics, Repository, make_pool, pending_outbox
 from ops.exceptions import OpsError
 from ops.flags import FixedMode, Mode
 from ops.mapping import configure_connection, is_tombstone, load_mapping
+from ops.settings import Settings
 from ops.tables import ensure_target_table
 
 pytestmark = pytest.mark.stack
@@ -80,8 +81,9 @@ def test_traffic_in_dual_write_leaves_both_sides_equal(prod_db: str, target: str
             ANSWERS,
             pool,
             target_table=target,
+            settings=Settings.from_env(),
             modes=FixedMode(Mode.DUAL_WRITE),
-            metrics=Metrics(enabled=False),
+            metrics=Metrics("PlatformOps/Test", enabled=False),
         )
         result = run_traffic(repo, rps=120, duration=2.5, seed=7)
         assert result.error_count == 0, result.error_examples

@@ -25,6 +25,7 @@ from ops.dualwrite.shadow_log import ShadowLog, ShadowWindow, read_window
 from ops.flags import FixedMode, Mode
 from ops.mapping import is_tombstone, load_mapping
 from ops.schema import apply_migrations
+from ops.settings import Settings
 from ops.tables import ensure_pk_sk_table, ensure_target_table
 
 pytestmark = pytest.mark.stack
@@ -75,7 +76,13 @@ def clean(diary: ConnectionPool) -> ConnectionPool:
 
 def repo(pool: ConnectionPool, target: str, mode: Mode, **kwargs: Any) -> Repository:
     return Repository(
-        ANSWERS, pool, target_table=target, modes=FixedMode(mode), metrics=Metrics(enabled=False), **kwargs
+        ANSWERS,
+        pool,
+        target_table=target,
+        settings=Settings.from_env(),
+        modes=FixedMode(mode),
+        metrics=Metrics("PlatformOps/Test", enabled=False),
+        **kwargs,
     )
 
 
@@ -175,11 +182,12 @@ def control(stack: Any, unique_name: str) -> Iterator[ControlTable]:
 def shadow_repo(
     pool: ConnectionPool, target: str, control: ControlTable, recheck: float = 0.2, **kwargs: Any
 ) -> Repository:
-    metrics = Metrics(enabled=False)
+    metrics = Metrics("PlatformOps/Test", enabled=False)
     return Repository(
         ANSWERS,
         pool,
         target_table=target,
+        settings=Settings.from_env(),
         modes=FixedMode(Mode.DUAL_WRITE_SHADOW),
         metrics=metrics,
         shadow_recheck_seconds=recheck,

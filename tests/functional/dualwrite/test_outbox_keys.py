@@ -21,6 +21,7 @@ from ops.dualwrite import Metrics, Repository, drain_outbox, make_pool
 from ops.flags import FixedMode, Mode
 from ops.mapping import is_tombstone, parse_mapping
 from ops.schema import apply_migrations
+from ops.settings import Settings
 from ops.tables import ensure_target_table
 
 pytestmark = pytest.mark.stack
@@ -88,8 +89,9 @@ def test_a_tombstone_from_the_outbox_lands_on_the_items_key(events_db: tuple[str
             pool,
             dynamodb=client,
             target_table=target,
+            settings=Settings.from_env(),
             modes=FixedMode(Mode.DUAL_WRITE),
-            metrics=Metrics(enabled=False),
+            metrics=Metrics("PlatformOps/Test", enabled=False),
             auto_drain=False,
         )
 

@@ -14,6 +14,7 @@ from ops import aws
 from ops.cli.main import app
 from ops.control import ControlTable
 from ops.flags import FlagReader, FlagStore, IllegalTransition, Mode
+from ops.settings import Settings
 
 pytestmark = pytest.mark.stack
 
@@ -33,7 +34,7 @@ def dataset() -> str:
 
 
 def test_walk_forward_and_back_records_every_change(control: ControlTable, dataset: str) -> None:
-    store = FlagStore(dataset, control=control)
+    store = FlagStore(dataset, settings=Settings.from_env(), control=control)
     assert store.get() is Mode.POSTGRES
     path = ["dual_write", "dual_write_shadow", "dual_write_read_dynamodb", "dual_write_shadow"]
     for i, target in enumerate(path):
@@ -56,7 +57,7 @@ def test_walk_forward_and_back_records_every_change(control: ControlTable, datas
 
 
 def test_a_plain_flag_change_never_moves_the_source_of_truth(control: ControlTable, dataset: str) -> None:
-    store = FlagStore(dataset, control=control)
+    store = FlagStore(dataset, settings=Settings.from_env(), control=control)
     for target in ("dual_write", "dual_write_shadow", "dual_write_read_dynamodb"):
         store.set(target, reason="forward")
     with pytest.raises(IllegalTransition, match="ops migrate stop-pg-writes"):
@@ -76,11 +77,11 @@ def test_a_hand_set_dynamodb_flag_without_a_generation_stops_writers(
         Name=f"/platform-ops/migration/{dataset}/mode", Value="dynamodb", Type="String", Overwrite=True
     )
     with pytest.raises(FlagUnavailable, match="without a generation"):
-        FlagReader(dataset, ttl_seconds=0).state()
+        FlagReader(dataset, ttl_seconds=0, settings=Settings.from_env()).state()
 
 
 def test_jump_is_refused_and_nothing_changes(control: ControlTable, dataset: str) -> None:
-    store = FlagStore(dataset, control=control)
+    store = FlagStore(dataset, settings=Settings.from_env(), control=control)
     with pytest.raises(IllegalTransition, match="'dual_write' is missing"):
         store.set(Mode.DUAL_WRITE_READ_DYNAMODB, reason="too fast")
     assert store.get() is Mode.POSTGRES
@@ -88,7 +89,7 @@ def test_jump_is_refused_and_nothing_changes(control: ControlTable, dataset: str
 
 
 def test_a_stale_concurrent_change_is_refused(control: ControlTable, dataset: str) -> None:
-    a = FlagStore(dataset, control=control)
+    a = FlagStore(dataset, settings=Settings.from_env(), control=control)
     a.set(Mode.DUAL_WRITE, reason="start")
     # Another operator's view was taken before the first change landed in the control table.
     control.put(f"FLAG#{dataset}", "CURRENT", {"mode": "dual_write_shadow"})
@@ -97,8 +98,8 @@ def test_a_stale_concurrent_change_is_refused(control: ControlTable, dataset: st
 
 
 def test_reader_sees_changes_after_its_ttl(control: ControlTable, dataset: str) -> None:
-    store = FlagStore(dataset, control=control)
-    reader = FlagReader(dataset, ttl_seconds=0)
+    store = FlagStore(dataset, settings=Settings.from_env(), control=control)
+    reader = FlagReader(dataset, ttl_seconds=0, settings=Settings.from_env())
     assert reader.mode() is Mode.POSTGRES
     store.set("dual_write", reason="go")
     assert reader.mode() is Mode.DUAL_WRITE
@@ -116,7 +117,7 @@ def test_cli_get_set_history(control: ControlTable, dataset: str) -> None:
     )
     assert dry.exit_code == 0, dry.output
     assert "would change" in dry.output
-    assert FlagStore(dataset, control=control).get() is Mode.POSTGRES
+    assert FlagStore(dataset, settings=Settings.from_env(), control=control).get() is Mode.POSTGRES
     done = runner.invoke(
         app,
         ["flags", "set", "dual_write", "--reason", "start", "--yes", "--who", "bob", "--dataset", dataset],
@@ -132,7 +133,7 @@ def test_cli_get_set_history(control: ControlTable, dataset: str) -> None:
 def test_gate_refusal_changes_nothing_and_evidence_is_recorded(control: ControlTable, dataset: str) -> None:
     from ops.exceptions import GateFailed
 
-    store = FlagStore(dataset, control=control)
+    store = FlagStore(dataset, settings=Settings.from_env(), control=control)
 
     def refuse(current: Mode, target: Mode) -> None:
         raise GateFailed(f"gate for {current}->{target} refused")
@@ -145,7 +146,7 @@ def test_gate_refusal_changes_nothing_and_evidence_is_recorded(control: ControlT
 
 
 def test_rollback_moves_back_exactly_one_step(control: ControlTable, dataset: str) -> None:
-    store = FlagStore(dataset, control=control)
+    store = FlagStore(dataset, settings=Settings.from_env(), control=control)
     with pytest.raises(IllegalTransition, match="nothing to roll back"):
         store.rollback(reason="none")
     for target in ("dual_write", "dual_write_shadow", "dual_write_read_dynamodb"):
@@ -161,7 +162,7 @@ def test_rollback_moves_back_exactly_one_step(control: ControlTable, dataset: st
 
 def test_first_change_creates_the_control_table(stack: Any, unique_name: str, dataset: str) -> None:
     control = ControlTable(unique_name)
-    store = FlagStore(dataset, control=control)
+    store = FlagStore(dataset, settings=Settings.from_env(), control=control)
     assert store.history() == []
     store.set(Mode.DUAL_WRITE, reason="first ever change")
     assert [h.to_mode for h in store.history()] == ["dual_write"]
@@ -179,17 +180,19 @@ def test_a_change_the_fence_refuses_leaves_the_flag_changeable(
 
     apply_migrations(prod_db)
     fence = PgFence(prod_db)
-    store = FlagStore(dataset, control=control, fence=fence)
+    store = FlagStore(dataset, settings=Settings.from_env(), control=control, fence=fence)
     store.set(Mode.DUAL_WRITE, reason="start")
     fence.write(dataset, FlagState(Mode.DUAL_WRITE, 5))  # another writer of the fence, ahead
     aws.client("ssm").put_parameter(
         Name=f"/platform-ops/migration/{dataset}/mode", Value="dual_write", Type="String", Overwrite=True
     )
-    stale = FlagStore(dataset, control=control, fence=fence)
+    stale = FlagStore(dataset, settings=Settings.from_env(), control=control, fence=fence)
     stale.state = lambda: FlagState(Mode.DUAL_WRITE, 1)  # type: ignore[method-assign]
     stale.heal = stale.state  # type: ignore[method-assign]
     with pytest.raises(FenceConflict):
         stale.set(Mode.DUAL_WRITE_SHADOW, reason="raced")
     assert control.get(f"FLAG#{dataset}", "CURRENT")["mode"] == "dual_write"  # type: ignore[index]
-    change = FlagStore(dataset, control=control, fence=fence).set(Mode.DUAL_WRITE_SHADOW, reason="again")
+    change = FlagStore(dataset, settings=Settings.from_env(), control=control, fence=fence).set(
+        Mode.DUAL_WRITE_SHADOW, reason="again"
+    )
     assert change.generation == 6 and fence.read(dataset) == FlagState(Mode.DUAL_WRITE_SHADOW, 6)

@@ -45,7 +45,7 @@ class World:
 
     @property
     def cfg(self) -> MigrateConfig:
-        return MigrateConfig.from_env()
+        return MigrateConfig.from_env(Settings.from_env())
 
     @property
     def ledger(self) -> Ledger:
@@ -59,11 +59,11 @@ class World:
         return result.exit_code, json.loads(result.stdout)
 
     def mode(self) -> str:
-        return FlagStore().get().value
+        return FlagStore(settings=Settings.from_env()).get().value
 
     def set_mode(self, target: str) -> None:
         """Test setup: straight to a mode (the fenced protocol into `dynamodb` has tests of its own)."""
-        store = FlagStore()
+        store = FlagStore(settings=Settings.from_env())
         for step in mode_path(store.get(), Mode(target)):
             store.set(step, reason="test setup", who="test", fenced_protocol=True)
 

@@ -12,6 +12,7 @@ import pytest
 from ops import aws
 from ops.cli.main import app
 from ops.migrate.phases import Phase, PhaseState, Position
+from ops.settings import Settings
 from ops.tables import ensure_pk_sk_table
 
 from .conftest import World
@@ -99,7 +100,7 @@ def test_dual_write_moves_the_flag_through_its_neighbours(world: World) -> None:
     assert world.mode() == "dual_write_shadow"
     from ops.flags import FlagStore
 
-    assert [(c.from_mode, c.to_mode) for c in FlagStore().history()] == [
+    assert [(c.from_mode, c.to_mode) for c in FlagStore(settings=Settings.from_env()).history()] == [
         ("postgres", "dual_write"),
         ("dual_write", "dual_write_shadow"),
     ]
@@ -242,7 +243,7 @@ def test_reads_of_rows_not_copied_yet_count_only_after_the_verification_started(
     from ops.migrate import gates
     from ops.migrate.config import MigrateConfig
 
-    cfg = MigrateConfig.from_env()
+    cfg = MigrateConfig.from_env(Settings.from_env())
     now = time.time()
     world.shadow(compared=50, not_copied=30, read_at=now - 60)  # while the backfill still copied
     verified_from = stamp(now - 30)  # a full, clean verification started after those reads

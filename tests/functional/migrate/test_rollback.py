@@ -7,6 +7,7 @@ import pytest
 
 from ops.flags import FlagReader, Mode
 from ops.migrate.phases import ROLLBACK_REFUSED, Phase, PhaseState, Position
+from ops.settings import Settings
 
 from .conftest import World
 
@@ -41,10 +42,10 @@ def test_rollback_goes_one_step_back(
 
 def test_from_the_soak_reading_postgresql_again_is_one_command(world: World) -> None:
     world.advance(Phase.SOAK)
-    assert FlagReader(ttl_seconds=0).mode().reads_dynamodb
+    assert FlagReader(ttl_seconds=0, settings=Settings.from_env()).mode().reads_dynamodb
     result = world.ops("rollback", "--yes")
     assert result.exit_code == 0, result.stdout
-    mode = FlagReader(ttl_seconds=0).mode()
+    mode = FlagReader(ttl_seconds=0, settings=Settings.from_env()).mode()
     assert mode == Mode.DUAL_WRITE_SHADOW and not mode.reads_dynamodb and mode.writes_dynamodb
     assert world.ledger.position() == Position(Phase.VERIFY, PhaseState.DONE)
     for phase in (Phase.SOAK, Phase.SWITCH_READS):

@@ -43,8 +43,9 @@ class Traffic:
             "answers",
             conninfo=world.prod_url,
             target_table=world.target_table,
-            modes=FlagReader("answers", ttl_seconds=0.2),
-            metrics=Metrics(enabled=False),
+            settings=Settings.from_env(),
+            modes=FlagReader("answers", ttl_seconds=0.2, settings=Settings.from_env()),
+            metrics=Metrics("PlatformOps/Test", enabled=False),
             pause_wait_seconds=20,
         )
         self.keys = keys
@@ -124,7 +125,7 @@ def test_rollback_from_dynamodb_loses_nothing_and_forward_again_works(world: Wor
             _caught_up(flipped_at)
             code, doc = world.ops_json("rollback", "--yes")
             assert code == 0, doc
-            assert FlagStore().get() is Mode.DUAL_WRITE_READ_DYNAMODB
+            assert FlagStore(settings=Settings.from_env()).get() is Mode.DUAL_WRITE_READ_DYNAMODB
             assert world.ledger.record(Phase.STOP_PG_WRITES).state == PhaseState.ROLLED_BACK  # type: ignore[union-attr]
             assert world.ledger.position().completed == Phase.SOAK
             assert not reverse.status(Settings.from_env()).running
@@ -170,7 +171,7 @@ def test_the_rollback_waits_for_a_reverse_replication_that_fell_behind(
         threading.Timer(3.0, os.kill, (pid, signal.SIGCONT)).start()
         code, doc = world.ops_json("rollback", "--yes")
         assert code == 0, doc
-        assert FlagStore().get() is Mode.DUAL_WRITE_READ_DYNAMODB
+        assert FlagStore(settings=Settings.from_env()).get() is Mode.DUAL_WRITE_READ_DYNAMODB
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)

@@ -26,6 +26,7 @@ from ops.dualwrite import Repository, make_pool
 from ops.dualwrite.shadow_log import read_window
 from ops.flags import FlagReader
 from ops.mapping import load_mapping
+from ops.settings import Settings
 
 from .conftest import World
 
@@ -50,7 +51,8 @@ class Traffic:
             "answers",
             self.pool,
             target_table=world.target_table,
-            modes=FlagReader("answers", ttl_seconds=0.5),
+            settings=Settings.from_env(),
+            modes=FlagReader("answers", ttl_seconds=0.5, settings=Settings.from_env()),
         )
         self.stop = threading.Event()
         self.result: TrafficResult | None = None

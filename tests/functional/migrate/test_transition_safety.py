@@ -42,8 +42,9 @@ def _app(world: World, ttl: float, **kwargs: Any) -> Repository:
         "answers",
         conninfo=world.prod_url,
         target_table=world.target_table,
-        modes=FlagReader("answers", ttl_seconds=ttl),
-        metrics=Metrics(enabled=False),
+        settings=Settings.from_env(),
+        modes=FlagReader("answers", ttl_seconds=ttl, settings=Settings.from_env()),
+        metrics=Metrics("PlatformOps/Test", enabled=False),
         **kwargs,
     )
 
@@ -94,7 +95,7 @@ def test_a_stale_instance_cannot_overwrite_a_dynamodb_mode_write(
     fresh = _app(world, ttl=0)
     try:
         assert stale.modes.state().mode is Mode.DUAL_WRITE_READ_DYNAMODB  # cached from now on
-        fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+        fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
         # Reverse replication (started by the flip) would copy B's write to PostgreSQL in its own
         # time; stopped, PostgreSQL can only change by a write that should not happen.
         reverse.stop(Settings.from_env())
@@ -140,8 +141,9 @@ def test_a_put_delayed_past_the_flip_cannot_replace_a_newer_dynamodb_mode_write(
         conninfo=world.prod_url,
         dynamodb=held,
         target_table=world.target_table,
-        modes=FlagReader("answers", ttl_seconds=0),
-        metrics=Metrics(enabled=False),
+        settings=Settings.from_env(),
+        modes=FlagReader("answers", ttl_seconds=0, settings=Settings.from_env()),
+        metrics=Metrics("PlatformOps/Test", enabled=False),
         auto_drain=False,
     )
     fresh = _app(world, ttl=0)
@@ -150,7 +152,7 @@ def test_a_put_delayed_past_the_flip_cannot_replace_a_newer_dynamodb_mode_write(
         writer.start()
         assert held.held.wait(10)  # committed in PostgreSQL, its DynamoDB put not sent yet
         # The flip drains the outbox (delivering the committed write) before DynamoDB takes writes.
-        fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+        fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
         assert _item(world, key)["body"] == {"S": "committed before the flip"}  # type: ignore[index]
         fresh.update(key, {"body": "dynamodb mode"})
         held.release.set()
@@ -168,7 +170,7 @@ def test_outbox_repair_after_the_flip_neither_overwrites_nor_drops(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
     world, key = reading_dynamodb
-    fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+    fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
     fresh = _app(world, ttl=0)
     try:
         fresh.update(key, {"body": "dynamodb mode"})
@@ -203,17 +205,17 @@ def test_outbox_repair_after_the_flip_neither_overwrites_nor_drops(
 def test_a_plain_flag_rollback_out_of_dynamodb_is_refused(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
-    fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+    fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
     out = CliRunner().invoke(app, ["flags", "rollback", "--reason", "latency", "--yes"])
     assert out.exit_code != 0 and "ops migrate rollback" in str(out.exception)
-    assert FlagStore().get() is Mode.DYNAMODB
+    assert FlagStore(settings=Settings.from_env()).get() is Mode.DYNAMODB
 
 
 def test_writes_wait_out_a_pause_and_continue_in_the_new_mode(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
     world, key = reading_dynamodb
-    store = FlagStore()
+    store = FlagStore(settings=Settings.from_env())
     repo = _app(world, ttl=3600, pause_wait_seconds=10)
     try:
         repo.modes.state()
@@ -239,7 +241,7 @@ def test_a_pause_left_by_a_crashed_cutover_ends_by_itself(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
     world, key = reading_dynamodb
-    store = FlagStore()
+    store = FlagStore(settings=Settings.from_env())
     repo = _app(world, ttl=0, pause_wait_seconds=0.5)
     try:
         store.pause(seconds=2, reason="cutover crashed after this")
@@ -276,13 +278,14 @@ def test_the_outbox_drains_by_itself_after_a_dynamodb_outage(
 ) -> None:
     world, key = reading_dynamodb
     outage = _Outage(aws.client("dynamodb"))
-    metrics = Metrics(enabled=False)
+    metrics = Metrics("PlatformOps/Test", enabled=False)
     repo = Repository(
         "answers",
         conninfo=world.prod_url,
         dynamodb=outage,
         target_table=world.target_table,
-        modes=FlagReader("answers", ttl_seconds=0),
+        settings=Settings.from_env(),
+        modes=FlagReader("answers", ttl_seconds=0, settings=Settings.from_env()),
         metrics=metrics,
         drain_interval_seconds=0.3,
     )
@@ -312,7 +315,7 @@ def test_switch_reads_refuses_an_outbox_row_older_than_in_flight(world: World) -
         "INSERT INTO outbox (table_name, row_key, op, version, created_at) "
         "VALUES ('answers', '{}', 'upsert', 1, now() - interval '30 seconds')",
     )
-    check = gates.outbox_check(MigrateConfig.from_env())
+    check = gates.outbox_check(MigrateConfig.from_env(Settings.from_env()))
     assert not check.ok and "oldest 30 s" in check.measured and "10 s" in check.threshold
 
 
@@ -355,6 +358,7 @@ def test_verify_repair_leaves_a_row_the_lagging_replica_has_not_received(
             repair=True,
             progress=False,
         ),
+        settings=Settings.from_env(),
         control=world.control,
     )
     assert result.extra == 0 and result.lagging >= 1
@@ -396,21 +400,23 @@ def test_the_verify_gate_refuses_a_run_from_before_the_backfill_finished(world: 
     before = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     world.advance(Phase.BACKFILL)
     _store_full_run(world, before)
-    gate = adapters.verify_gate(MigrateConfig.from_env(), world.control)
+    gate = adapters.verify_gate(MigrateConfig.from_env(Settings.from_env()), world.control)
     failed = {c.name: c for c in gate.failed}
     assert list(failed) == ["started after the last change"]
     assert failed["started after the last change"].threshold.startswith("after ")
     _store_full_run(world, datetime.now(UTC).isoformat())
-    assert adapters.verify_gate(MigrateConfig.from_env(), world.control).ok
+    assert adapters.verify_gate(MigrateConfig.from_env(Settings.from_env()), world.control).ok
 
 
 def test_the_tombstone_ttl_must_outlive_the_migration(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from ops.migrate import gates
 
     world.advance(Phase.VERIFY)
-    assert gates.tombstone_ttl_check(MigrateConfig.from_env(), world.ledger).ok  # 30 days default
+    assert gates.tombstone_ttl_check(
+        MigrateConfig.from_env(Settings.from_env()), world.ledger
+    ).ok  # 30 days default
     monkeypatch.setenv("OPS_TOMBSTONE_TTL_SECONDS", str(7 * 86400))  # shorter than the 14-day soak
-    check = gates.tombstone_ttl_check(MigrateConfig.from_env(), world.ledger)
+    check = gates.tombstone_ttl_check(MigrateConfig.from_env(Settings.from_env()), world.ledger)
     assert not check.ok and "OPS_TOMBSTONE_TTL_SECONDS" in check.fix
 
 
@@ -443,8 +449,9 @@ def test_without_ssm_a_writer_follows_the_fence_or_stops(
         "answers",
         conninfo=world.prod_url,
         target_table=world.target_table,
-        modes=FlagReader("answers", ttl_seconds=0, ssm=ssm),
-        metrics=Metrics(enabled=False),
+        settings=Settings.from_env(),
+        modes=FlagReader("answers", ttl_seconds=0, ssm=ssm, settings=Settings.from_env()),
+        metrics=Metrics("PlatformOps/Test", enabled=False),
     )
     try:
         repo.modes.state()
@@ -453,7 +460,7 @@ def test_without_ssm_a_writer_follows_the_fence_or_stops(
         assert _row(world, key)[0] == "written while SSM was down"  # type: ignore[index]
         assert _item(world, key)["body"] == {"S": "written while SSM was down"}  # type: ignore[index]
         assert repo.metrics.count("FlagReadFromFence") == 1
-        fenced.stop_postgres_writes(MigrateConfig.from_env(), "test")
+        fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
         with pytest.raises(FlagUnavailable, match="refusing to write"):
             repo.update(key, {"body": "must not be written"})
         assert _item(world, key)["body"] == {"S": "written while SSM was down"}  # type: ignore[index]

@@ -22,6 +22,7 @@ from ops.reverse import Change, ReverseApplier, ReverseState
 from ops.reverse.control import make_pool, streams_client
 from ops.reverse.poller import StreamPoller, start_positions, stream_arn
 from ops.schema import apply_migrations
+from ops.settings import Settings
 from ops.tables import ensure_pk_sk_table, ensure_target_table
 from tests.functional.replica.seed import AnswerKey, answers_in_dynamodb, answers_in_postgres, seed_domain
 
@@ -140,8 +141,9 @@ def test_the_poller_applies_dynamodb_mode_traffic_and_resumes_after_a_restart(wo
         ANSWERS,
         world.pool,
         target_table=world.target,
+        settings=Settings.from_env(),
         modes=FixedMode(Mode.DYNAMODB, generation=5),
-        metrics=Metrics(enabled=False),
+        metrics=Metrics("PlatformOps/Test", enabled=False),
         auto_drain=False,
     )
     users = {1: (1, 2), 2: (3, 4), 3: (5, 6)}
@@ -179,7 +181,6 @@ def test_a_failed_change_goes_to_the_failure_log_and_retry_failed_applies_it(wor
     """A change PostgreSQL refuses (here: its couple does not exist there yet) is logged with the
     reason, the stream moves on, and `retry-failed` applies the item once the cause is fixed."""
     from ops.reverse import control
-    from ops.settings import Settings
 
     state = ReverseState(world.control, "answers")
     orphan = _item(77, 1, 1, 100, "for a couple PostgreSQL does not have yet")

@@ -16,6 +16,7 @@ from ops.dualwrite import Repository
 from ops.flags import FixedMode, Mode
 from ops.mapping import TableMapping, configure_connection, load_mapping
 from ops.schema import apply_migrations
+from ops.settings import Settings
 from ops.tables import ensure_target_table
 from ops.verify import VerifyOptions, VerifyResult, run_verify
 from tests.functional.replica.seed import seed_domain
@@ -54,6 +55,7 @@ class World:
             conninfo=self.url,
             dynamodb=self.ddb,
             target_table=self.target,
+            settings=Settings.from_env(),
             modes=FixedMode(Mode.DUAL_WRITE),
         )
 
@@ -69,7 +71,12 @@ class World:
             "batch_size": 40,
             "progress": False,
         }
-        return run_verify(VerifyOptions(**{**defaults, **options}), control=self.control, dynamodb=self.ddb)
+        return run_verify(
+            VerifyOptions(**{**defaults, **options}),
+            settings=Settings.from_env(),
+            control=self.control,
+            dynamodb=self.ddb,
+        )
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from ops.cli.main import app
 from ops.flags import FlagStore
+from ops.settings import Settings
 from tests.functional.verify.conftest import World
 
 pytestmark = pytest.mark.stack
@@ -50,7 +51,7 @@ def test_verify_run_status_report_cycle(world: World, monkeypatch: pytest.Monkey
     dry = runner.invoke(app, ["verify", "run", "--dry-run"])
     assert dry.exit_code != 0 and "--dry-run applies to --repair" in str(dry.exception or dry.output)
 
-    flags = FlagStore(dataset)
+    flags = FlagStore(dataset, settings=Settings.from_env())
     for mode in ("dual_write", "dual_write_shadow", "dual_write_read_dynamodb"):
         flags.set(mode, reason="test")
     refused_repair = runner.invoke(app, ["verify", "run", "--table", "answers", "--repair", "--yes"])

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ops.settings import Settings
 from ops.verify import VerifyOptions, VerifyResult, verify_gate
 from ops.verify.checkpoint import CheckpointStore
 from ops.verify.engine import MIN_SCAN_SEGMENTS, run_verify_processes
@@ -56,7 +57,9 @@ def test_two_workers_of_two_processes_agree_with_one_process(
     results: dict[int, VerifyResult] = {}
 
     def worker(i: int) -> None:
-        results[i] = run_verify_processes(replace(options, worker=i), processes=2)
+        results[i] = run_verify_processes(
+            replace(options, worker=i), processes=2, settings=Settings.from_env()
+        )
 
     hosts = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
     for host in hosts:

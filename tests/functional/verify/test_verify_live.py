@@ -59,7 +59,9 @@ def test_interrupted_run_resumes_from_checkpoints(world: World) -> None:
         "batch_size": 20,
         "progress": False,
     }
-    first = Verifier(VerifyOptions(**options), control=world.control, dynamodb=world.ddb)
+    first = Verifier(
+        VerifyOptions(**options), settings=Settings.from_env(), control=world.control, dynamodb=world.ddb
+    )
     real = first.items.batch_get
     calls = {"n": 0}
 
@@ -76,13 +78,17 @@ def test_interrupted_run_resumes_from_checkpoints(world: World) -> None:
     with pytest.raises(ConfigError, match="different options"):
         Verifier(
             VerifyOptions(**{**options, "segments": 2, "resume": True}),
+            settings=Settings.from_env(),
             control=world.control,
             dynamodb=world.ddb,
         ).run()
     interrupted = first.store.latest_unfinished()
     assert interrupted is not None
     resumed = Verifier(
-        VerifyOptions(**{**options, "resume": True}), control=world.control, dynamodb=world.ddb
+        VerifyOptions(**{**options, "resume": True}),
+        settings=Settings.from_env(),
+        control=world.control,
+        dynamodb=world.ddb,
     )
     read_again: list[int] = []
     real_pages = resumed.reader.pages

@@ -87,7 +87,7 @@ def test_a_writer_that_cannot_reread_the_flag_after_its_ttl_fails_closed() -> No
     """Writes never run under a flag that may have changed more than one TTL ago; reads keep
     serving the last state read (they cannot lose data)."""
     ssm, clock = FakeSSM("dual_write"), ManualClock(100.0)
-    reader = FlagReader("answers", ttl_seconds=5, ssm=ssm, clock=clock)
+    reader = FlagReader("answers", ttl_seconds=5, ssm=ssm, clock=clock, settings=Settings.from_env())
     assert reader.state().mode is Mode.DUAL_WRITE
     ssm.fail = True
     clock.now += 4.9
@@ -143,8 +143,8 @@ def test_reader_without_any_known_mode_refuses_to_guess() -> None:
     ssm = FakeSSM("dual_write")
     ssm.fail = True
     with pytest.raises(FlagUnavailable, match="SSM"):
-        FlagReader("answers", ssm=ssm).mode()
+        FlagReader("answers", ssm=ssm, settings=Settings.from_env()).mode()
 
 
 def test_missing_parameter_means_postgres() -> None:
-    assert FlagReader("answers", ssm=FakeSSM(None)).mode() is Mode.POSTGRES
+    assert FlagReader("answers", ssm=FakeSSM(None), settings=Settings.from_env()).mode() is Mode.POSTGRES

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from ops.flags import Mode
 from ops.mapping import ItemKeyParser, load_mapping
+from ops.settings import Settings
 from ops.verify import (
     MISMATCHED,
     MISSING,
@@ -147,6 +148,7 @@ def _verifier(
     }
     v = Verifier(
         VerifyOptions(**{**defaults, **options}),
+        settings=Settings.from_env(),
         control=FakeControl(),  # type: ignore[arg-type]
         dynamodb=object(),
         console=Console(file=io.StringIO()),
