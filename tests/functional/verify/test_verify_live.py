@@ -10,6 +10,7 @@ import pytest
 
 from ops.demo.traffic import TrafficResult, run_traffic
 from ops.exceptions import ConfigError
+from ops.settings import Settings
 from ops.verify import Verifier, VerifyOptions, verify_gate
 from tests.functional.verify.conftest import World
 

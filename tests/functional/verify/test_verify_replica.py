@@ -12,7 +12,6 @@ import pytest
 
 from ops.demo.traffic import TrafficResult, run_traffic
 from ops.replica import LogicalReplicaDriver, wait_for_replica
-from ops.settings import Settings
 from tests.functional.verify.conftest import World
 
 pytestmark = pytest.mark.stack
