@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ops.demo.rehearsal import DRILL_SAMPLE_PERCENT, Rehearsal, RehearsalOptions, render_report
+from ops.demo.rehearsal import (
+    DRILL_SAMPLE_PERCENT,
+    FINAL_SAMPLE_PERCENT,
+    Rehearsal,
+    RehearsalOptions,
+    render_report,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -47,13 +53,15 @@ def test_rehearsal_migrates_under_traffic_with_nothing_lost(tmp_path: Path) -> N
     assert report.backfill["segments_complete"] == report.backfill["segments_total"]
     assert report.backfill["rows_failed"] == 0
     assert report.backfill["rows_written"] + report.backfill["rows_present"] >= ROWS
-    for result in (report.verify, report.final_check):
-        assert result["rows_compared"] >= ROWS and result["sample_percent"] is None
-        assert (result["mismatched"], result["missing"], result["extra"]) == (0, 0, 0), result
-    # After the rollback drill a sample is checked: the full run at the gate was minutes before.
+    assert report.verify["rows_compared"] >= ROWS and report.verify["sample_percent"] is None
+    # After the rollback drill and at the end a sample is checked: full runs came before (the
+    # gate's, the rollback from dynamodb's) and the history check compares every key.
     drill = report.verify["after_rollback"]
-    assert drill["sample_percent"] == DRILL_SAMPLE_PERCENT and drill["rows_compared"] > 0
-    assert (drill["mismatched"], drill["missing"], drill["extra"]) == (0, 0, 0), drill
+    assert drill["sample_percent"] == DRILL_SAMPLE_PERCENT
+    assert report.final_check["sample_percent"] == FINAL_SAMPLE_PERCENT
+    for result in (report.verify, drill, report.final_check):
+        assert result["rows_compared"] > 0
+        assert (result["mismatched"], result["missing"], result["extra"]) == (0, 0, 0), result
     assert report.rows_lost == 0
     assert report.rows_resurrected == 0
     # Every write judged by its history, across stop-pg-writes, the rollback from dynamodb and
@@ -61,6 +69,7 @@ def test_rehearsal_migrates_under_traffic_with_nothing_lost(tmp_path: Path) -> N
     assert report.history["acknowledged"] > 100
     for side in ("dynamodb", "postgres"):
         verdict = report.history[side]
+        assert verdict["keys"] >= ROWS, verdict
         assert (verdict["lost"], verdict["overwritten_by_older"], verdict["resurrected"]) == (0, 0, 0), (
             verdict
         )
