@@ -44,7 +44,7 @@ from ops.backfill.options import (
     dynamodb_endpoint,
     fingerprint,
 )
-from ops.backfill.planner import Plan, owns, plan_segments
+from ops.backfill.planner import Plan, Segment, owns, plan_segments
 from ops.backfill.pump import PutPump
 from ops.backfill.results import BackfillResult, SegmentResult
 from ops.backfill.throttle import Throttle
@@ -199,10 +199,7 @@ class BackfillEngine:
                     self.runs[segment.index] = SegmentRun(
                         segment, states.get(segment.index) or SegmentState(segment.index)
                     )
-            for segment in owned:
-                if segment.index not in self.runs and segment.index in states:
-                    done = SegmentRun(segment, states[segment.index])
-                    self.runs[segment.index] = done
+            self._note_done(owned, states)
             self.started = time.monotonic()
             with fewer_collections():
                 eventloop.run(self._copy([self.runs[s.index] for s in todo], leased))
@@ -262,6 +259,17 @@ class BackfillEngine:
 
     def metrics_snapshot(self) -> dict[str, int]:
         return {**asdict(self.live), "throttle_events": self.throttle.throttle_events}
+
+    def _note_done(self, owned: list[Segment], states: dict[int, SegmentState]) -> None:
+        """This worker's segments finished before this start: its own result, unless another
+        worker of the fleet took one over and copied it."""
+        for segment in owned:
+            if segment.index in self.runs or segment.index not in states:
+                continue
+            if self._fellow(states[segment.index].lease_worker):
+                self.elsewhere.add(segment.index)
+            else:
+                self.runs[segment.index] = SegmentRun(segment, states[segment.index])
 
     def _fellow(self, holder: str | None) -> bool:
         """True when `holder` ("i/N") is another worker of this same fleet: it may have taken

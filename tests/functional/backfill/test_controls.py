@@ -42,6 +42,19 @@ def test_two_workers_cover_every_row_exactly_once(env: Env) -> None:
     env.assert_copy_equals_source()
 
 
+def test_a_late_worker_reports_none_of_the_segments_a_fellow_took_over(env: Env) -> None:
+    """Worker 0 runs alone: it copies its segments, then takes over worker 1's (not started). Worker 1
+    starting afterwards finds them complete, copied by its fellow: they are not its own result."""
+    seed(env.source_url, 300)
+    control = ControlTable(env.control_table)
+    first = run_backfill(env.options(segments=4, worker=0, workers=2), control=control)
+    assert {s.index for s in first.segments} == set(range(4))
+    assert first.counters.rows_written == 300
+    late = run_backfill(env.options(segments=4, worker=1, workers=2), control=control)
+    assert late.segments == [] and late.counters.rows_written == 0
+    env.assert_copy_equals_source()
+
+
 def _until(check: Any, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
