@@ -140,15 +140,27 @@ class CheckpointStore:
                 },
                 condition="attribute_not_exists(pk)",
             )
-            for segment in plan.segments:
-                self.control.put(
-                    self.pk,
-                    segment_sk(segment.index),
-                    {"index": segment.index, "state": SegmentStatus.PENDING, "rows_expected": segment.rows},
-                    condition="attribute_not_exists(pk)",
-                )
         except ConditionFailed:
-            pass
+            pass  # another worker recorded it: its plan is the plan, and it writes the segments
+        else:
+            for segment in plan.segments:
+                try:
+                    self.control.put(
+                        self.pk,
+                        segment_sk(segment.index),
+                        {
+                            "index": segment.index,
+                            "state": SegmentStatus.PENDING,
+                            "rows_expected": segment.rows,
+                        },
+                        condition="attribute_not_exists(pk)",
+                    )
+                except ConditionFailed:
+                    # A fellow worker's lease reached this segment first and created its item from
+                    # the key alone: give it the plan's row count, and go on with the others.
+                    self.control.update(
+                        self.pk, segment_sk(segment.index), set_={"rows_expected": segment.rows}
+                    )
         run = self.load_run()
         assert run is not None
         return run
