@@ -15,7 +15,18 @@ from tests.terraform.terraform_docs import _plain
 
 pytestmark = pytest.mark.terraform
 
-ROOT_FILES = {"versions.tf", "providers.tf", "variables.tf", "main.tf", "outputs.tf", "terraform.tfvars"}
+ROOT_FILES = {
+    "backend.tf",
+    "versions.tf",
+    "providers.tf",
+    "variables.tf",
+    "main.tf",
+    "outputs.tf",
+    "terraform.tfvars",
+}
+# What a root keeps as its own; every other file is a link into envs/shared (one copy for all roots).
+OWN_FILES = {"backend.tf", "main.tf", "terraform.tfvars"}
+SHARED = tooling.TERRAFORM_DIR / "envs" / "shared"
 OUTPUT_REFERENCE = re.compile(r"terraform output\s+(?:-(?:json|raw|no-color)\s+)*([a-z_][a-z0-9_]*)")
 DOCS = [
     *sorted((tooling.REPO / "runbooks").glob("*.md")),
@@ -89,14 +100,29 @@ def test_every_root_pins_its_account(root: str) -> None:
     )
 
 
+@pytest.mark.parametrize("root", [tooling.rel(r) for r in tooling.envs()])
+def test_roots_share_every_file_but_their_settings(root: str) -> None:
+    """A root owns its backend, tfvars and module block; the rest is one file in envs/shared."""
+    path = tooling.TERRAFORM_DIR / root
+    kind = "production-link" if path.name == "production-link" else "environment"
+    for name in ROOT_FILES - OWN_FILES:
+        shared = SHARED / name if name in ("versions.tf", "providers.tf") else SHARED / kind / name
+        assert (path / name).is_symlink(), f"{root}/{name} must be a link to {tooling.rel(shared)}"
+        assert (path / name).resolve() == shared.resolve(), f"{root}/{name} links elsewhere than {shared}"
+    for name in OWN_FILES:
+        assert not (path / name).is_symlink(), f"{root}/{name} is the root's own setting, not a link"
+
+
 def test_environments_differ_only_in_their_settings() -> None:
-    """The two environment roots share every file but main.tf, tfvars and the backend's names."""
-    staging, prod = (tooling.TERRAFORM_DIR / "envs" / env for env in ("staging", "prod"))
-    for name in ("providers.tf", "variables.tf", "outputs.tf"):
-        assert (staging / name).read_text() == (prod / name).read_text(), name
-    assert (staging / "versions.tf").read_text().replace("staging", "prod") == (
-        prod / "versions.tf"
-    ).read_text()
+    """The two environments' backends differ only in the environment's name."""
+    for link in ("", "production-link"):
+        staging, prod = (tooling.TERRAFORM_DIR / "envs" / env / link for env in ("staging", "prod"))
+        assert (staging / "backend.tf").read_text().replace("staging", "prod") == (
+            prod / "backend.tf"
+        ).read_text()
+    tests = SHARED / "production-link" / "tests" / "production_link.tftest.hcl"
+    for production_link in tooling.production_links():
+        assert (production_link / "tests" / tests.name).resolve() == tests.resolve()
 
 
 def test_docs_name_only_outputs_that_exist() -> None:
@@ -120,7 +146,8 @@ def test_every_variable_is_described_and_typed() -> None:
     missing = [
         f"{tooling.rel(module)}: {name}"
         for module in tooling.modules() + tooling.envs()
-        for name, body in blocks(module / "variables.tf", "variable").items()
+        for tf in sorted(module.glob("*.tf"))
+        for name, body in blocks(tf, "variable").items()
         if not body.get("description") or not body.get("type")
     ]
     assert not missing, f"variables without description or type: {missing}"

@@ -1,0 +1,37 @@
+# The environment module's outputs, one for one (descriptions in modules/environment/outputs.tf;
+# tests/terraform checks both roots pass every one through).
+output "ops_environment" { value = module.environment.ops_environment }
+output "name_prefix" { value = module.environment.name_prefix }
+output "vpc_id" { value = module.environment.vpc_id }
+output "vpc_cidr_block" { value = module.environment.vpc_cidr_block }
+output "production_peering_connection_id" { value = module.environment.production_peering_connection_id }
+output "v2_rds_instance_identifier" { value = module.environment.v2_rds_instance_identifier }
+output "v2_address" { value = module.environment.v2_address }
+output "v2_master_secret_arn" { value = module.environment.v2_master_secret_arn }
+output "v2_dms_writer_secret_arn" { value = module.environment.v2_dms_writer_secret_arn }
+output "v2_reader_secret_arn" { value = module.environment.v2_reader_secret_arn }
+output "dms_source_secret_arn" { value = module.environment.dms_source_secret_arn }
+output "dms_replication_arn" { value = module.environment.dms_replication_arn }
+output "dms_lob_settings" { value = module.environment.dms_lob_settings }
+output "control_table_name" { value = module.environment.control_table_name }
+output "target_table_name" { value = module.environment.target_table_name }
+output "flag_parameter_names" { value = module.environment.flag_parameter_names }
+output "flag_read_policy_arn" { value = module.environment.flag_read_policy_arn }
+output "notifications_queue_name" { value = module.environment.notifications_queue_name }
+output "notifications_queue_url" { value = module.environment.notifications_queue_url }
+output "notifications_dlq_name" { value = module.environment.notifications_dlq_name }
+output "notifications_dlq_url" { value = module.environment.notifications_dlq_url }
+output "notifications_api_endpoint" { value = module.environment.notifications_api_endpoint }
+output "entitlement_database_secret_arn" { value = module.environment.entitlement_database_secret_arn }
+output "google_play_credentials_secret_arn" { value = module.environment.google_play_credentials_secret_arn }
+output "backfill_instance_ids" { value = module.environment.backfill_instance_ids }
+output "alarm_topic_arn" { value = module.environment.alarm_topic_arn }
+output "alarm_names" { value = module.environment.alarm_names }
+output "kms_key_arn" { value = module.environment.kms_key_arn }
+output "rds_deletion_protection" { value = module.environment.rds_deletion_protection }
+output "dynamodb_deletion_protection" { value = module.environment.dynamodb_deletion_protection }
+output "secret_recovery_windows" { value = module.environment.secret_recovery_windows }
+output "receiver_environment_variable_names" { value = module.environment.receiver_environment_variable_names }
+output "consumer_environment_variable_names" { value = module.environment.consumer_environment_variable_names }
+output "reverse_database_secret_arn" { value = module.environment.reverse_database_secret_arn }
+output "reverse_function_name" { value = module.environment.reverse_function_name }

@@ -1,0 +1,10 @@
+terraform {
+  # In the production account, beside the application's own state: its owners apply this root.
+  backend "s3" {
+    bucket       = "platform-ops-production-link-state-staging"
+    key          = "platform-ops/staging/production-link.tfstate"
+    region       = "us-east-1"
+    encrypt      = true
+    use_lockfile = true
+  }
+}
