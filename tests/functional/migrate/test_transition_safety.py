@@ -27,6 +27,7 @@ from ops.replica import LogicalReplicaDriver
 from ops.reverse import control as reverse
 from ops.settings import Settings
 from ops.verify import VerifyOptions, run_verify
+from tests.chaos.faults import RefusingClient
 from tests.functional.replica.seed import seed_domain
 
 from .conftest import World
@@ -255,29 +256,11 @@ def test_a_pause_left_by_a_crashed_cutover_ends_by_itself(
         repo.close()
 
 
-class _Outage:
-    """A DynamoDB client that refuses puts until `heal()`."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.down = True
-
-    def put_item(self, **kwargs: Any) -> Any:
-        if self.down:
-            from botocore.exceptions import ClientError
-
-            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "outage"}}, "PutItem")
-        return self.real.put_item(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-
 def test_the_outbox_drains_by_itself_after_a_dynamodb_outage(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
     world, key = reading_dynamodb
-    outage = _Outage(aws.client("dynamodb"))
+    outage = RefusingClient(aws.client("dynamodb"), "put_item", "ServiceUnavailable")
     metrics = Metrics("PlatformOps/Test", enabled=False)
     repo = Repository(
         "answers",
@@ -420,21 +403,6 @@ def test_the_tombstone_ttl_must_outlive_the_migration(world: World, monkeypatch:
     assert not check.ok and "OPS_TOMBSTONE_TTL_SECONDS" in check.fix
 
 
-class _SsmDown:
-    """SSM answering until `down`, then refusing every read."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.down = False
-
-    def get_parameter(self, **kwargs: Any) -> Any:
-        if self.down:
-            from botocore.exceptions import ClientError
-
-            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "GetParameter")
-        return self.real.get_parameter(**kwargs)
-
-
 def test_without_ssm_a_writer_follows_the_fence_or_stops(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
@@ -444,7 +412,7 @@ def test_without_ssm_a_writer_follows_the_fence_or_stops(
     from ops.flags import FlagUnavailable
 
     world, key = reading_dynamodb
-    ssm = _SsmDown(aws.client("ssm"))
+    ssm = RefusingClient(aws.client("ssm"), "get_parameter", "InternalServerError", down=False)
     repo = Repository(
         "answers",
         conninfo=world.prod_url,
