@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from lambdas.consumer.exceptions import InvalidNotification
-from lambdas.consumer.model import ms_to_datetime
+from lambdas.consumer.model import ms_to_datetime, ordering_time
 
 
 @dataclass(frozen=True)
@@ -25,12 +25,7 @@ class AppleNotification:
 
     @property
     def signed_date(self) -> datetime:
-        signed = ms_to_datetime(self.payload.get("signedDate"))
-        if signed is None:
-            raise InvalidNotification(
-                "Apple notification has no signedDate; it cannot be ordered. Inspect it in the DLQ."
-            )
-        return signed
+        return ordering_time(self.payload, "signedDate", "Apple")
 
     @property
     def data(self) -> dict[str, Any]:
