@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
@@ -98,6 +98,13 @@ class _Candidate:
     seen_at: float
     rounds: int = 0
     item_version: Any = None  # extras: the _ver read from DynamoDB
+
+
+class _Recheck(Protocol):
+    def __call__(self, state: SegmentState, pending: list[_Candidate], *, wait: bool) -> list[_Candidate]: ...
+
+
+_Save = Callable[[str, SegmentState, list[_Candidate]], None]
 
 
 class Verifier:
@@ -364,12 +371,8 @@ class Verifier:
                     pending.append(_Candidate(difference, self.clock()))
             state.last_key = [rows[-1][c] for c in self.tm.key_columns]
             progress.advance(bar, len(rows))
-            pending = self._recheck_rows(state, pending, wait=len(pending) > _MAX_PENDING)
-            self._save(run_id, state, pending)
-        while pending:
-            pending = self._recheck_rows(state, pending, wait=True)
-        state.done = True
-        self._save(run_id, state, pending)
+            pending = self._checkpoint(run_id, state, pending, self._recheck_rows, self._save)
+        self._finish(run_id, state, pending, self._recheck_rows, self._save)
 
     def _ident(self, row: dict[str, Any]) -> ItemKey | None:
         """The item key of a row, or None when the row cannot have one (compare_row reports it)."""
@@ -377,6 +380,26 @@ class Verifier:
             return item_key(self.tm.key(row))
         except RowError:
             return None
+
+    @staticmethod
+    def _checkpoint(
+        run_id: str, state: SegmentState, pending: list[_Candidate], recheck: _Recheck, save: _Save
+    ) -> list[_Candidate]:
+        """After a page (rows or scanned items): re-check what is due (waiting for all of it once
+        too many are pending), then save the segment's position with what is still pending."""
+        pending = recheck(state, pending, wait=len(pending) > _MAX_PENDING)
+        save(run_id, state, pending)
+        return pending
+
+    @staticmethod
+    def _finish(
+        run_id: str, state: SegmentState, pending: list[_Candidate], recheck: _Recheck, save: _Save
+    ) -> None:
+        """The segment is read to its end: re-check until nothing is pending, then save it done."""
+        while pending:
+            pending = recheck(state, pending, wait=True)
+        state.done = True
+        save(run_id, state, pending)
 
     def _save(self, run_id: str, state: SegmentState, pending: list[_Candidate]) -> None:
         state.pending = [
@@ -485,12 +508,8 @@ class Verifier:
                     )
                 )
             state.last_key = last
-            pending = self._recheck_extras(state, pending, wait=len(pending) > _MAX_PENDING)
-            self._save_scan(run_id, state, pending)
-        while pending:
-            pending = self._recheck_extras(state, pending, wait=True)
-        state.done = True
-        self._save_scan(run_id, state, pending)
+            pending = self._checkpoint(run_id, state, pending, self._recheck_extras, self._save_scan)
+        self._finish(run_id, state, pending, self._recheck_extras, self._save_scan)
         progress.advance(bar)
 
     def _save_scan(self, run_id: str, state: SegmentState, pending: list[_Candidate]) -> None:
