@@ -118,7 +118,7 @@ def status(
 @app.command()
 def plan(  # noqa: PLR0917 - one parameter per CLI option
     table: str | None = typer.Option(None, "--table", help="PostgreSQL table (default: the dataset)."),
-    source_url: str | None = typer.Option(None, help="Source database (default: $V2_DATABASE_URL)."),
+    source_url: str | None = backfill_cli.SourceUrlOption,
     exact: bool = typer.Option(False, "--exact", help="Count the rows (default: PostgreSQL's statistics)."),
     rows: int | None = typer.Option(None, help="Plan for this many rows instead of reading the source."),
     item_bytes: float = typer.Option(1400.0, help="With --rows: the average DynamoDB item size in bytes."),
