@@ -45,6 +45,11 @@ def ms_to_datetime(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 
+def text_or_none(value: Any) -> str | None:
+    """A store's field as text; None when it is absent or empty."""
+    return str(value) if value else None
+
+
 def ordering_time(payload: dict[str, Any], name: str, store: str) -> datetime:
     """The millisecond timestamp `name` of a `store` notification, which orders it among the
     others; a notification without one is invalid (it goes to the DLQ)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lambdas.consumer.model import ordering_time
+from lambdas.consumer.model import ordering_time, text_or_none
 
 KINDS: tuple[str, ...] = (
     "subscriptionNotification",
@@ -46,7 +46,7 @@ class GoogleNotification:
     @property
     def purchase_token(self) -> str | None:
         token = self.body.get("purchaseToken")
-        return str(token) if token else None
+        return text_or_none(token)
 
     @property
     def type_code(self) -> int | None:
