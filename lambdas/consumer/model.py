@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from lambdas.consumer.exceptions import InvalidNotification
+
 Status = Literal[
     "active",
     "grace",
@@ -41,6 +43,22 @@ def ms_to_datetime(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+
+
+def text_or_none(value: Any) -> str | None:
+    """A store's field as text; None when it is absent or empty."""
+    return str(value) if value else None
+
+
+def ordering_time(payload: dict[str, Any], name: str, store: str) -> datetime:
+    """The millisecond timestamp `name` of a `store` notification, which orders it among the
+    others; a notification without one is invalid (it goes to the DLQ)."""
+    value = ms_to_datetime(payload.get(name))
+    if value is None:
+        raise InvalidNotification(
+            f"{store} notification has no {name}; it cannot be ordered. Inspect it in the DLQ."
+        )
+    return value
 
 
 def rfc3339_to_datetime(value: Any) -> datetime | None:

@@ -43,6 +43,8 @@ err = Console(stderr=True)
 RunIdOption = typer.Option(None, "--run-id", help="Backfill run (default: the table name).")
 TableOption = typer.Option(None, "--table", help="PostgreSQL table to copy (default: $OPS_DATASET, answers).")
 ControlOption = typer.Option(None, "--control-table", help="Control table (default: $OPS_CONTROL_TABLE).")
+SourceUrlOption = typer.Option(None, help="Source database (default: $V2_DATABASE_URL).")
+TargetTableOption = typer.Option(None, help="DynamoDB table (default: $OPS_TARGET_TABLE).")
 
 
 def _run_id(run_id: str | None, table: str | None) -> str:
@@ -111,8 +113,8 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
     verify_rows_per_process: float = VerifyRowsPerProcessOption,
     pre_warm: float | None = PreWarmOption,
     prices: Path | None = PricesOption,
-    source_url: str | None = typer.Option(None, help="Source database (default: $V2_DATABASE_URL)."),
-    target_table: str | None = typer.Option(None, help="DynamoDB table (default: $OPS_TARGET_TABLE)."),
+    source_url: str | None = SourceUrlOption,
+    target_table: str | None = TargetTableOption,
     run_id: str | None = RunIdOption,
     control_table: str | None = ControlOption,
     as_json: bool = JsonOption,
@@ -173,8 +175,8 @@ def run(  # noqa: PLR0917 - one parameter per CLI option
     page_rows: int = typer.Option(1000, help="Rows per keyset page."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Read and encode every row; write nothing."),
     restart: bool = typer.Option(False, "--restart", help="Forget this run's checkpoints and start over."),
-    source_url: str | None = typer.Option(None, help="Source database (default: $V2_DATABASE_URL)."),
-    target_table: str | None = typer.Option(None, help="DynamoDB table (default: $OPS_TARGET_TABLE)."),
+    source_url: str | None = SourceUrlOption,
+    target_table: str | None = TargetTableOption,
     create_target_table: bool = typer.Option(False, help="Create the target table if it is missing."),
     endpoint: str | None = typer.Option(
         None, "--put-endpoint", help="Endpoint for the PutItem traffic only (default: the DynamoDB endpoint)."
@@ -352,8 +354,8 @@ def retry_failed_command(  # noqa: PLR0917 - one parameter per CLI option
     table: str | None = TableOption,
     run_id: str | None = RunIdOption,
     control_table: str | None = ControlOption,
-    source_url: str | None = typer.Option(None, help="Source database (default: $V2_DATABASE_URL)."),
-    target_table: str | None = typer.Option(None, help="DynamoDB table (default: $OPS_TARGET_TABLE)."),
+    source_url: str | None = SourceUrlOption,
+    target_table: str | None = TargetTableOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Re-read the failed rows from the source and copy them; resolved entries leave the open list."""

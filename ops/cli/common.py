@@ -40,6 +40,7 @@ def current_settings() -> Settings:
 
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON document instead of tables.")
+YesOption = typer.Option(False, "--yes", help="Do not ask for confirmation.")
 
 
 def emit_json(data: Any) -> None:

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, current_settings, emit_json
+from ops.cli.common import JsonOption, YesOption, current_settings, emit_json
 from ops.flags import ORDER, FlagChange, FlagStore, Mode
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
 console = Console()
 
 DatasetOption = typer.Option(None, "--dataset", help="Dataset whose flag to use (default: $OPS_DATASET).")
+ReasonOption = typer.Option(..., "--reason", help="Why; recorded in the flag history.")
 
 
 @app.command()
@@ -52,12 +53,12 @@ def get(dataset: str | None = DatasetOption, as_json: bool = JsonOption) -> None
 @app.command("set")
 def set_(  # noqa: PLR0917 - Typer options are parameters
     mode: str = typer.Argument(..., help=f"Target mode: one of {', '.join(m.value for m in ORDER)}."),
-    reason: str = typer.Option(..., "--reason", help="Why; recorded in the flag history."),
+    reason: str = ReasonOption,
     dataset: str | None = DatasetOption,
     who: str | None = typer.Option(
         None, "--who", help="Operator name to record (default: $OPS_OPERATOR or login)."
     ),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: bool = YesOption,
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Check the transition and print it; change nothing."
     ),
@@ -77,9 +78,9 @@ def set_(  # noqa: PLR0917 - Typer options are parameters
 
 @app.command()
 def rollback(
-    reason: str = typer.Option(..., "--reason", help="Why; recorded in the flag history."),
+    reason: str = ReasonOption,
     dataset: str | None = DatasetOption,
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: bool = YesOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the step back; change nothing."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -93,9 +94,9 @@ def rollback(
 
 @app.command()
 def resume(
-    reason: str = typer.Option(..., "--reason", help="Why; recorded in the flag history."),
+    reason: str = ReasonOption,
     dataset: str | None = DatasetOption,
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: bool = YesOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would change; change nothing."),
     as_json: bool = JsonOption,
 ) -> None:

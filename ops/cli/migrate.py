@@ -118,7 +118,7 @@ def status(
 @app.command()
 def plan(  # noqa: PLR0917 - one parameter per CLI option
     table: str | None = typer.Option(None, "--table", help="PostgreSQL table (default: the dataset)."),
-    source_url: str | None = typer.Option(None, help="Source database (default: $V2_DATABASE_URL)."),
+    source_url: str | None = backfill_cli.SourceUrlOption,
     exact: bool = typer.Option(False, "--exact", help="Count the rows (default: PostgreSQL's statistics)."),
     rows: int | None = typer.Option(None, help="Plan for this many rows instead of reading the source."),
     item_bytes: float = typer.Option(1400.0, help="With --rows: the average DynamoDB item size in bytes."),
@@ -278,53 +278,49 @@ def soak(
     _phase(Phase.SOAK, dry_run, yes, as_json, options=PhaseOptions(wait_seconds=wait), soak_seconds=seconds)
 
 
-@app.command("stop-pg-writes")
-def stop_pg_writes(  # noqa: PLR0917 - one parameter per CLI option
-    dry_run: bool = DryRun,
-    yes: bool = Yes,
-    as_json: bool = JsonOption,
-    confirm_name: str | None = ConfirmName,
-    table: list[str] | None = Tables,
-    snapshot_dir: Path | None = SnapshotDir,
-) -> None:
+def _destructive_phase_command(phase: Phase, name: str, doc: str) -> None:
+    """Register `ops migrate NAME`, a destructive phase: the same options (typed dataset name,
+    tables to snapshot, snapshot folder) and the same run, only the phase differs."""
+
+    def command(  # noqa: PLR0917 - one parameter per CLI option
+        dry_run: bool = DryRun,
+        yes: bool = Yes,
+        as_json: bool = JsonOption,
+        confirm_name: str | None = ConfirmName,
+        table: list[str] | None = Tables,
+        snapshot_dir: Path | None = SnapshotDir,
+    ) -> None:
+        _phase(
+            phase,
+            dry_run,
+            yes,
+            as_json,
+            options=PhaseOptions(tables=table or None),
+            confirm_name=confirm_name,
+            snapshot_dir=snapshot_dir,
+        )
+
+    command.__doc__ = doc
+    app.command(name)(command)
+
+
+_destructive_phase_command(
+    Phase.STOP_PG_WRITES,
+    "stop-pg-writes",
     """Phase 8: snapshot the PostgreSQL tables, then stop writing PostgreSQL (mode dynamodb).
 
     Asks for the dataset name to be typed (or --yes --confirm-name NAME). Cannot be rolled back
     by a command.
-    """
-    _phase(
-        Phase.STOP_PG_WRITES,
-        dry_run,
-        yes,
-        as_json,
-        options=PhaseOptions(tables=table or None),
-        confirm_name=confirm_name,
-        snapshot_dir=snapshot_dir,
-    )
-
-
-@app.command()
-def cleanup(  # noqa: PLR0917 - one parameter per CLI option
-    dry_run: bool = DryRun,
-    yes: bool = Yes,
-    as_json: bool = JsonOption,
-    confirm_name: str | None = ConfirmName,
-    table: list[str] | None = Tables,
-    snapshot_dir: Path | None = SnapshotDir,
-) -> None:
+    """,
+)
+_destructive_phase_command(
+    Phase.CLEANUP,
+    "cleanup",
     """Phase 9: final snapshots, then delete the V2 replica and drop the PostgreSQL tables.
 
     --dry-run lists exactly what would be deleted. Asks for the dataset name to be typed.
-    """
-    _phase(
-        Phase.CLEANUP,
-        dry_run,
-        yes,
-        as_json,
-        options=PhaseOptions(tables=table or None),
-        confirm_name=confirm_name,
-        snapshot_dir=snapshot_dir,
-    )
+    """,
+)
 
 
 @app.command()

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, current_settings, emit_json
+from ops.cli.common import JsonOption, YesOption, current_settings, emit_json
 from ops.exceptions import ConfigError
 from ops.results import PhaseResult, StepStatus, render
 from ops.sandbox.stack import default_root
@@ -333,7 +333,7 @@ def _json_or_text(body: str) -> object:
 def dlq_redrive(
     message_ids: list[str] = IdsOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would move; change nothing."),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Move DLQ messages back to the main queue (group order kept); the consumer applies each once."""
@@ -489,7 +489,7 @@ def reconcile(  # noqa: PLR0917 - one parameter per CLI option
     limit: int = typer.Option(500, help="At most this many subscriptions per run."),
     every: bool = typer.Option(False, "--all", help="Check every subscription (a full sweep)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be checked; call no store."),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Ask Apple and Google for the truth about due subscriptions and repair entitlements.
@@ -538,7 +538,7 @@ def import_lifetime(  # noqa: PLR0917 - one parameter per CLI option
     database_url: str = DatabaseOption,
     state: Path | None = LocalStateOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the file; call no store, grant nothing."),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Grant lifetime passes bought before this service existed, each verified with its store.
@@ -573,7 +573,7 @@ def reprocess(  # noqa: PLR0917 - one parameter per CLI option
     event_type: str = typer.Option("", "--type", help="Only this type, e.g. SUBSCRIPTION_21 or DID_PAUSE."),
     limit: int = typer.Option(1000, help="At most this many."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be sent again; send nothing."),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Send stored notifications through the consumer again (after deploying a strategy for a type

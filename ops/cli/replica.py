@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, current_settings, emit_json
+from ops.cli.common import JsonOption, YesOption, current_settings, emit_json
 from ops.replica import (
     DEFAULT_MAX_LAG_SECONDS,
     DRIVERS,
@@ -178,7 +178,7 @@ def stop(  # noqa: PLR0917 - Typer options are parameters
     teardown: bool = typer.Option(
         False, "--teardown", help="Logical: drop the subscription, its slot on prod and the publication."
     ),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: bool = YesOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be stopped; change nothing."),
 ) -> None:
     """Stop applying changes (the source keeps them; `ops replica start` resumes the same replica),

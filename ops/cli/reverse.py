@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, current_settings, emit_json
+from ops.cli.common import JsonOption, YesOption, current_settings, emit_json
 from ops.results import render
 
 app = typer.Typer(
@@ -56,7 +56,7 @@ def status(
 
 
 @app.command()
-def stop(yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation.")) -> None:
+def stop(yes: bool = YesOption) -> None:
     """Stop applying DynamoDB changes to PostgreSQL. After this, PostgreSQL falls behind: rolling
     back needs `start` again first (and it applies only changes made after it)."""
     from ops.reverse import control

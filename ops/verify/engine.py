@@ -100,6 +100,11 @@ class _Candidate:
     item_version: Any = None  # extras: the _ver read from DynamoDB
 
 
+# Re-checks the candidates that are due; returns those to re-check again later.
+_Recheck = Callable[[SegmentState, list[_Candidate]], list[_Candidate]]
+_Save = Callable[[str, SegmentState, list[_Candidate]], None]
+
+
 class Verifier:
     def __init__(
         self,
@@ -364,12 +369,8 @@ class Verifier:
                     pending.append(_Candidate(difference, self.clock()))
             state.last_key = [rows[-1][c] for c in self.tm.key_columns]
             progress.advance(bar, len(rows))
-            pending = self._recheck_rows(state, pending, wait=len(pending) > _MAX_PENDING)
-            self._save(run_id, state, pending)
-        while pending:
-            pending = self._recheck_rows(state, pending, wait=True)
-        state.done = True
-        self._save(run_id, state, pending)
+            pending = self._checkpoint(run_id, state, pending, self._recheck_rows, self._save)
+        self._finish(run_id, state, pending, self._recheck_rows, self._save)
 
     def _ident(self, row: dict[str, Any]) -> ItemKey | None:
         """The item key of a row, or None when the row cannot have one (compare_row reports it)."""
@@ -377,6 +378,32 @@ class Verifier:
             return item_key(self.tm.key(row))
         except RowError:
             return None
+
+    def _checkpoint(
+        self, run_id: str, state: SegmentState, pending: list[_Candidate], recheck: _Recheck, save: _Save
+    ) -> list[_Candidate]:
+        """After a page (rows or scanned items): re-check what is due (waiting for all of it once
+        too many are pending), then save the segment's position with what is still pending."""
+        pending = self._recheck(state, pending, recheck, wait=len(pending) > _MAX_PENDING)
+        save(run_id, state, pending)
+        return pending
+
+    def _finish(
+        self, run_id: str, state: SegmentState, pending: list[_Candidate], recheck: _Recheck, save: _Save
+    ) -> None:
+        """The segment is read to its end: re-check until nothing is pending, then save it done."""
+        while pending:
+            pending = self._recheck(state, pending, recheck, wait=True)
+        state.done = True
+        save(run_id, state, pending)
+
+    def _recheck(
+        self, state: SegmentState, pending: list[_Candidate], recheck: _Recheck, *, wait: bool
+    ) -> list[_Candidate]:
+        """Re-check the candidates that are due (with `wait`, after waiting for all of them); the
+        others, and those `recheck` puts back for another round, stay pending."""
+        due, later = self._due(pending, wait)
+        return later + recheck(state, due) if due else later
 
     def _save(self, run_id: str, state: SegmentState, pending: list[_Candidate]) -> None:
         state.pending = [
@@ -399,12 +426,8 @@ class Verifier:
         later = [c for c in pending if now - c.seen_at < delay]
         return due, later
 
-    def _recheck_rows(
-        self, state: SegmentState, pending: list[_Candidate], *, wait: bool
-    ) -> list[_Candidate]:
-        due, later = self._due(pending, wait)
-        if not due:
-            return later
+    def _recheck_rows(self, state: SegmentState, due: list[_Candidate]) -> list[_Candidate]:
+        later: list[_Candidate] = []
         keys = [tuple(c.diff.key[k] for k in self.tm.key_columns) for c in due]
         rows = self.reader.fetch(keys)
         idents = [i for i in map(self._ident, rows.values()) if i]
@@ -485,12 +508,8 @@ class Verifier:
                     )
                 )
             state.last_key = last
-            pending = self._recheck_extras(state, pending, wait=len(pending) > _MAX_PENDING)
-            self._save_scan(run_id, state, pending)
-        while pending:
-            pending = self._recheck_extras(state, pending, wait=True)
-        state.done = True
-        self._save_scan(run_id, state, pending)
+            pending = self._checkpoint(run_id, state, pending, self._recheck_extras, self._save_scan)
+        self._finish(run_id, state, pending, self._recheck_extras, self._save_scan)
         progress.advance(bar)
 
     def _save_scan(self, run_id: str, state: SegmentState, pending: list[_Candidate]) -> None:
@@ -500,12 +519,8 @@ class Verifier:
         ]
         self.store.save(run_id, state, self.owner)
 
-    def _recheck_extras(
-        self, state: SegmentState, pending: list[_Candidate], *, wait: bool
-    ) -> list[_Candidate]:
-        due, later = self._due(pending, wait)
-        if not due:
-            return later
+    def _recheck_extras(self, state: SegmentState, due: list[_Candidate]) -> list[_Candidate]:
+        later: list[_Candidate] = []
         idents: list[ItemKey] = [c.diff.item_key for c in due if c.diff.item_key]
         items = self.items.batch_get([{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in idents])
         present = self.reader.existing_items(idents)
@@ -550,28 +565,37 @@ class Verifier:
         if difference.item_key:
             action["pk"], action["sk"] = difference.item_key
         if fresh is None:
-            action["result"] = "skipped: the row was deleted meanwhile"
-            state.add("repair_skipped")
-        elif self.options.dry_run:
-            action["result"] = "planned"
-        elif self.items.put_unless_newer(self.tm.encode(fresh)):
-            action["result"] = "written"
-            state.add("repaired")
+            self._repair(state, action, None, "the row was deleted meanwhile")
         else:
-            action["result"] = "skipped: DynamoDB already holds a newer version"
-            state.add("repair_skipped")
-        self._action(state, action)
+            self._repair(
+                state,
+                action,
+                lambda: self.items.put_unless_newer(self.tm.encode(fresh)),
+                "DynamoDB already holds a newer version",
+            )
 
     def _repair_extra(self, state: SegmentState, item: dict[str, Any]) -> None:
         pk, sk = item_key(item)
         action: dict[str, Any] = {"action": "tombstone", "kind": EXTRA, "pk": pk, "sk": sk}
-        if self.options.dry_run:
+        self._repair(
+            state,
+            action,
+            lambda: self.items.tombstone_unless_changed(item, int(time.time()) + self.tombstone_ttl_seconds),
+            "the item changed meanwhile",
+        )
+
+    def _repair(
+        self, state: SegmentState, action: dict[str, Any], write: Callable[[], bool] | None, skipped: str
+    ) -> None:
+        """Record a repair `action`: skipped when there is nothing to write (`write` None), planned
+        on a dry run, written when `write()` succeeds, else skipped because `skipped`."""
+        if write is not None and self.options.dry_run:
             action["result"] = "planned"
-        elif self.items.tombstone_unless_changed(item, int(time.time()) + self.tombstone_ttl_seconds):
+        elif write is not None and write():
             action["result"] = "written"
             state.add("repaired")
         else:
-            action["result"] = "skipped: the item changed meanwhile"
+            action["result"] = f"skipped: {skipped}"
             state.add("repair_skipped")
         self._action(state, action)
 

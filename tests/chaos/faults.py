@@ -33,42 +33,65 @@ class Window:
         return time.monotonic() < self._until
 
 
-class FaultyDynamoDB:
-    def __init__(self, real: Any, rng: random.Random, *, outage: Window, max_delay: float = 0.0) -> None:
+class RefusingClient:
+    """A boto3 client that refuses one operation (`method`, e.g. "put_item") with the ClientError
+    `code` while `refusing()` (by default: while `down`); every other call goes to the real client.
+
+    The chaos harness's faults and the functional tests' outages are this one client."""
+
+    def __init__(self, real: Any, method: str, code: str, *, down: bool = True) -> None:
         self.real = real
+        self.method = method
+        self.code = code
+        self.down = down
+        self.refused = 0
+
+    def refusing(self) -> bool:
+        return self.down
+
+    def check(self) -> None:
+        """Raise the injected error, before anything is sent, while the fault is on."""
+        if self.refusing():
+            self.refused += 1
+            operation = "".join(part.title() for part in self.method.split("_"))
+            raise ClientError({"Error": {"Code": self.code, "Message": "injected fault"}}, operation)
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self.real, name)
+        if name != self.method:
+            return call
+
+        def refuse_or_call(**kwargs: Any) -> Any:
+            self.check()
+            return call(**kwargs)
+
+        return refuse_or_call
+
+
+class FaultyDynamoDB(RefusingClient):
+    def __init__(self, real: Any, rng: random.Random, *, outage: Window, max_delay: float = 0.0) -> None:
+        super().__init__(real, "put_item", "ServiceUnavailable")
         self.rng = rng
         self.outage = outage
         self.max_delay = max_delay
-        self.refused = 0
         self._lock = threading.Lock()
 
+    def refusing(self) -> bool:
+        return self.outage.active
+
     def put_item(self, **kwargs: Any) -> Any:
-        if self.outage.active:
-            self.refused += 1
-            raise ClientError(
-                {"Error": {"Code": "ServiceUnavailable", "Message": "injected outage"}}, "PutItem"
-            )
+        self.check()
         if self.max_delay:
             with self._lock:
                 delay = self.rng.uniform(0, self.max_delay)
             time.sleep(delay)
         return self.real.put_item(**kwargs)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
 
-
-class FaultySSM:
+class FaultySSM(RefusingClient):
     def __init__(self, real: Any, outage: Window) -> None:
-        self.real = real
+        super().__init__(real, "get_parameter", "InternalServerError")
         self.outage = outage
 
-    def get_parameter(self, **kwargs: Any) -> Any:
-        if self.outage.active:
-            raise ClientError(
-                {"Error": {"Code": "InternalServerError", "Message": "injected"}}, "GetParameter"
-            )
-        return self.real.get_parameter(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
+    def refusing(self) -> bool:
+        return self.outage.active

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from lambdas.consumer.exceptions import InvalidNotification
-from lambdas.consumer.model import ms_to_datetime
+from lambdas.consumer.model import ms_to_datetime, ordering_time, text_or_none
 
 
 @dataclass(frozen=True)
@@ -21,16 +21,11 @@ class AppleNotification:
     @property
     def subtype(self) -> str | None:
         value = self.payload.get("subtype")
-        return str(value) if value else None
+        return text_or_none(value)
 
     @property
     def signed_date(self) -> datetime:
-        signed = ms_to_datetime(self.payload.get("signedDate"))
-        if signed is None:
-            raise InvalidNotification(
-                "Apple notification has no signedDate; it cannot be ordered. Inspect it in the DLQ."
-            )
-        return signed
+        return ordering_time(self.payload, "signedDate", "Apple")
 
     @property
     def data(self) -> dict[str, Any]:
@@ -58,12 +53,12 @@ class AppleNotification:
     @property
     def product_id(self) -> str | None:
         value = self.transaction.get("productId") or self.renewal.get("productId")
-        return str(value) if value else None
+        return text_or_none(value)
 
     @property
     def transaction_id(self) -> str | None:
         value = self.transaction.get("transactionId")
-        return str(value) if value else None
+        return text_or_none(value)
 
     @property
     def status(self) -> int | None:
@@ -112,14 +107,14 @@ class AppleNotification:
             app_data = self.payload.get("appData")
             info = app_data.get("appTransactionInfo") if isinstance(app_data, dict) else None
             value = info.get("appTransactionId") if isinstance(info, dict) else None
-        return str(value) if value else None
+        return text_or_none(value)
 
     @property
     def account_id(self) -> str | None:
         """appAccountToken: the UUID the app sets at purchase (the user's external id); for a pass bought
         before the app set one, the account an import names (`accountId`, never from the store)."""
         value = self.transaction.get("appAccountToken") or self.payload.get("accountId")
-        return str(value) if value else None
+        return text_or_none(value)
 
     def require_transaction(self) -> None:
         if not self.transaction:

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lambdas.consumer.exceptions import InvalidNotification
-from lambdas.consumer.model import ms_to_datetime
+from lambdas.consumer.model import ordering_time, text_or_none
 
 KINDS: tuple[str, ...] = (
     "subscriptionNotification",
@@ -42,17 +41,12 @@ class GoogleNotification:
 
     @property
     def event_time(self) -> datetime:
-        value = ms_to_datetime(self.payload.get("eventTimeMillis"))
-        if value is None:
-            raise InvalidNotification(
-                "Google notification has no eventTimeMillis; it cannot be ordered. Inspect it in the DLQ."
-            )
-        return value
+        return ordering_time(self.payload, "eventTimeMillis", "Google")
 
     @property
     def purchase_token(self) -> str | None:
         token = self.body.get("purchaseToken")
-        return str(token) if token else None
+        return text_or_none(token)
 
     @property
     def type_code(self) -> int | None:

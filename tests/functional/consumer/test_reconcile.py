@@ -58,13 +58,18 @@ def test_a_missed_renewal_is_repaired_from_the_app_store(
     }
 
 
-def test_a_missed_refund_is_repaired_and_later_stale_notifications_change_nothing(
-    consumer: Consumer, db: Db, app_store: FakeAppStore, reconciler: Reconciler
-) -> None:
+def _subscribe_expiring_within_a_day(consumer: Consumer) -> None:
+    """A subscription bought at T0 that expires half a day later, delivered without errors."""
     assert (
         deliver(consumer, ev.apple("SUBSCRIBED", "INITIAL_BUY", signed=ev.T0, expires=ev.T0 + ev.DAY // 2))
         == []
     )
+
+
+def test_a_missed_refund_is_repaired_and_later_stale_notifications_change_nothing(
+    consumer: Consumer, db: Db, app_store: FakeAppStore, reconciler: Reconciler
+) -> None:
+    _subscribe_expiring_within_a_day(consumer)
     app_store.subscriptions[OTID] = AppleSubscription(
         OTID,
         ev.MONTHLY,
@@ -130,10 +135,7 @@ def test_google_voided_purchases_are_applied_even_without_their_notification(
 def test_store_outage_fails_the_row_not_the_run(
     consumer: Consumer, db: Db, app_store: FakeAppStore, reconciler: Reconciler
 ) -> None:
-    assert (
-        deliver(consumer, ev.apple("SUBSCRIBED", "INITIAL_BUY", signed=ev.T0, expires=ev.T0 + ev.DAY // 2))
-        == []
-    )
+    _subscribe_expiring_within_a_day(consumer)
     app_store.unavailable = True
     report = reconciler.run(ReconcileOptions(history_window=dt.timedelta(0)))
     assert [(i.outcome, i.status_after) for i in report.items] == [("failed", "active")]

@@ -14,7 +14,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from botocore.exceptions import ClientError
 
 from ops import aws
 from ops.dualwrite import Metrics, Repository, drain_outbox, make_pool
@@ -23,6 +22,7 @@ from ops.mapping import is_tombstone, parse_mapping
 from ops.schema import apply_migrations
 from ops.settings import Settings
 from ops.tables import ensure_target_table
+from tests.chaos.faults import RefusingClient
 
 pytestmark = pytest.mark.stack
 
@@ -46,19 +46,6 @@ EVENTS = parse_mapping(
         },
     }
 ).table("events")
-
-
-class _Down:
-    """DynamoDB refusing every put: each write stays in the outbox."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-
-    def put_item(self, **_: Any) -> Any:
-        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "PutItem")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
 
 
 @pytest.fixture
@@ -100,7 +87,9 @@ def test_a_tombstone_from_the_outbox_lands_on_the_items_key(events_db: tuple[str
         row = live.create(values)
         item_key = EVENTS.key(row)
         assert "Item" in ddb.get_item(TableName=target, Key=item_key, ConsistentRead=True)
-        repo(_Down(ddb)).delete({"day": at.date(), "happened_at": at})
+        repo(RefusingClient(ddb, "put_item", "ServiceUnavailable")).delete(
+            {"day": at.date(), "happened_at": at}
+        )
         result = drain_outbox([EVENTS], pool, ddb, target)
         assert result.tombstones == 1 and result.remaining == 0
         item = ddb.get_item(TableName=target, Key=item_key, ConsistentRead=True)["Item"]

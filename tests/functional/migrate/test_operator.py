@@ -11,22 +11,23 @@ from .conftest import World
 pytestmark = pytest.mark.stack
 
 
+def _refused(world: World, *args: str, code: int, message: str, input: str | None = None) -> None:
+    """`ops migrate ARGS` (answering `input`) exits with `code`, says `message`, changes nothing."""
+    before = world.state()
+    result = world.ops(*args, input=input)
+    assert result.exit_code == code
+    assert message in result.stderr
+    assert world.state() == before
+
+
 def test_declining_the_confirmation_changes_nothing(world: World) -> None:
     world.advance(Phase.PREFLIGHT)
-    before = world.state()
-    result = world.ops("dual-write", input="n\n")
-    assert result.exit_code == 1
-    assert "nothing was changed" in result.stderr
-    assert world.state() == before
+    _refused(world, "dual-write", input="n\n", code=1, message="nothing was changed")
 
 
 def test_a_destructive_step_needs_the_typed_resource_name(world: World) -> None:
     world.advance(Phase.SOAK)
-    before = world.state()
-    wrong = world.ops("stop-pg-writes", input="answer\n")
-    assert wrong.exit_code == 1
-    assert "'answer' is not 'answers'" in wrong.stderr
-    assert world.state() == before
+    _refused(world, "stop-pg-writes", input="answer\n", code=1, message="'answer' is not 'answers'")
     right = world.ops("stop-pg-writes", input="answers\n")
     assert right.exit_code == 0, right.stdout
     assert world.mode() == "dynamodb"
@@ -35,11 +36,7 @@ def test_a_destructive_step_needs_the_typed_resource_name(world: World) -> None:
 
 def test_yes_on_a_destructive_step_also_needs_the_confirm_name(world: World) -> None:
     world.advance(Phase.SOAK)
-    before = world.state()
-    result = world.ops("stop-pg-writes", "--yes")
-    assert result.exit_code == 2
-    assert "--confirm-name answers" in result.stderr
-    assert world.state() == before
+    _refused(world, "stop-pg-writes", "--yes", code=2, message="--confirm-name answers")
 
 
 def test_two_operators_cannot_run_a_phase_at_once(world: World) -> None:

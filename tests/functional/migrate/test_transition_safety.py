@@ -27,6 +27,7 @@ from ops.replica import LogicalReplicaDriver
 from ops.reverse import control as reverse
 from ops.settings import Settings
 from ops.verify import VerifyOptions, run_verify
+from tests.chaos.faults import RefusingClient
 from tests.functional.replica.seed import seed_domain
 
 from .conftest import World
@@ -36,15 +37,18 @@ pytestmark = pytest.mark.stack
 ANSWERS = load_mapping().table("answers")
 
 
-def _app(world: World, ttl: float, **kwargs: Any) -> Repository:
-    """One application instance: its own pool, flag cache (`ttl` seconds) and outbox drainer."""
+def _app(
+    world: World, ttl: float, *, ssm: Any = None, metrics: Metrics | None = None, **kwargs: Any
+) -> Repository:
+    """One application instance: its own pool, flag cache (`ttl` seconds, read through `ssm` when
+    given) and outbox drainer."""
     return Repository(
         "answers",
         conninfo=world.prod_url,
         target_table=world.target_table,
         settings=Settings.from_env(),
-        modes=FlagReader("answers", ttl_seconds=ttl, settings=Settings.from_env()),
-        metrics=Metrics("PlatformOps/Test", enabled=False),
+        modes=FlagReader("answers", ttl_seconds=ttl, ssm=ssm, settings=Settings.from_env()),
+        metrics=metrics or Metrics("PlatformOps/Test", enabled=False),
         **kwargs,
     )
 
@@ -65,6 +69,12 @@ def _row(world: World, key: dict[str, Any]) -> tuple[Any, ...] | None:
         (key["couple_id"], key["question_id"], key["user_id"]),
     )
     return rows[0] if rows else None
+
+
+def _written_to_both(world: World, key: dict[str, Any], body: str) -> None:
+    """The row in PostgreSQL and the item in DynamoDB both hold `body`."""
+    assert _row(world, key)[0] == body  # type: ignore[index]
+    assert _item(world, key)["body"] == {"S": body}  # type: ignore[index]
 
 
 @pytest.fixture
@@ -136,16 +146,7 @@ def test_a_put_delayed_past_the_flip_cannot_replace_a_newer_dynamodb_mode_write(
 ) -> None:
     world, key = reading_dynamodb
     held = _HeldPuts(aws.client("dynamodb"))
-    slow = Repository(
-        "answers",
-        conninfo=world.prod_url,
-        dynamodb=held,
-        target_table=world.target_table,
-        settings=Settings.from_env(),
-        modes=FlagReader("answers", ttl_seconds=0, settings=Settings.from_env()),
-        metrics=Metrics("PlatformOps/Test", enabled=False),
-        auto_drain=False,
-    )
+    slow = _app(world, ttl=0, dynamodb=held, auto_drain=False)
     fresh = _app(world, ttl=0)
     try:
         writer = threading.Thread(target=lambda: slow.update(key, {"body": "committed before the flip"}))
@@ -249,46 +250,18 @@ def test_a_pause_left_by_a_crashed_cutover_ends_by_itself(
             repo.update(key, {"body": "too early"})
         time.sleep(2.1)
         repo.update(key, {"body": "after the deadline"})
-        assert _row(world, key)[0] == "after the deadline"  # type: ignore[index]
-        assert _item(world, key)["body"] == {"S": "after the deadline"}  # type: ignore[index]
+        _written_to_both(world, key, "after the deadline")
     finally:
         repo.close()
-
-
-class _Outage:
-    """A DynamoDB client that refuses puts until `heal()`."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.down = True
-
-    def put_item(self, **kwargs: Any) -> Any:
-        if self.down:
-            from botocore.exceptions import ClientError
-
-            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "outage"}}, "PutItem")
-        return self.real.put_item(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
 
 
 def test_the_outbox_drains_by_itself_after_a_dynamodb_outage(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
     world, key = reading_dynamodb
-    outage = _Outage(aws.client("dynamodb"))
+    outage = RefusingClient(aws.client("dynamodb"), "put_item", "ServiceUnavailable")
     metrics = Metrics("PlatformOps/Test", enabled=False)
-    repo = Repository(
-        "answers",
-        conninfo=world.prod_url,
-        dynamodb=outage,
-        target_table=world.target_table,
-        settings=Settings.from_env(),
-        modes=FlagReader("answers", ttl_seconds=0, settings=Settings.from_env()),
-        metrics=metrics,
-        drain_interval_seconds=0.3,
-    )
+    repo = _app(world, ttl=0, dynamodb=outage, metrics=metrics, drain_interval_seconds=0.3)
     try:
         repo.update(key, {"body": "during the outage"})
         assert world.sql(world.prod_url, "SELECT count(*) FROM outbox") == [(1,)]
@@ -420,21 +393,6 @@ def test_the_tombstone_ttl_must_outlive_the_migration(world: World, monkeypatch:
     assert not check.ok and "OPS_TOMBSTONE_TTL_SECONDS" in check.fix
 
 
-class _SsmDown:
-    """SSM answering until `down`, then refusing every read."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.down = False
-
-    def get_parameter(self, **kwargs: Any) -> Any:
-        if self.down:
-            from botocore.exceptions import ClientError
-
-            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "GetParameter")
-        return self.real.get_parameter(**kwargs)
-
-
 def test_without_ssm_a_writer_follows_the_fence_or_stops(
     reading_dynamodb: tuple[World, dict[str, Any]],
 ) -> None:
@@ -444,21 +402,13 @@ def test_without_ssm_a_writer_follows_the_fence_or_stops(
     from ops.flags import FlagUnavailable
 
     world, key = reading_dynamodb
-    ssm = _SsmDown(aws.client("ssm"))
-    repo = Repository(
-        "answers",
-        conninfo=world.prod_url,
-        target_table=world.target_table,
-        settings=Settings.from_env(),
-        modes=FlagReader("answers", ttl_seconds=0, ssm=ssm, settings=Settings.from_env()),
-        metrics=Metrics("PlatformOps/Test", enabled=False),
-    )
+    ssm = RefusingClient(aws.client("ssm"), "get_parameter", "InternalServerError", down=False)
+    repo = _app(world, ttl=0, ssm=ssm)
     try:
         repo.modes.state()
         ssm.down = True
         repo.update(key, {"body": "written while SSM was down"})
-        assert _row(world, key)[0] == "written while SSM was down"  # type: ignore[index]
-        assert _item(world, key)["body"] == {"S": "written while SSM was down"}  # type: ignore[index]
+        _written_to_both(world, key, "written while SSM was down")
         assert repo.metrics.count("FlagReadFromFence") == 1
         fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
         with pytest.raises(FlagUnavailable, match="refusing to write"):

@@ -13,12 +13,12 @@ from lambdas.receiver.handler import handler
 from lambdas.shared import messages
 from lambdas.shared.messages import NotificationMessage
 from ops import aws
+from tests.fixtures.notifications.receiver import GOOGLE_NOTIFICATIONS, Drain
 
 pytestmark = pytest.mark.stack
 
 APPLE = "/notifications/apple"
 GOOGLE = "/notifications/google"
-Drain = Callable[[], list[dict[str, Any]]]
 MakeEvent = Callable[..., dict[str, Any]]
 
 
@@ -63,9 +63,7 @@ def test_order_is_kept_within_a_subscription_and_redeliveries_are_dropped(
 
 
 @pytest.mark.usefixtures("lambda_env")
-@pytest.mark.parametrize(
-    "name", ["subscription_renewed", "one_time_product_purchased", "voided_purchase", "test_notification"]
-)
+@pytest.mark.parametrize("name", GOOGLE_NOTIFICATIONS)
 def test_google_notification_lands_on_the_fifo_queue(
     make_event: MakeEvent,
     google_signer: kit.GoogleSigner,

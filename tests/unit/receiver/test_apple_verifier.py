@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from lambdas.receiver.apple import AppleVerifier, apple_group_id
 from lambdas.receiver.exceptions import MalformedRequest, NotForThisApp, ReceiverError, VerificationFailed
 from lambdas.shared import messages
-from tests.fixtures.notifications.receiver import apple_verifier
+from tests.fixtures.notifications.receiver import APPLE_WITHOUT_TRANSACTION, apple_verifier
 
 REAL_SIGNED_DATE_MS = 1739161772561
 
@@ -124,12 +124,7 @@ def test_subscription_notification_verifies_and_decodes_nested_jws(apple_ca: kit
 
 @pytest.mark.parametrize(
     ("build", "group"),
-    [
-        (kit.apple_renewal_extension_summary, messages.APPLE_SUMMARY_GROUP),
-        (kit.apple_external_purchase_token, messages.APPLE_EXTERNAL_PURCHASE_GROUP),
-        (kit.apple_rescind_consent, messages.APPLE_CONSENT_GROUP),
-        (kit.apple_test_notification, messages.APPLE_TEST_GROUP),
-    ],
+    APPLE_WITHOUT_TRANSACTION,
 )
 def test_notifications_without_a_transaction_get_their_own_group(
     apple_ca: kit.AppleTestCA, build: Any, group: str

@@ -233,12 +233,14 @@ def test_token_is_checked_before_the_body(verifier: GoogleVerifier) -> None:
 
 
 def _warm_cache(
-    jwks_server: kit.JwksServer, signer: kit.GoogleSigner, clock: kit.ManualClock, **options: Any
-) -> JwksCache:
-    """A JWKS cache on `clock` that has fetched the document once, for `signer`'s key."""
+    jwks_server: kit.JwksServer, signer: kit.GoogleSigner, **options: Any
+) -> tuple[JwksCache, kit.ManualClock]:
+    """A JWKS cache on a manual clock (at 1000 s) that has fetched the document once, for
+    `signer`'s key; and that clock."""
+    clock = kit.ManualClock(1000.0)
     cache = JwksCache(jwks_server.url, clock=clock, **options)
     cache.key(signer.kid)
-    return cache
+    return cache, clock
 
 
 def test_jwks_is_fetched_once_and_cached(
@@ -252,8 +254,7 @@ def test_jwks_is_fetched_once_and_cached(
 def test_unknown_kid_refreshes_so_rotated_keys_verify(
     google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
-    clock = kit.ManualClock(1000.0)
-    cache = _warm_cache(jwks_server, google_signer, clock, min_refresh_interval_seconds=30)
+    cache, clock = _warm_cache(jwks_server, google_signer, min_refresh_interval_seconds=30)
     rotated = kit.make_google_signer("rotated-kid")
     jwks_server.set_document(kit.jwks_document([google_signer, rotated]))
     clock.now += 31
@@ -264,8 +265,7 @@ def test_unknown_kid_refreshes_so_rotated_keys_verify(
 def test_unknown_kid_refresh_is_rate_limited(
     google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
-    clock = kit.ManualClock(1000.0)
-    cache = _warm_cache(jwks_server, google_signer, clock, min_refresh_interval_seconds=30)
+    cache, clock = _warm_cache(jwks_server, google_signer, min_refresh_interval_seconds=30)
     for i in range(20):
         with pytest.raises(VerificationFailed, match="unknown_kid"):
             cache.key(f"forged-{i}")
@@ -277,8 +277,7 @@ def test_unknown_kid_refresh_is_rate_limited(
 
 
 def test_jwks_expires_after_its_ttl(google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer) -> None:
-    clock = kit.ManualClock(1000.0)
-    cache = _warm_cache(jwks_server, google_signer, clock, ttl_seconds=3600)
+    cache, clock = _warm_cache(jwks_server, google_signer, ttl_seconds=3600)
     clock.now += 3601
     cache.key(google_signer.kid)
     assert jwks_server.requests == 2
@@ -295,8 +294,7 @@ def test_jwks_outage_without_cached_keys_is_retryable(jwks_server: kit.JwksServe
 def test_jwks_outage_keeps_the_cached_keys(
     google_signer: kit.GoogleSigner, jwks_server: kit.JwksServer
 ) -> None:
-    clock = kit.ManualClock(1000.0)
-    cache = _warm_cache(jwks_server, google_signer, clock, ttl_seconds=60)
+    cache, clock = _warm_cache(jwks_server, google_signer, ttl_seconds=60)
     jwks_server.fail = True
     clock.now += 61
     assert cache.key(google_signer.kid) is not None

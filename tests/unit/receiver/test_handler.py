@@ -17,10 +17,10 @@ from lambdas.shared import messages
 from lambdas.shared.exceptions import ConfigurationError
 from lambdas.shared.messages import NotificationMessage
 from lambdas.shared.metrics import Metrics
+from tests.fixtures.notifications.receiver import APPLE_WITHOUT_TRANSACTION, GOOGLE_NOTIFICATIONS, Drain
 
 APPLE = "/notifications/apple"
 GOOGLE = "/notifications/google"
-Drain = Callable[[], list[dict[str, Any]]]
 
 
 def _apple_body(ca: kit.AppleTestCA, payload: dict[str, Any]) -> str:
@@ -51,12 +51,7 @@ def test_apple_subscription_notification_is_enqueued(
 
 @pytest.mark.parametrize(
     ("build", "group"),
-    [
-        (kit.apple_test_notification, messages.APPLE_TEST_GROUP),
-        (kit.apple_renewal_extension_summary, messages.APPLE_SUMMARY_GROUP),
-        (kit.apple_external_purchase_token, messages.APPLE_EXTERNAL_PURCHASE_GROUP),
-        (kit.apple_rescind_consent, messages.APPLE_CONSENT_GROUP),
-    ],
+    APPLE_WITHOUT_TRANSACTION,
 )
 def test_apple_notifications_without_a_transaction(
     *,
@@ -73,9 +68,7 @@ def test_apple_notifications_without_a_transaction(
     assert message["attributes"]["MessageGroupId"] == group
 
 
-@pytest.mark.parametrize(
-    "name", ["subscription_renewed", "one_time_product_purchased", "voided_purchase", "test_notification"]
-)
+@pytest.mark.parametrize("name", GOOGLE_NOTIFICATIONS)
 def test_google_notifications_are_enqueued(
     *,
     receiver: Receiver,

@@ -41,6 +41,25 @@ def _status(name: str) -> Any:
     return status
 
 
+def _act_on(status: str, action: str, call: tuple[str, str, dict[str, Any]] | None) -> None:
+    """Run the driver's `action` ("start" or "stop") on a replication in `status`; `call` is the
+    one DMS request it must make (operation, the status DMS answers with, the request's parameters
+    besides the config ARN), or None for none at all."""
+    dms, cw = clients()
+    replication = {**scenario("serverless_running")["replication"], "Status": status}
+    with Stubber(dms) as stub:
+        describe_replication(stub, [replication])
+        if call:
+            operation, new_status, params = call
+            stub.add_response(
+                operation,
+                {"Replication": {**replication, "Status": new_status}},
+                {"ReplicationConfigArn": CONFIG_ARN, **params},
+            )
+        getattr(_driver(dms, cw), action)()
+        stub.assert_no_pending_responses()
+
+
 def test_the_arn_chooses_the_serverless_api() -> None:
     dms, cw = clients()
     driver = DmsReplicaDriver(CONFIG_ARN, dms_client=dms, cloudwatch_client=cw)
@@ -107,18 +126,8 @@ def test_suspended_validation_records_are_refused_with_the_lob_fix() -> None:
     ],
 )
 def test_start_picks_a_fresh_start_a_resume_or_nothing(status: str, kind: str | None) -> None:
-    dms, cw = clients()
-    replication = {**scenario("serverless_running")["replication"], "Status": status}
-    with Stubber(dms) as stub:
-        describe_replication(stub, [replication])
-        if kind:
-            stub.add_response(
-                "start_replication",
-                {"Replication": {**replication, "Status": "initializing"}},
-                {"ReplicationConfigArn": CONFIG_ARN, "StartReplicationType": kind},
-            )
-        _driver(dms, cw).start()
-        stub.assert_no_pending_responses()
+    call = ("start_replication", "initializing", {"StartReplicationType": kind}) if kind else None
+    _act_on(status, "start", call)
 
 
 def test_a_config_without_a_replication_record_is_created_and_starts_fresh() -> None:
@@ -155,18 +164,7 @@ def test_an_unknown_config_says_so() -> None:
 
 @pytest.mark.parametrize(("status", "calls"), [("running", 1), ("stopped", 0), ("created", 0), ("failed", 0)])
 def test_stop_only_stops_what_runs(status: str, calls: int) -> None:
-    dms, cw = clients()
-    replication = {**scenario("serverless_running")["replication"], "Status": status}
-    with Stubber(dms) as stub:
-        describe_replication(stub, [replication])
-        if calls:
-            stub.add_response(
-                "stop_replication",
-                {"Replication": {**replication, "Status": "stopping"}},
-                {"ReplicationConfigArn": CONFIG_ARN},
-            )
-        _driver(dms, cw).stop()
-        stub.assert_no_pending_responses()
+    _act_on(status, "stop", ("stop_replication", "stopping", {}) if calls else None)
 
 
 @pytest.mark.parametrize(
