@@ -154,6 +154,9 @@ def test_a_put_delayed_past_the_flip_cannot_replace_a_newer_dynamodb_mode_write(
         assert held.held.wait(10)  # committed in PostgreSQL, its DynamoDB put not sent yet
         # The flip drains the outbox (delivering the committed write) before DynamoDB takes writes.
         fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
+        # Stopped, reverse replication cannot copy the next write into PostgreSQL (with the new
+        # generation) before the last assertion reads the row.
+        reverse.stop(Settings.from_env())
         assert _item(world, key)["body"] == {"S": "committed before the flip"}  # type: ignore[index]
         fresh.update(key, {"body": "dynamodb mode"})
         held.release.set()
