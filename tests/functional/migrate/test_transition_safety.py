@@ -175,6 +175,9 @@ def test_outbox_repair_after_the_flip_neither_overwrites_nor_drops(
 ) -> None:
     world, key = reading_dynamodb
     fenced.stop_postgres_writes(MigrateConfig.from_env(Settings.from_env()), "test")
+    # The row must keep its version from before the flip: reverse replication would copy the next
+    # DynamoDB write (and its version) into it.
+    reverse.stop(Settings.from_env())
     fresh = _app(world, ttl=0)
     try:
         fresh.update(key, {"body": "dynamodb mode"})
