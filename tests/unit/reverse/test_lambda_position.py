@@ -13,7 +13,9 @@ from ops import aws
 from ops.reverse.control import lambda_position, reverse_gate
 from ops.reverse.state import ReverseStatus
 
-NOW = datetime(2026, 12, 6, 12, 0, 30, tzinfo=UTC)
+# Half a minute into a minute that has not begun yet: the gate judges a status's freshness by the
+# real clock, so a fixed date here would turn stale once the real clock passes it.
+NOW = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(seconds=90)
 
 
 @pytest.fixture
