@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from ops.exceptions import ConfigError
 
@@ -67,6 +68,13 @@ class Settings:
     prod_database_url: str | None
     v2_database_url: str | None
     tombstone_ttl_seconds: int = DEFAULT_TOMBSTONE_TTL_SECONDS
+    # Reverse replication (DynamoDB -> PostgreSQL after stop-pg-writes): `local` runs the stream
+    # poller as a process of its own (logging into reverse_log_dir); `lambda` switches the reverse
+    # Lambda's event source mapping (both from `terraform output -json ops_environment`).
+    reverse_driver: str = "local"
+    reverse_mapping_uuid: str | None = None
+    reverse_function: str | None = None
+    reverse_log_dir: Path = Path(".sandbox/logs")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -91,6 +99,10 @@ class Settings:
             tombstone_ttl_seconds=_env_seconds(
                 "OPS_TOMBSTONE_TTL_SECONDS", DEFAULT_TOMBSTONE_TTL_SECONDS, environ
             ),
+            reverse_driver=environ.get("OPS_REVERSE_DRIVER") or "local",
+            reverse_mapping_uuid=environ.get("OPS_REVERSE_MAPPING_UUID") or None,
+            reverse_function=environ.get("OPS_REVERSE_FUNCTION") or None,
+            reverse_log_dir=Path(environ.get("OPS_REVERSE_LOG_DIR") or ".sandbox/logs"),
         )
 
     def flag_parameter(self, dataset: str | None = None) -> str:

@@ -35,8 +35,8 @@ GATE_NAME = "reverse replication"
 _START_WAIT_SECONDS = 30.0
 
 
-def _driver() -> str:
-    driver = os.environ.get("OPS_REVERSE_DRIVER", "local")
+def _driver(settings: Settings) -> str:
+    driver = settings.reverse_driver
     if driver not in DRIVERS:
         raise ConfigError(f"OPS_REVERSE_DRIVER={driver!r}; choose one of: {', '.join(DRIVERS)}")
     return driver
@@ -55,12 +55,12 @@ def _state(settings: Settings, control: ControlTable | None = None) -> ReverseSt
 def start(settings: Settings, operator: str, *, control: ControlTable | None = None) -> ReverseStatus:
     """Begin applying the stream from now on, and make sure something applies it. Idempotent."""
     state = _state(settings, control)
-    driver = _driver()
+    driver = _driver(settings)
     current = state.status()
     if current.running and current.fresh:
         return current
     if driver == "lambda":
-        uuid = os.environ.get("OPS_REVERSE_MAPPING_UUID")
+        uuid = settings.reverse_mapping_uuid
         if not uuid:
             raise ConfigError("OPS_REVERSE_DRIVER=lambda needs OPS_REVERSE_MAPPING_UUID (terraform output)")
         state.set_state(desired="running", driver=driver, started_at=time.time(), who=operator, pid=0)
@@ -70,7 +70,7 @@ def start(settings: Settings, operator: str, *, control: ControlTable | None = N
     arn = stream_arn(ddb, settings.target_table)
     start_positions(state, streams_client(), arn)
     state.set_state(desired="running", driver=driver, started_at=time.time(), who=operator, pid=0)
-    log_dir = Path(os.environ.get("OPS_REVERSE_LOG_DIR", ".sandbox/logs"))
+    log_dir = settings.reverse_log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"reverse-{settings.dataset}.log").open("ab") as log:
         proc = subprocess.Popen(
@@ -101,7 +101,7 @@ def stop(settings: Settings, *, control: ControlTable | None = None) -> ReverseS
     recorded = state.state()
     state.set_state(desired="stopped", stopped_at=time.time())
     if recorded.get("driver") == "lambda":
-        uuid = os.environ.get("OPS_REVERSE_MAPPING_UUID")
+        uuid = settings.reverse_mapping_uuid
         if uuid:
             aws.client("lambda").update_event_source_mapping(UUID=uuid, Enabled=False)
         return state.status()
@@ -126,7 +126,7 @@ def _alive(pid: int) -> bool:
 def status(settings: Settings, *, control: ControlTable | None = None) -> ReverseStatus:
     current = _state(settings, control).status()
     if current.driver == "lambda":
-        lambda_position(current, os.environ.get("OPS_REVERSE_FUNCTION", ""))
+        lambda_position(current, settings.reverse_function or "")
     return current
 
 
