@@ -8,7 +8,6 @@ Serverless replication config, whichever the ARN names. `replica_gate` judges an
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ops.exceptions import ConfigError
@@ -30,7 +29,7 @@ def mapped_tables() -> list[str]:
 def make_driver(kind: str, **kwargs: Any) -> ReplicaDriver:
     """A driver by name. logical: source_url and target_url are required (the settings'
     prod_database_url and v2_database_url), the tables default to every mapped table. dms: task_arn
-    is required (or $OPS_DMS_TASK_ARN)."""
+    is required (the caller reads it: `--task-arn`, or MigrateConfig's replica_task_arn)."""
     if kind == "logical":
         source = kwargs.pop("source_url", None)
         target = kwargs.pop("target_url", None)
@@ -42,7 +41,7 @@ def make_driver(kind: str, **kwargs: Any) -> ReplicaDriver:
         tables = kwargs.pop("tables", None) or mapped_tables()
         return LogicalReplicaDriver(source, target, tables, **kwargs)
     if kind == "dms":
-        arn = kwargs.pop("task_arn", None) or os.environ.get("OPS_DMS_TASK_ARN")
+        arn = kwargs.pop("task_arn", None)
         if not arn:
             raise ConfigError(
                 "the dms driver needs --task-arn (or OPS_DMS_TASK_ARN) from "

@@ -100,7 +100,8 @@ def test_make_driver_explains_what_is_missing(monkeypatch: pytest.MonkeyPatch) -
     from ops.exceptions import ConfigError
     from ops.replica import make_driver
 
-    monkeypatch.delenv("OPS_DMS_TASK_ARN", raising=False)
+    # Set in the process, the variable is still not read here: the caller passes the ARN.
+    monkeypatch.setenv("OPS_DMS_TASK_ARN", "arn:aws:dms:us-east-1:123456789012:task:IGNORED")
     monkeypatch.delenv("PROD_DATABASE_URL", raising=False)
     with pytest.raises(ConfigError, match="choose one of: logical, dms"):
         make_driver("pglogical")
