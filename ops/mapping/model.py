@@ -440,7 +440,8 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
         document = yaml.safe_load(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
-            f"mapping file {source} does not exist; set OPS_MAPPING_FILE or pass --mapping"
+            f"mapping file {source} does not exist; point OPS_MAPPING_FILE at an existing file, or unset it "
+            "to use the mapping that ships in the package"
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
