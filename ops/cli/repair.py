@@ -8,6 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ops.cli.common import JsonOption, current_settings, emit_json
 from ops.exceptions import OpsError
+from ops.migrate.config import MigrateConfig
 from ops.settings import Settings
 
 app = typer.Typer(help="Repair dual-write leftovers.", no_args_is_help=True)
@@ -49,7 +50,8 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
     condition (with the flag's generation in it) makes a put that is no longer the newest a no-op.
     The application's own drainer does this continuously; this command is for an operator who
     wants it now. Refused in mode `dynamodb`: PostgreSQL is no longer the source there. Exit code
-    1 when entries remain (their last_error says why).
+    1 when entries remain (their last_error says why); rows the application wrote within
+    OPS_OUTBOX_MAX_AGE_SECONDS and nobody has tried yet are in flight, not remaining.
     """
     from ops import aws
     from ops.dualwrite import drain_outbox, make_pool, pending_outbox
@@ -91,6 +93,9 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
                 target_table or settings.target_table,
                 batch_size=batch_size,
                 workers=workers,
+                # The dual-write gate's bound: a row younger than it, never tried, is an app's
+                # write being delivered right now, not one this pass failed to deliver.
+                in_flight_seconds=MigrateConfig.from_env(settings).outbox_max_age_seconds,
                 tombstone_ttl_seconds=settings.tombstone_ttl_seconds,
                 progress=advance,
             )
@@ -103,6 +108,12 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
             f"examined {result.examined:,}: written {result.written:,} (tombstones {result.tombstones:,}), "
             f"already current {result.already_current:,}, failed {result.failed:,} "
             f"(row errors {result.row_errors:,}); remaining {result.remaining:,} in {result.seconds:.1f} s"
+            + (
+                f"; {result.in_flight:,} in flight (written by the application just now, its drainer "
+                "delivers them)"
+                if result.in_flight
+                else ""
+            )
         )
         for error in result.errors[:10]:
             console.print(f"  [red]{error}[/]")

@@ -3,7 +3,13 @@
 from ops.dualwrite.conditional import conditional_put
 from ops.dualwrite.drainer import OutboxDrainer
 from ops.dualwrite.metrics import Metrics
-from ops.dualwrite.repair import RepairResult, drain_outbox, outbox_backlog, pending_outbox
+from ops.dualwrite.repair import (
+    RepairResult,
+    drain_outbox,
+    outbox_backlog,
+    outbox_remaining,
+    pending_outbox,
+)
 from ops.dualwrite.repository import NotFound, Repository, make_pool
 
 __all__ = [
@@ -16,5 +22,6 @@ __all__ = [
     "drain_outbox",
     "make_pool",
     "outbox_backlog",
+    "outbox_remaining",
     "pending_outbox",
 ]

@@ -168,6 +168,11 @@ def outbox_batch(tm: TableMapping) -> sql.Composed:
 
 
 OUTBOX_KEY_PREFIX = "key_"
+OUTBOX_REMAINING = sql.SQL(
+    "SELECT count(*) FILTER (WHERE NOT in_flight), count(*) FILTER (WHERE in_flight) FROM ("
+    " SELECT attempts = 0 AND created_at > now() - make_interval(secs => %s) AS in_flight"
+    " FROM outbox WHERE table_name = %s) pending"
+)
 OUTBOX_STATS = sql.SQL(
     "SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox WHERE table_name = %s"
 )

@@ -20,7 +20,15 @@ from psycopg_pool import ConnectionPool
 
 from ops import aws
 from ops.control import ControlTable
-from ops.dualwrite import Metrics, Repository, conditional_put, drain_outbox, make_pool, pending_outbox
+from ops.dualwrite import (
+    Metrics,
+    Repository,
+    conditional_put,
+    drain_outbox,
+    make_pool,
+    outbox_remaining,
+    pending_outbox,
+)
 from ops.dualwrite.shadow_log import ShadowLog, ShadowWindow, read_window
 from ops.flags import FixedMode, Mode
 from ops.mapping import is_tombstone, load_mapping
@@ -531,6 +539,36 @@ def test_repair_while_dynamodb_is_still_down_keeps_everything(clean: ConnectionP
     assert attempts is not None and attempts[0] == 2
     assert drain_outbox(load_mapping(), clean, aws.client("dynamodb"), target).remaining == 0
     assert_sides_equal(clean, target, [key(3, 30, 5)])
+
+
+def test_a_write_the_app_is_delivering_right_now_is_in_flight_not_remaining(
+    clean: ConnectionPool, target: str
+) -> None:
+    """Under live traffic an operator's `ops repair outbox` ends with an application's fresh
+    outbox row pending (committed after its last claim): in flight, not a failure. Once old, or
+    once a drain has tried it, it remains."""
+    pending = repo(clean, target, Mode.DUAL_WRITE, dynamodb=unreachable_dynamodb(), auto_drain=False)
+    pending.create(new_answer(key(3, 32, 5)))
+    # The application's put failed and marked the row; before it returned the row looked like this.
+    assert outbox_remaining(clean, "answers", in_flight_seconds=10) == (1, 0)
+    with clean.connection() as conn:
+        conn.execute("UPDATE outbox SET attempts = 0, last_error = NULL")
+    assert outbox_remaining(clean, "answers", in_flight_seconds=10) == (0, 1)
+    assert outbox_remaining(clean, "answers", in_flight_seconds=0) == (1, 0)
+    with clean.connection() as conn:
+        conn.execute("UPDATE outbox SET created_at = now() - interval '11 seconds'")
+    assert outbox_remaining(clean, "answers", in_flight_seconds=10) == (1, 0)
+    with clean.connection() as conn:
+        conn.execute("UPDATE outbox SET created_at = now(), attempts = 1, last_error = 'throttled'")
+    assert outbox_remaining(clean, "answers", in_flight_seconds=10) == (1, 0)
+    # A pass that fails to deliver a young row reports it remaining (it tried it), not in flight.
+    with clean.connection() as conn:
+        conn.execute("UPDATE outbox SET attempts = 0, last_error = NULL")
+    failed = drain_outbox(load_mapping(), clean, unreachable_dynamodb(), target, in_flight_seconds=10)
+    assert failed.failed == 1 and (failed.remaining, failed.in_flight) == (1, 0)
+    drained = drain_outbox(load_mapping(), clean, aws.client("dynamodb"), target, in_flight_seconds=10)
+    assert (drained.remaining, drained.in_flight) == (0, 0)
+    assert_sides_equal(clean, target, [key(3, 32, 5)])
 
 
 def test_the_drainer_leaves_the_outbox_alone_once_dynamodb_is_the_source(
