@@ -93,10 +93,10 @@ def drain_outbox(
     clock: Callable[[], float] = time.time,
 ) -> RepairResult:
     """One pass over every pending outbox row (at least `min_age_seconds` old) of the given tables —
-    every mapped table when given the Mapping; rows added meanwhile are included. With
-    `in_flight_seconds`, rows an application added after the pass (younger than that, never
-    tried) are reported as in flight instead of remaining: under live traffic there is always
-    one for a moment."""
+    every mapped table when given the Mapping; rows added meanwhile are included. Rows an
+    application added after the pass, younger than `in_flight_seconds` and never tried, are
+    reported as in flight instead of remaining (under live traffic there is always one for a
+    moment); with the default 0 every pending row remains."""
     chosen = list(tables.tables.values()) if isinstance(tables, Mapping) else list(tables)
     result = RepairResult()
     started = time.monotonic()
@@ -115,12 +115,9 @@ def drain_outbox(
         )
         for tm in chosen:
             drain.table(tm)
-    if in_flight_seconds > 0:
-        counts = [outbox_remaining(pool, tm.table, in_flight_seconds) for tm in chosen]
-        result.remaining = sum(remaining for remaining, _ in counts)
-        result.in_flight = sum(in_flight for _, in_flight in counts)
-    else:
-        result.remaining = sum(pending_outbox(pool, tm.table) for tm in chosen)
+    counts = [outbox_remaining(pool, tm.table, in_flight_seconds) for tm in chosen]
+    result.remaining = sum(remaining for remaining, _ in counts)
+    result.in_flight = sum(in_flight for _, in_flight in counts)
     result.seconds = time.monotonic() - started
     return result
 

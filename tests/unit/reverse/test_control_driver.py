@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
@@ -93,7 +92,7 @@ def test_the_settings_read_the_reverse_variables_with_local_defaults() -> None:
     local = _settings()
     assert (local.reverse_driver, local.reverse_mapping_uuid, local.reverse_function) == ("local", None, None)
     assert str(local.reverse_log_dir) == ".sandbox/logs"
-    on_aws: Any = _settings(
+    on_aws = _settings(
         OPS_REVERSE_DRIVER="lambda",
         OPS_REVERSE_MAPPING_UUID="uuid-1",
         OPS_REVERSE_FUNCTION="platform-ops-prod-reverse",
