@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -47,6 +48,28 @@ def test_terraform_test(terraform_bench: tooling.TerraformBench, root: str) -> N
 def test_every_module_and_env_has_terraform_tests() -> None:
     untested = sorted(set(ROOTS) - set(TESTED_ROOTS))
     assert not untested, f'add a tests/*.tftest.hcl with mock_provider "aws" to: {", ".join(untested)}'
+
+
+MOCKS = tooling.TERRAFORM_DIR / "tests" / "mocks"
+
+
+@pytest.mark.parametrize("root", TESTED_ROOTS)
+def test_every_test_plans_against_the_one_fake_account(root: str) -> None:
+    """Every mocked provider loads terraform/tests/mocks (one account, one set of fake values);
+    a test declares only the values it needs to differ."""
+    for test_file in sorted((tooling.TERRAFORM_DIR / root / "tests").glob("*.tftest.hcl")):
+        blocks = re.findall(r'^mock_provider "aws" \{(.*?)^\}', test_file.read_text(), re.M | re.S)
+        assert blocks, f'{test_file}: no mock_provider "aws" block'
+        for block in blocks:
+            source = re.search(r'^\s*source\s*=\s*"([^"]+)"', block, re.M)
+            assert source, (
+                f'{test_file}: mock_provider "aws" needs source = "<path to terraform/tests/mocks>"'
+            )
+            resolved = (tooling.TERRAFORM_DIR / root / source.group(1)).resolve()
+            assert resolved == MOCKS.resolve(), (
+                f"{test_file}: source {source.group(1)!r} is {resolved}, not {MOCKS}"
+            )
+    assert list(MOCKS.glob("*.tfmock.hcl")), f"{MOCKS} has no .tfmock.hcl file"
 
 
 @pytest.mark.parametrize("module", [tooling.rel(m) for m in tooling.modules()])

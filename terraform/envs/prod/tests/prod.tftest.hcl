@@ -1,31 +1,6 @@
 mock_provider "aws" {
+  source          = "../../tests/mocks"
   override_during = plan
-
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "222222222222" }
-  }
-
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-
-  mock_resource "aws_dms_replication_task" {
-    defaults = { replication_task_arn = "arn:aws:dms:us-east-1:222222222222:task:MOCK" }
-  }
-
-  mock_data "aws_ssm_parameter" {
-    defaults = { value = "ami-0123456789abcdef0" }
-  }
-
-  mock_resource "aws_db_instance" {
-    defaults = {
-      master_user_secret = [{
-        secret_arn    = "arn:aws:secretsmanager:us-east-1:222222222222:secret:rds!db-mock"
-        kms_key_id    = "arn:aws:kms:us-east-1:222222222222:key/mock"
-        secret_status = "active"
-      }]
-    }
-  }
 }
 
 variables {
@@ -46,7 +21,7 @@ run "prod_is_protected" {
   }
 
   assert {
-    condition     = output.dms_replication_arn == "arn:aws:dms:us-east-1:222222222222:task:MOCK" && output.ops_environment["OPS_DMS_TASK_ARN"] == output.dms_replication_arn
+    condition     = output.dms_replication_arn == "arn:aws:dms:us-east-1:123456789012:task:MOCK" && output.ops_environment["OPS_DMS_TASK_ARN"] == output.dms_replication_arn
     error_message = "Prod replicates with a DMS task whose ARN the ops CLI gets."
   }
 

@@ -1,31 +1,6 @@
 mock_provider "aws" {
+  source          = "../../tests/mocks"
   override_during = plan
-
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "111111111111" }
-  }
-
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-
-  mock_resource "aws_dms_replication_config" {
-    defaults = { arn = "arn:aws:dms:us-east-1:111111111111:replication-config:MOCK" }
-  }
-
-  mock_data "aws_ssm_parameter" {
-    defaults = { value = "ami-0123456789abcdef0" }
-  }
-
-  mock_resource "aws_db_instance" {
-    defaults = {
-      master_user_secret = [{
-        secret_arn    = "arn:aws:secretsmanager:us-east-1:111111111111:secret:rds!db-mock"
-        kms_key_id    = "arn:aws:kms:us-east-1:111111111111:key/mock"
-        secret_status = "active"
-      }]
-    }
-  }
 }
 
 variables {
@@ -51,7 +26,7 @@ run "staging_lives_beside_prod_and_comes_back_after_a_destroy" {
   }
 
   assert {
-    condition     = output.ops_environment["OPS_DMS_TASK_ARN"] == "arn:aws:dms:us-east-1:111111111111:replication-config:MOCK"
+    condition     = output.ops_environment["OPS_DMS_TASK_ARN"] == "arn:aws:dms:us-east-1:123456789012:replication-config:MOCK"
     error_message = "Staging replicates with DMS Serverless; the CLI gets the replication config's ARN."
   }
 

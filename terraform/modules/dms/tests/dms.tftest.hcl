@@ -1,21 +1,6 @@
 mock_provider "aws" {
+  source          = "../../tests/mocks"
   override_during = plan
-
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
-  }
-
-  mock_resource "aws_dms_replication_task" {
-    defaults = { replication_task_arn = "arn:aws:dms:us-east-1:123456789012:task:MOCK" }
-  }
-
-  mock_resource "aws_dms_replication_config" {
-    defaults = { arn = "arn:aws:dms:us-east-1:123456789012:replication-config:MOCK" }
-  }
-
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
 }
 
 variables {

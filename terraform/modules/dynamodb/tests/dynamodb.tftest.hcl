@@ -1,4 +1,5 @@
 mock_provider "aws" {
+  source          = "../../tests/mocks"
   override_during = plan
 }
 

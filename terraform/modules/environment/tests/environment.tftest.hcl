@@ -1,41 +1,6 @@
 mock_provider "aws" {
+  source          = "../../tests/mocks"
   override_during = plan
-
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-
-  mock_data "aws_ssm_parameter" {
-    defaults = { value = "ami-0123456789abcdef0" }
-  }
-
-  mock_resource "aws_dms_replication_task" {
-    defaults = { replication_task_arn = "arn:aws:dms:us-east-1:123456789012:task:MOCK" }
-  }
-
-  mock_resource "aws_dms_replication_config" {
-    defaults = { arn = "arn:aws:dms:us-east-1:123456789012:replication-config:MOCK" }
-  }
-
-  mock_resource "aws_secretsmanager_secret" {
-    defaults = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:platform-ops-AbCdEf" }
-  }
-
-  mock_resource "aws_db_instance" {
-    defaults = {
-      address = "platform-ops-v2.abcdefghij.us-east-1.rds.amazonaws.com"
-      port    = 5432
-      master_user_secret = [{
-        secret_arn    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-mock"
-        kms_key_id    = "arn:aws:kms:us-east-1:123456789012:key/mock"
-        secret_status = "active"
-      }]
-    }
-  }
 }
 
 variables {

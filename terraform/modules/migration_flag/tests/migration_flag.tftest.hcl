@@ -1,9 +1,6 @@
 mock_provider "aws" {
+  source          = "../../tests/mocks"
   override_during = plan
-
-  mock_resource "aws_ssm_parameter" {
-    defaults = { arn = "arn:aws:ssm:us-east-1:123456789012:parameter/platform-ops/migration/mock/mode" }
-  }
 }
 
 run "one_parameter_per_dataset" {

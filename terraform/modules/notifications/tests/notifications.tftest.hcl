@@ -1,18 +1,6 @@
 mock_provider "aws" {
+  source          = "../../tests/mocks"
   override_during = plan
-
-  mock_resource "aws_sqs_queue" {
-    defaults = {
-      arn = "arn:aws:sqs:us-east-1:123456789012:mock-queue.fifo"
-      url = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue.fifo"
-    }
-  }
-
-  mock_resource "aws_secretsmanager_secret" {
-    defaults = {
-      arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mock-AbCdEf"
-    }
-  }
 }
 
 variables {

@@ -1,29 +1,10 @@
 mock_provider "aws" {
+  source          = "../../tests/mocks"
   override_during = plan
 
-  mock_data "aws_db_instance" {
-    defaults = {
-      address             = "app.abcdefghij.us-east-1.rds.amazonaws.com"
-      port                = 5432
-      db_subnet_group     = "app"
-      vpc_security_groups = ["sg-0app0database"]
-    }
-  }
-
-  mock_data "aws_db_subnet_group" {
-    defaults = { vpc_id = "vpc-0prod0application0" }
-  }
-
+  # The production link runs in the production account, not the migration account.
   mock_data "aws_caller_identity" {
     defaults = { account_id = "222222222222" }
-  }
-
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-
-  mock_resource "aws_vpc_peering_connection_accepter" {
-    defaults = { id = "pcx-0123456789abcdef0" }
   }
 }
 

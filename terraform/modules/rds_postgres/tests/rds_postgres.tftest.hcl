@@ -1,28 +1,12 @@
 mock_provider "aws" {
+  source          = "../../tests/mocks"
   override_during = plan
-
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
-  }
 }
 
 # Values computed during apply (the creation-time stamp of the final snapshot) need an apply.
 mock_provider "aws" {
-  alias = "applied"
-
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
-  }
-
-  mock_resource "aws_db_instance" {
-    defaults = {
-      master_user_secret = [{
-        secret_arn    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-mock"
-        kms_key_id    = "arn:aws:kms:us-east-1:123456789012:key/mock"
-        secret_status = "active"
-      }]
-    }
-  }
+  alias  = "applied"
+  source = "../../tests/mocks"
 }
 
 variables {

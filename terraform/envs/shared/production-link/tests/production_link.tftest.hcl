@@ -1,18 +1,6 @@
 mock_provider "aws" {
+  source          = "../../../tests/mocks"
   override_during = plan
-
-  mock_data "aws_db_instance" {
-    defaults = {
-      address             = "app.abcdefghij.us-east-1.rds.amazonaws.com"
-      port                = 5432
-      db_subnet_group     = "app"
-      vpc_security_groups = ["sg-0app0database"]
-    }
-  }
-
-  mock_resource "aws_vpc_peering_connection_accepter" {
-    defaults = { id = "pcx-0123456789abcdef0" }
-  }
 }
 
 run "first_apply_before_the_migration_environment" {
