@@ -104,6 +104,7 @@ module "network" {
   consumer_database_cidrs    = local.consumer_database_cidrs
   production_connection_type = var.production_connection_type
   production_vpc_cidr        = var.production_vpc_cidr
+  production_database_port   = var.source_database.port
   production_vpc_id          = var.production_vpc_id
   production_vpc_owner_id    = var.production_vpc_owner_id
   production_vpc_region      = var.production_vpc_region

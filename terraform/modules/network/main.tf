@@ -246,8 +246,8 @@ resource "aws_vpc_security_group_egress_rule" "dms_source" {
   security_group_id = aws_security_group.dms.id
   description       = "PostgreSQL in the production VPC"
   ip_protocol       = "tcp"
-  from_port         = 5432
-  to_port           = 5432
+  from_port         = var.production_database_port
+  to_port           = var.production_database_port
   cidr_ipv4         = var.production_vpc_cidr
 }
 

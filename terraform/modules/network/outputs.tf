@@ -82,6 +82,14 @@ output "production_peering_request" {
   }, null)
 }
 
+output "production_database_egress" {
+  description = "Where DMS may connect in the production VPC: CIDR and PostgreSQL port (null without a connection to production)."
+  value = try({
+    cidr_ipv4 = aws_vpc_security_group_egress_rule.dms_source[0].cidr_ipv4
+    port      = aws_vpc_security_group_egress_rule.dms_source[0].from_port
+  }, null)
+}
+
 output "dynamodb_prefix_list_id" {
   description = "Prefix list of the DynamoDB gateway endpoint (for HTTPS egress rules to DynamoDB)."
   value       = aws_vpc_endpoint.dynamodb.prefix_list_id

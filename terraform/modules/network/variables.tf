@@ -84,6 +84,17 @@ variable "production_connection_type" {
   }
 }
 
+variable "production_database_port" {
+  description = "Port of the production PostgreSQL, the DMS source: DMS's egress to the production VPC opens this port."
+  type        = number
+  default     = 5432
+
+  validation {
+    condition     = var.production_database_port >= 1 && var.production_database_port <= 65535 && floor(var.production_database_port) == var.production_database_port
+    error_message = "production_database_port must be a TCP port (1-65535)."
+  }
+}
+
 variable "production_vpc_cidr" {
   description = "CIDR block of the production VPC (the DMS source database lives there). Required unless production_connection_type is none."
   type        = string

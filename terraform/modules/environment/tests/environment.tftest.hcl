@@ -221,6 +221,19 @@ run "reverse_replication_reaches_production" {
   }
 }
 
+run "a_source_on_another_port" {
+  command = plan
+
+  variables {
+    source_database = { address = "app.abcdefghij.us-west-2.rds.amazonaws.com", port = 6432 }
+  }
+
+  assert {
+    condition     = module.network.production_database_egress.port == 6432 && one(aws_vpc_security_group_egress_rule.reverse_database).from_port == 6432
+    error_message = "DMS and the reverse Lambda must both reach production PostgreSQL on its own port."
+  }
+}
+
 run "peering_to_another_account" {
   command = plan
 

@@ -137,6 +137,37 @@ run "cross_account_peering_is_accepted_by_the_production_side" {
   }
 }
 
+run "dms_reaches_a_source_on_another_port" {
+  command = plan
+
+  variables {
+    production_connection_type = "transit_gateway"
+    production_vpc_cidr        = "10.0.0.0/16"
+    transit_gateway_id         = "tgw-0123456789abcdef0"
+    production_database_port   = 6432
+  }
+
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.dms_source[0].from_port == 6432 && aws_vpc_security_group_egress_rule.dms_source[0].to_port == 6432
+    error_message = "DMS's egress to production must open the source's own port, not 5432."
+  }
+
+  assert {
+    condition     = output.production_database_egress == { cidr_ipv4 = "10.0.0.0/16", port = 6432 }
+    error_message = "The module must say where DMS may connect in production."
+  }
+}
+
+run "rejects_a_port_that_is_not_one" {
+  command = plan
+
+  variables {
+    production_database_port = 70000
+  }
+
+  expect_failures = [var.production_database_port]
+}
+
 run "consumer_reaches_the_play_api_through_a_nat_and_its_database" {
   command = plan
 
