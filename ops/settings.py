@@ -75,6 +75,9 @@ class Settings:
     reverse_mapping_uuid: str | None = None
     reverse_function: str | None = None
     reverse_log_dir: Path = Path(".sandbox/logs")
+    # The mapping every part loads (`load_mapping(settings.mapping_file)`); None: the one that ships
+    # in the package (`ops/mapping/mapping.yaml`).
+    mapping_file: Path | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -103,6 +106,7 @@ class Settings:
             reverse_mapping_uuid=environ.get("OPS_REVERSE_MAPPING_UUID") or None,
             reverse_function=environ.get("OPS_REVERSE_FUNCTION") or None,
             reverse_log_dir=Path(environ.get("OPS_REVERSE_LOG_DIR") or ".sandbox/logs"),
+            mapping_file=Path(environ["OPS_MAPPING_FILE"]) if environ.get("OPS_MAPPING_FILE") else None,
         )
 
     def flag_parameter(self, dataset: str | None = None) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from psycopg import sql
@@ -253,8 +254,11 @@ def duration_text(seconds: float) -> str:
     return f"{seconds / 60:,.1f} min"
 
 
-def source_stats(source_url: str | None, table: str, *, exact: bool = False) -> TableStats:
-    """The table's figures from the source database (the settings' v2_database_url, unless given)."""
+def source_stats(
+    source_url: str | None, table: str, *, mapping_file: str | Path | None, exact: bool = False
+) -> TableStats:
+    """The table's figures from the source database (the settings' v2_database_url, unless given),
+    encoded with the mapping in `mapping_file` (the settings'; None: the packaged one)."""
     import psycopg
 
     from ops.exceptions import ConfigError
@@ -265,7 +269,7 @@ def source_stats(source_url: str | None, table: str, *, exact: bool = False) -> 
         raise ConfigError(
             "No source database: set V2_DATABASE_URL or pass --source-url, or give --rows and --item-bytes."
         )
-    tm = load_mapping().table(table)
+    tm = load_mapping(mapping_file).table(table)
     with psycopg.connect(url, autocommit=True) as conn:
         configure_connection(conn)
         return table_stats(conn, tm, exact=exact)

@@ -52,6 +52,7 @@ class BackfillOptions:
             target_table=self.target_table or settings.target_table,
             control_table=self.control_table or settings.control_table,
             metrics_namespace=self.metrics_namespace or settings.metrics_namespace,
+            mapping_path=self.mapping_path or (str(settings.mapping_file) if settings.mapping_file else None),
         )
 
     def resolved(self) -> BackfillOptions:

@@ -132,12 +132,14 @@ def plan(  # noqa: PLR0917 - one parameter per CLI option
 ) -> None:
     """How long the backfill and the verification take under the table's real limit, and what they cost."""
     try:
+        settings = current_settings()
         stats = (
             TableStats.given(table or "answers", rows, item_bytes)
             if rows
             else source_stats(
-                source_url or current_settings().v2_database_url,
-                table or current_settings().dataset,
+                source_url or settings.v2_database_url,
+                table or settings.dataset,
+                mapping_file=settings.mapping_file,
                 exact=exact,
             )
         )

@@ -87,7 +87,7 @@ def outbox(  # noqa: PLR0917 - Typer options are parameters
                 progress.update(task, advance=n, total=max(pending, done[0]))
 
             result = drain_outbox(
-                load_mapping(),
+                load_mapping(settings.mapping_file),
                 pool,
                 aws.client("dynamodb"),
                 target_table or settings.target_table,

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ops.cli.common import JsonOption, YesOption, current_settings, emit_json
+from ops.mapping import load_mapping
 from ops.replica import (
     DEFAULT_MAX_LAG_SECONDS,
     DRIVERS,
@@ -47,11 +48,16 @@ LobScanOption = typer.Option(
 
 
 def _driver(kind: str, task_arn: str | None, name: str) -> ReplicaDriver:
-    if kind == "dms":
-        return make_driver("dms", task_arn=task_arn)
     settings = current_settings()
+    tables = list(load_mapping(settings.mapping_file).tables)
+    if kind == "dms":
+        return make_driver("dms", task_arn=task_arn, tables=tables)
     return make_driver(
-        kind, name=name, source_url=settings.prod_database_url, target_url=settings.v2_database_url
+        kind,
+        tables=tables,
+        name=name,
+        source_url=settings.prod_database_url,
+        target_url=settings.v2_database_url,
     )
 
 

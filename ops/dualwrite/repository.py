@@ -132,7 +132,9 @@ class Repository:
         auto_drain: bool = True,
         drain_interval_seconds: float = 2.0,
     ) -> None:
-        self.tm = table if isinstance(table, TableMapping) else load_mapping().table(table)
+        self.tm = (
+            table if isinstance(table, TableMapping) else load_mapping(settings.mapping_file).table(table)
+        )
         # The flag (and its fence row) is per dataset; a dataset is named after its table.
         self.dataset = self.tm.table
         if pool is None:

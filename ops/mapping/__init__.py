@@ -1,6 +1,7 @@
 """One row-to-item mapping for dual-write, backfill, verification and repair.
 
-`load_mapping()` reads `mapping.yaml` (or `$OPS_MAPPING_FILE`); each `TableMapping` encodes rows
+`load_mapping(path)` reads a mapping file (the packaged `mapping.yaml` unless the settings'
+`mapping_file`, from OPS_MAPPING_FILE, names another); each `TableMapping` encodes rows
 to DynamoDB items, decodes them back, gives the canonical comparison form and the item size, and
 builds tombstones. The encoding of every type is documented in `ops/mapping/README.md`.
 """

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import string
 import uuid
 from collections.abc import Callable, Sequence
@@ -427,14 +426,13 @@ class Mapping:
 
 
 def default_mapping_path() -> Path:
-    override = os.environ.get("OPS_MAPPING_FILE")
-    if override:
-        return Path(override)
+    """The mapping that ships in the package."""
     return Path(str(resources.files("ops.mapping").joinpath("mapping.yaml")))
 
 
 def load_mapping(path: str | Path | None = None) -> Mapping:
-    """Read and validate a mapping file; errors name the file, table, field and problem."""
+    """Read and validate a mapping file (None: the packaged one; the CLI passes the settings'
+    `mapping_file`, from OPS_MAPPING_FILE); errors name the file, table, field and problem."""
     source = Path(path) if path else default_mapping_path()
     try:
         document = yaml.safe_load(source.read_text(encoding="utf-8"))

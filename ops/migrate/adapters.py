@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the packages behind the facade load when a phase first need
     from ops.replica.dms import DmsReplicaDriver
     from ops.replica.source import RoleGrants, SourceFacts
     from ops.reverse.state import ReverseStatus
+    from ops.settings import Settings
     from ops.verify import VerifyResult
 
 AwsError = (BotoCoreError, ClientError)
@@ -73,7 +74,7 @@ def drain_outbox_now(cfg: MigrateConfig) -> RepairResult:
     pool = make_pool(require_url(cfg.settings.prod_database_url, "PROD_DATABASE_URL"), max_size=4)
     try:
         return drain_outbox(
-            load_mapping(),
+            load_mapping(cfg.settings.mapping_file),
             pool,
             aws.client("dynamodb"),
             cfg.settings.target_table,
@@ -129,10 +130,10 @@ def drop_tables(url: str, tables: list[str]) -> None:
         conn.execute(f"DROP TABLE {names}")
 
 
-def mapped_tables() -> list[str]:
+def mapped_tables(settings: Settings) -> list[str]:
     from ops.mapping import load_mapping
 
-    return list(load_mapping().tables)
+    return list(load_mapping(settings.mapping_file).tables)
 
 
 # ------------------------------------------------------------------ AWS
@@ -274,11 +275,12 @@ def replica_driver(cfg: MigrateConfig) -> ReplicaDriver:
                 "OPS_REPLICA_DRIVER=dms needs OPS_DMS_TASK_ARN, the DMS task or replication config ARN: "
                 "export it from `terraform output -json ops_environment`"
             )
-        return make_driver("dms", task_arn=cfg.replica_task_arn)
+        return make_driver("dms", task_arn=cfg.replica_task_arn, tables=mapped_tables(cfg.settings))
     return make_driver(
         "logical",
         source_url=require_url(cfg.settings.prod_database_url, "PROD_DATABASE_URL"),
         target_url=require_url(cfg.settings.v2_database_url, "V2_DATABASE_URL"),
+        tables=mapped_tables(cfg.settings),
         name=cfg.replica_name,
     )
 
@@ -395,9 +397,8 @@ def run_backfill(
         target_table=cfg.settings.target_table,
         control_table=cfg.settings.control_table,
         run_id=cfg.dataset,
-        metrics_namespace=cfg.settings.metrics_namespace,
         **options,
-    )
+    ).with_settings(cfg.settings)  # the metrics namespace and the mapping file
     return run(opts, control=control, on_progress=on_progress)
 
 

@@ -59,7 +59,7 @@ class Preflight:
     def __init__(self, cfg: MigrateConfig, control: ControlTable | None = None) -> None:
         self.cfg = cfg
         self.control = control
-        self.tables = _safe_tables()
+        self.tables = _safe_tables(cfg)
         self.evidence: dict[str, Any] = {"tables": self.tables}
         self._memo: dict[str, tuple[bool, Any]] = {}
 
@@ -531,9 +531,9 @@ def source_gate(cfg: MigrateConfig) -> GateResult:
     return _run("replica source", SOURCE, Preflight(cfg))
 
 
-def _safe_tables() -> list[str]:
+def _safe_tables(cfg: MigrateConfig) -> list[str]:
     try:
-        return adapters.mapped_tables()
+        return adapters.mapped_tables(cfg.settings)
     except Exception:
         return []
 

@@ -259,7 +259,7 @@ class Cutover:
             lines.append("the app stops writing PostgreSQL; DynamoDB is the only database written")
             return lines
         counts = self._counts(s.prod_database_url, tables)
-        v2_tables = self._existing(s.v2_database_url, adapters.mapped_tables())
+        v2_tables = self._existing(s.v2_database_url, adapters.mapped_tables(s))
         if self.cfg.v2_rds_instance:
             lines.append(f"snapshot RDS instance {self.cfg.v2_rds_instance} (V2 replica)")
         else:
@@ -281,7 +281,7 @@ class Cutover:
         mapping has one (the flag is per dataset), else every mapped table."""
         if opts.tables:
             return list(opts.tables)
-        mapped = adapters.mapped_tables()
+        mapped = adapters.mapped_tables(self.cfg.settings)
         return [self.cfg.dataset] if self.cfg.dataset in mapped else mapped
 
     def _counts(self, url: str | None, tables: list[str]) -> dict[str, int]:
@@ -445,7 +445,7 @@ class Cutover:
         else:
             v2 = adapters.require_url(s.v2_database_url, "V2_DATABASE_URL")
             # V2 exists only for the migration: all of its mapped tables go.
-            v2_tables = adapters.existing_tables(v2, adapters.mapped_tables())
+            v2_tables = adapters.existing_tables(v2, adapters.mapped_tables(s))
             if v2_tables:
                 taken.append(
                     snapshots.dump_tables(

@@ -20,16 +20,11 @@ from ops.replica.wait import wait_for_replica
 DRIVERS = ("logical", "dms")
 
 
-def mapped_tables() -> list[str]:
-    from ops.mapping import load_mapping
-
-    return [tm.table for tm in load_mapping().tables.values()]
-
-
-def make_driver(kind: str, **kwargs: Any) -> ReplicaDriver:
-    """A driver by name. logical: source_url and target_url are required (the settings'
-    prod_database_url and v2_database_url), the tables default to every mapped table. dms: task_arn
-    is required (the caller reads it: `--task-arn`, or MigrateConfig's replica_task_arn)."""
+def make_driver(kind: str, *, tables: list[str], **kwargs: Any) -> ReplicaDriver:
+    """A driver by name, for the tables the caller's mapping names (`load_mapping(settings.mapping_file)`).
+    logical: source_url and target_url are required (the settings' prod_database_url and
+    v2_database_url). dms: task_arn is required (the caller reads it: `--task-arn`, or
+    MigrateConfig's replica_task_arn)."""
     if kind == "logical":
         source = kwargs.pop("source_url", None)
         target = kwargs.pop("target_url", None)
@@ -38,7 +33,6 @@ def make_driver(kind: str, **kwargs: Any) -> ReplicaDriver:
                 "logical replication needs PROD_DATABASE_URL and V2_DATABASE_URL "
                 '(eval "$(ops sandbox env)" on the local stack)'
             )
-        tables = kwargs.pop("tables", None) or mapped_tables()
         return LogicalReplicaDriver(source, target, tables, **kwargs)
     if kind == "dms":
         arn = kwargs.pop("task_arn", None)
@@ -47,9 +41,7 @@ def make_driver(kind: str, **kwargs: Any) -> ReplicaDriver:
                 "the dms driver needs --task-arn (or OPS_DMS_TASK_ARN) from "
                 "`terraform output -json ops_environment`"
             )
-        if kwargs.get("tables") is None:
-            kwargs["tables"] = mapped_tables()
-        return DmsReplicaDriver(arn, **kwargs)
+        return DmsReplicaDriver(arn, tables=tables, **kwargs)
     raise ConfigError(f"unknown replica driver {kind!r}; choose one of: {', '.join(DRIVERS)}")
 
 
@@ -64,7 +56,6 @@ __all__ = [
     "ReplicaStatus",
     "TableSync",
     "make_driver",
-    "mapped_tables",
     "replica_gate",
     "start_replica",
     "wait_for_replica",

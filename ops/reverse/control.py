@@ -187,7 +187,7 @@ def run(settings: Settings, *, control: ControlTable | None = None) -> None:
     try:
         poller = StreamPoller(
             state,
-            ReverseApplier(load_mapping(), pool),
+            ReverseApplier(load_mapping(settings.mapping_file), pool),
             streams_client(),
             stream_arn(aws.client("dynamodb"), settings.target_table),
             metrics=Metrics(settings.metrics_namespace, dimensions={"Table": settings.dataset}),
@@ -207,7 +207,7 @@ def retry_failed(settings: Settings, *, control: ControlTable | None = None) -> 
     pool = make_pool(url)
     fixed = failing = 0
     try:
-        applier = ReverseApplier(load_mapping(), pool)
+        applier = ReverseApplier(load_mapping(settings.mapping_file), pool)
         for failure in state.failures():
             key = {"pk": {"S": failure["item_pk"]}, "sk": {"S": failure["item_sk"]}}
             item = ddb.get_item(TableName=settings.target_table, Key=key, ConsistentRead=True).get("Item")

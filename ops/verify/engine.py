@@ -140,7 +140,7 @@ class Verifier:
                 "workers of a fleet share one verify run: give every one the same --run-id "
                 "(for example dataset-YYYYMMDD)"
             )
-        mapping = load_mapping()
+        mapping = load_mapping(settings.mapping_file)
         self.tm: TableMapping = mapping.table(options.table)
         self.mapping_fingerprint = mapping.fingerprint()
         self.reader = RowReader(

@@ -238,9 +238,11 @@ def _drop_replication(w: World) -> None:
     except psycopg.Error:
         return
     if subs:
-        from ops.replica import LogicalReplicaDriver, mapped_tables
+        from ops.mapping import load_mapping
+        from ops.replica import LogicalReplicaDriver
 
-        LogicalReplicaDriver(w.prod_url, w.v2_url, mapped_tables(), name=w.replica_name).teardown()
+        tables = list(load_mapping().tables)
+        LogicalReplicaDriver(w.prod_url, w.v2_url, tables, name=w.replica_name).teardown()
 
 
 def create_rds_instance(name: str, instance_class: str, allocated_gib: int) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+import psycopg
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from ops.cli.common import current_settings
 from ops.cli.main import app
 from ops.exceptions import ConfigError
+from ops.mapping.model import default_mapping_path
 
 
 def test_one_command_reads_the_settings_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,3 +32,28 @@ def test_a_command_that_needs_no_settings_does_not_read_them(monkeypatch: pytest
     assert CliRunner().invoke(app, ["flags", "get", "--help"]).exit_code == 0
     with click.Context(click.Command("one")), pytest.raises(ConfigError, match="OPS_TOMBSTONE_TTL_SECONDS"):
         current_settings()
+
+
+def test_the_mapping_file_reaches_the_command_through_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OPS_MAPPING_FILE is read at the edge and handed down: `migrate plan` encodes with the
+    file it names. The mapping here has no `couples`, so the command stops at the mapping, before
+    it tries the (unreachable) database."""
+    doc = yaml.safe_load(default_mapping_path().read_text())
+    del doc["tables"]["couples"]
+    custom = tmp_path / "mapping.yaml"
+    custom.write_text(yaml.safe_dump(doc))
+    args = ["migrate", "plan", "--table", "couples", "--source-url", "postgresql://127.0.0.1:1/none"]
+
+    monkeypatch.setenv("OPS_MAPPING_FILE", str(custom))
+    result = CliRunner().invoke(app, args)
+    output = " ".join(result.output.split())  # Rich wraps the message
+    assert result.exit_code != 0
+    assert f"{custom}: no mapping for table 'couples'" in output, output
+
+    monkeypatch.delenv("OPS_MAPPING_FILE")
+    result = CliRunner().invoke(app, args)
+    # The packaged mapping has `couples`: the command goes on to the database, which is not there
+    # (`ops`'s entry point turns this into its "cannot reach PostgreSQL" message).
+    assert isinstance(result.exception, psycopg.OperationalError), result.output

@@ -282,17 +282,24 @@ def test_missing_file_says_what_to_do(tmp_path: Any) -> None:
         load_mapping(tmp_path / "absent.yaml")
 
 
-def test_env_var_selects_the_mapping_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_settings_select_the_mapping_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import yaml
+
+    from ops.settings import Settings
 
     doc = load_mapping_doc()
     del doc["tables"]["couples"]
     path = tmp_path / "m.yaml"
     path.write_text(yaml.safe_dump(doc))
-    monkeypatch.setenv("OPS_MAPPING_FILE", str(path))
-    assert "couples" not in load_mapping().tables
+    settings = Settings.from_mapping({"OPS_MAPPING_FILE": str(path)})
+    assert settings.mapping_file == path
+    assert "couples" not in load_mapping(settings.mapping_file).tables
     with pytest.raises(ConfigError, match="no mapping for table 'couples'"):
-        load_mapping().table("couples")
+        load_mapping(settings.mapping_file).table("couples")
+    # Read at the edge only: set in the process, the variable changes nothing below it.
+    monkeypatch.setenv("OPS_MAPPING_FILE", str(path))
+    assert "couples" in load_mapping().tables
+    assert Settings.from_mapping({}).mapping_file is None
 
 
 def test_jsonb_object_with_an_empty_key_is_a_row_error() -> None:

@@ -225,7 +225,7 @@ def test_replication_settings_give_the_lob_limits() -> None:
 
 def test_make_driver_accepts_a_replication_config_arn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    driver = make_driver("dms", task_arn=CONFIG_ARN)
+    driver = make_driver("dms", task_arn=CONFIG_ARN, tables=TABLES)
     assert isinstance(driver, DmsReplicaDriver) and driver.kind == "replication-config"
     assert driver.tables == TABLES
 

@@ -98,17 +98,21 @@ def test_wait_timeout_says_what_is_missing() -> None:
 
 def test_make_driver_explains_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     from ops.exceptions import ConfigError
+    from ops.mapping import load_mapping
     from ops.replica import make_driver
 
     # Set in the process, the variable is still not read here: the caller passes the ARN.
     monkeypatch.setenv("OPS_DMS_TASK_ARN", "arn:aws:dms:us-east-1:123456789012:task:IGNORED")
     monkeypatch.delenv("PROD_DATABASE_URL", raising=False)
+    tables = list(load_mapping().tables)
     with pytest.raises(ConfigError, match="choose one of: logical, dms"):
-        make_driver("pglogical")
+        make_driver("pglogical", tables=tables)
     with pytest.raises(ConfigError, match="--task-arn"):
-        make_driver("dms")
+        make_driver("dms", tables=tables)
     with pytest.raises(ConfigError, match="PROD_DATABASE_URL and V2_DATABASE_URL"):
-        make_driver("logical")
-    driver = make_driver("logical", source_url="postgresql://a/x", target_url="postgresql://b/y")
+        make_driver("logical", tables=tables)
+    driver = make_driver(
+        "logical", tables=tables, source_url="postgresql://a/x", target_url="postgresql://b/y"
+    )
     assert driver.name == "logical"
     assert driver.tables == ("couples", "users", "questions", "answers")  # type: ignore[attr-defined]
