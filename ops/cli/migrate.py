@@ -163,7 +163,8 @@ def preflight(
 ) -> None:
     """Phase 1: check access to everything the cutover touches, and the replica's source.
 
-    Both databases (with the dual-write privileges); the source's replication prerequisites
+    The mapping (it loads; every other check reads its tables); both databases (with the
+    dual-write privileges); the source's replication prerequisites
     (wal_level / rds.logical_replication, free slots and WAL senders, the replication user's
     grants, WAL held by slots, free storage); the largest LOB values against the DMS LOB limit;
     the target table (with PITR), the control table, the flag (through the app's reader) and the

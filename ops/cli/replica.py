@@ -123,9 +123,9 @@ def check(
     lob_scan: str | None = LobScanOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """The source's readiness for this replica, read-only and at any time: wal_level, free slots
-    and WAL senders, the replication user's grants, WAL held by slots, free storage, and the
-    largest LOB values against the DMS task's LOB limit (the source checks of `ops migrate
+    """The source's readiness for this replica, read-only and at any time: the mapping, wal_level,
+    free slots and WAL senders, the replication user's grants, WAL held by slots, free storage, and
+    the largest LOB values against the DMS task's LOB limit (the source checks of `ops migrate
     preflight`, outside the phase order: re-run them after changing the DMS settings)."""
     from ops.migrate.config import MigrateConfig
     from ops.migrate.gates import source_gate

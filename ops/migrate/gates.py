@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from ops.control import ControlTable
+from ops.exceptions import OpsError
 from ops.migrate import adapters
 from ops.migrate.config import DAY, MigrateConfig
 from ops.migrate.ledger import Ledger, parse_time
@@ -59,7 +60,13 @@ class Preflight:
     def __init__(self, cfg: MigrateConfig, control: ControlTable | None = None) -> None:
         self.cfg = cfg
         self.control = control
-        self.tables = _safe_tables(cfg)
+        # The mapped tables every check reads; a mapping that does not load leaves none, and the
+        # `mapping` check fails with its error (the other checks then have no table to vouch for).
+        self.mapping_error: Exception | None = None
+        try:
+            self.tables = adapters.mapped_tables(cfg.settings)
+        except (OpsError, OSError) as exc:  # a file that is not there, not readable, not valid
+            self.tables, self.mapping_error = [], exc
         self.evidence: dict[str, Any] = {"tables": self.tables}
         self._memo: dict[str, tuple[bool, Any]] = {}
 
@@ -160,6 +167,19 @@ def _pg_reachable(
     if missing:
         return row(False, "; ".join(f"{t}: {', '.join(m)}" for t, m in missing.items()))
     return row(True, "reachable, privileges ok")
+
+
+@preflight_check(
+    "mapping",
+    "loads; maps at least one table",
+    "point OPS_MAPPING_FILE at a valid mapping file, or unset it for the packaged one "
+    "(ops/mapping/README.md documents the format)",
+)
+def mapping(p: Preflight, row: Row) -> Check:
+    source = str(p.cfg.settings.mapping_file or "the packaged mapping")
+    if p.mapping_error is not None:
+        return row(False, adapters.describe_error(p.mapping_error))
+    return row(bool(p.tables), f"{source}: {', '.join(p.tables) or 'no tables'}")
 
 
 @preflight_check(
@@ -494,6 +514,7 @@ def flag_is_postgres(p: Preflight) -> Check:
 
 # What the replica needs from its source; also runs alone (`ops replica check`).
 SOURCE: tuple[Callable[[Preflight], Check | None], ...] = (
+    mapping,
     source_wal_level,
     source_slots,
     source_wal_senders,
@@ -504,10 +525,11 @@ SOURCE: tuple[Callable[[Preflight], Check | None], ...] = (
 )
 # Preflight, in the order the operator reads it: databases, the replica's source, AWS, the flag.
 PREFLIGHT: tuple[Callable[[Preflight], Check | None], ...] = (
+    mapping,
     production_postgres,
     v2_postgres,
     v2_rds_instance,
-    *SOURCE,
+    *SOURCE[1:],
     target_table,
     control_table,
     flag_readable,
@@ -529,13 +551,6 @@ def source_gate(cfg: MigrateConfig) -> GateResult:
     """The replica's source checks of preflight alone: read-only, outside the phase order, so
     they can be re-run whenever the source or the DMS settings change."""
     return _run("replica source", SOURCE, Preflight(cfg))
-
-
-def _safe_tables(cfg: MigrateConfig) -> list[str]:
-    try:
-        return adapters.mapped_tables(cfg.settings)
-    except Exception:
-        return []
 
 
 def _ident(name: str) -> str:

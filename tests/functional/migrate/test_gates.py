@@ -11,6 +11,7 @@ import pytest
 
 from ops import aws
 from ops.cli.main import app
+from ops.mapping.model import default_mapping_path
 from ops.migrate.phases import Phase, PhaseState, Position
 from ops.settings import Settings
 from ops.tables import ensure_pk_sk_table
@@ -35,6 +36,27 @@ def test_preflight_passes_and_is_recorded(world: World) -> None:
     record = world.ledger.record(Phase.PREFLIGHT)
     assert record is not None and record.operator and record.started_at and record.ended_at
     assert record.evidence["gate"]["ok"] is True
+
+
+def test_preflight_refuses_a_mapping_that_does_not_load(
+    world: World, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every other check is measured over the mapped tables: with no mapping they would have none
+    to vouch for, so the mapping is a check of its own and fails the gate."""
+    missing = tmp_path / "mapping.yaml"
+    monkeypatch.setenv("OPS_MAPPING_FILE", str(missing))
+    code, doc = world.ops_json("preflight")
+    assert code == 1 and not doc["ok"]
+    check = failed_checks(doc)["mapping"]
+    assert f"mapping file {missing} does not exist" in check["measured"]
+    assert "OPS_MAPPING_FILE" in check["fix"]
+    assert world.ledger.position() != Position(Phase.PREFLIGHT, PhaseState.DONE)
+
+    missing.write_text(default_mapping_path().read_text())  # the same mapping, from its own file
+    code, doc = world.ops_json("preflight")
+    assert code == 0, failed_checks(doc)
+    (check,) = [c for c in doc["gate"]["checks"] if c["name"] == "mapping"]
+    assert check["ok"] and check["measured"] == f"{missing}: couples, users, questions, answers"
 
 
 def test_preflight_refuses_without_point_in_time_recovery(
