@@ -225,7 +225,12 @@ class FlagChange:
 
 
 def operator_name() -> str:
-    return os.environ.get("OPS_OPERATOR") or getpass.getuser()
+    """The OS login: what a change records when its caller names nobody (the CLI always names
+    someone: `ops.cli.common.current_operator`)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
 
 
 def _parameter_missing(exc: ClientError) -> bool:

@@ -78,6 +78,9 @@ class Settings:
     # The mapping every part loads (`load_mapping(settings.mapping_file)`); None: the one that ships
     # in the package (`ops/mapping/mapping.yaml`).
     mapping_file: Path | None = None
+    # Who the flag history and the cutover ledger name for this process's changes (OPS_OPERATOR);
+    # None: the CLI asks AWS who the caller is (`ops.migrate.identity.operator_identity`).
+    operator: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -107,6 +110,7 @@ class Settings:
             reverse_function=environ.get("OPS_REVERSE_FUNCTION") or None,
             reverse_log_dir=Path(environ.get("OPS_REVERSE_LOG_DIR") or ".sandbox/logs"),
             mapping_file=Path(environ["OPS_MAPPING_FILE"]) if environ.get("OPS_MAPPING_FILE") else None,
+            operator=environ.get("OPS_OPERATOR") or None,
         )
 
     def flag_parameter(self, dataset: str | None = None) -> str:

@@ -23,6 +23,19 @@ _stdout = Console()
 _SETTINGS_KEY = "ops.settings"
 
 
+def current_operator(who: str | None = None) -> str:
+    """Who this command's records name (flag history, cutover ledger, reverse replication): `--who`,
+    else OPS_OPERATOR, else the AWS caller identity, else the OS user."""
+    if who:
+        return who
+    configured = current_settings().operator
+    if configured:
+        return configured
+    from ops.migrate.identity import operator_identity
+
+    return operator_identity()
+
+
 def current_settings() -> Settings:
     """The project's settings, read from the environment once per `ops` command.
 

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, YesOption, current_settings, emit_json
+from ops.cli.common import JsonOption, YesOption, current_operator, current_settings, emit_json
 from ops.flags import ORDER, FlagChange, FlagStore, Mode
 
 app = typer.Typer(
@@ -56,7 +56,9 @@ def set_(  # noqa: PLR0917 - Typer options are parameters
     reason: str = ReasonOption,
     dataset: str | None = DatasetOption,
     who: str | None = typer.Option(
-        None, "--who", help="Operator name to record (default: $OPS_OPERATOR or login)."
+        None,
+        "--who",
+        help="Operator name to record (default: $OPS_OPERATOR, else the AWS caller identity, else login).",
     ),
     yes: bool = YesOption,
     dry_run: bool = typer.Option(
@@ -69,6 +71,7 @@ def set_(  # noqa: PLR0917 - Typer options are parameters
     make (`ops migrate stop-pg-writes`, `ops migrate rollback`)."""
     store = FlagStore(dataset, settings=current_settings())
     target = Mode.parse(mode)
+    who = current_operator(who)
     plan = store.set(target, reason=reason, who=who, dry_run=True)
     if plan.changed and not dry_run and not yes:
         typer.confirm(f"Change {store.dataset} from {plan.from_mode} to {plan.to_mode}?", abort=True)
@@ -86,10 +89,11 @@ def rollback(
 ) -> None:
     """Move the flag back one step (e.g. reads back to PostgreSQL) in one command."""
     store = FlagStore(dataset, settings=current_settings())
-    plan = store.rollback(reason=reason, dry_run=True)
+    who = current_operator()
+    plan = store.rollback(reason=reason, who=who, dry_run=True)
     if not dry_run and not yes:
         typer.confirm(f"Roll {store.dataset} back from {plan.from_mode} to {plan.to_mode}?", abort=True)
-    _render_change(plan if dry_run else store.rollback(reason=reason), as_json)
+    _render_change(plan if dry_run else store.rollback(reason=reason, who=who), as_json)
 
 
 @app.command()
@@ -105,10 +109,11 @@ def resume(
     A pause ends by itself at its deadline (OPS_PAUSE_MAX_SECONDS, 30 s by default); this ends it
     now. Nothing to do when writes are not paused."""
     store = FlagStore(dataset, settings=current_settings())
-    plan = store.resume(reason=reason, dry_run=True)
+    who = current_operator()
+    plan = store.resume(reason=reason, who=who, dry_run=True)
     if plan.changed and not dry_run and not yes:
         typer.confirm(f"Resume writes of {store.dataset} in {plan.to_mode}?", abort=True)
-    _render_change(plan if dry_run or not plan.changed else store.resume(reason=reason), as_json)
+    _render_change(plan if dry_run or not plan.changed else store.resume(reason=reason, who=who), as_json)
 
 
 @app.command()

@@ -18,7 +18,7 @@ from ops.backfill.estimate import Fleet, TableStats, estimate, source_stats
 from ops.backfill.prices import Prices
 from ops.backfill.progress import ProgressDisplay
 from ops.cli import backfill as backfill_cli
-from ops.cli.common import JsonOption, current_settings, emit_json
+from ops.cli.common import JsonOption, current_operator, current_settings, emit_json
 from ops.cli.replica import LobScanOption
 from ops.exceptions import OpsError
 from ops.migrate.config import DAY, MigrateConfig
@@ -62,7 +62,7 @@ def _cutover(yes: bool, confirm_name: str | None = None, **config: Any) -> Cutov
         confirm=lambda q: typer.confirm(q, default=False, err=True),
         ask=lambda q: str(typer.prompt(q, default="", show_default=False, err=True)),
     )
-    return Cutover(cfg, interaction=interaction)
+    return Cutover(cfg, operator=current_operator(), interaction=interaction)
 
 
 def _execute(as_json: bool, fn: Callable[[], PhaseResult]) -> None:

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, YesOption, current_settings, emit_json
+from ops.cli.common import JsonOption, YesOption, current_operator, current_settings, emit_json
 from ops.results import render
 
 app = typer.Typer(
@@ -36,10 +36,9 @@ def start(as_json: bool = JsonOption) -> None:
     `ops migrate stop-pg-writes` runs this while writes are paused, before DynamoDB becomes the
     source of truth. Locally it starts the stream poller in the background (OPS_REVERSE_DRIVER=local);
     on AWS it enables the reverse Lambda's event source mapping (OPS_REVERSE_DRIVER=lambda)."""
-    from ops.migrate.identity import operator_identity
     from ops.reverse import control
 
-    control.start(current_settings(), operator_identity())
+    control.start(current_settings(), current_operator())
     if not _render_status(as_json, 30.0):
         raise typer.Exit(1)
 

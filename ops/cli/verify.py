@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ops.cli.common import JsonOption, current_settings, emit_json
+from ops.cli.common import JsonOption, current_operator, current_settings, emit_json
 from ops.control import ControlTable
 from ops.exceptions import OpsError
 from ops.results import render
@@ -134,14 +134,13 @@ def _repaired_everything(result: VerifyResult) -> bool:
 
 def _record_forced_repair(result: VerifyResult) -> None:
     """A repair while reads come from DynamoDB changed what users see: the ledger says who and why."""
-    from ops.migrate.identity import operator_identity
     from ops.migrate.ledger import Ledger
 
     Ledger(ControlTable(current_settings().control_table), result.dataset).event(
         "verify",
         "forced-repair",
         f"repaired {result.repaired}",
-        operator_identity(),
+        current_operator(),
         detail=str(result.forced_repair_reason),
         evidence={"run_id": result.run_id, "mode": result.mode, "repaired": result.repaired},
     )

@@ -105,7 +105,7 @@ def test_reader_sees_changes_after_its_ttl(control: ControlTable, dataset: str) 
     assert reader.mode() is Mode.DUAL_WRITE
 
 
-def test_cli_get_set_history(control: ControlTable, dataset: str) -> None:
+def test_cli_get_set_history(control: ControlTable, dataset: str, monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
     jump = runner.invoke(
         app, ["flags", "set", "dual_write_shadow", "--reason", "x", "--yes", "--dataset", dataset]
@@ -128,6 +128,12 @@ def test_cli_get_set_history(control: ControlTable, dataset: str) -> None:
     hist = runner.invoke(app, ["flags", "history", "--json", "--dataset", dataset])
     records = json.loads(hist.output)
     assert [(r["from_mode"], r["to_mode"], r["who"]) for r in records] == [("postgres", "dual_write", "bob")]
+    # Without --who, the CLI names OPS_OPERATOR (read at its edge), for a rollback too.
+    monkeypatch.setenv("OPS_OPERATOR", "frank")
+    back = runner.invoke(app, ["flags", "rollback", "--reason", "back", "--yes", "--dataset", dataset])
+    assert back.exit_code == 0, back.output
+    hist = runner.invoke(app, ["flags", "history", "--json", "--dataset", dataset])
+    assert [(r["to_mode"], r["who"]) for r in json.loads(hist.output)][-1] == ("postgres", "frank")
 
 
 def test_gate_refusal_changes_nothing_and_evidence_is_recorded(control: ControlTable, dataset: str) -> None:

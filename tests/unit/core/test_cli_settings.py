@@ -57,3 +57,23 @@ def test_the_mapping_file_reaches_the_command_through_the_settings(
     # The packaged mapping has `couples`: the command goes on to the database, which is not there
     # (`ops`'s entry point turns this into its "cannot reach PostgreSQL" message).
     assert isinstance(result.exception, psycopg.OperationalError), result.output
+
+
+def test_records_name_who_the_edge_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--who`, else OPS_OPERATOR, else the AWS caller identity: decided in the CLI and passed down;
+    the flag library's own fallback (a caller that names nobody) is the login, not the variable."""
+    import ops.migrate.identity
+    from ops.cli.common import current_operator
+    from ops.flags import operator_name
+
+    monkeypatch.setattr(
+        ops.migrate.identity, "operator_identity", lambda: "arn:aws:sts::123456789012:assumed-role/ops/carol"
+    )
+    monkeypatch.delenv("OPS_OPERATOR", raising=False)
+    with click.Context(click.Command("one")):
+        assert current_operator() == "arn:aws:sts::123456789012:assumed-role/ops/carol"
+    monkeypatch.setenv("OPS_OPERATOR", "dave")
+    with click.Context(click.Command("two")):
+        assert current_operator() == "dave"
+        assert current_operator("erin") == "erin"
+    assert operator_name() != "dave"
