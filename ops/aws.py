@@ -53,6 +53,17 @@ def client(service: str, config: Config | None = None) -> Any:
     return session().client(service, config=merged)
 
 
+def streams_client() -> Any:
+    """DynamoDB Streams. The stream lives with the table: without an endpoint of its own
+    (AWS_ENDPOINT_URL_DYNAMODB_STREAMS), the DynamoDB endpoint serves it (DynamoDB Local included)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB_STREAMS") or os.environ.get(
+        "AWS_ENDPOINT_URL_DYNAMODB"
+    )
+    if endpoint:
+        return session().client("dynamodbstreams", endpoint_url=endpoint, config=_DEFAULT_CONFIG)
+    return client("dynamodbstreams")
+
+
 def resource(service: str) -> Any:
     return session().resource(service, config=_DEFAULT_CONFIG)
 

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from psycopg_pool import ConnectionPool
 
@@ -68,7 +67,7 @@ def start(settings: Settings, operator: str, *, control: ControlTable | None = N
         return state.status()
     ddb = aws.client("dynamodb")
     arn = stream_arn(ddb, settings.target_table)
-    start_positions(state, streams_client(), arn)
+    start_positions(state, aws.streams_client(), arn)
     state.set_state(desired="running", driver=driver, started_at=time.time(), who=operator, pid=0)
     log_dir = settings.reverse_log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -165,16 +164,6 @@ def lambda_position(current: ReverseStatus, function: str, now: float | None = N
         current.caught_up_at = latest["Timestamp"].timestamp() + 60
 
 
-def streams_client() -> Any:
-    # The stream lives with the table: the DynamoDB endpoint serves it (DynamoDB Local included).
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB_STREAMS") or os.environ.get(
-        "AWS_ENDPOINT_URL_DYNAMODB"
-    )
-    if endpoint:
-        return aws.session().client("dynamodbstreams", endpoint_url=endpoint)
-    return aws.client("dynamodbstreams")
-
-
 def run(settings: Settings, *, control: ControlTable | None = None) -> None:
     """The local driver's process: poll until the desired state says stopped."""
     from ops.dualwrite.metrics import Metrics
@@ -188,7 +177,7 @@ def run(settings: Settings, *, control: ControlTable | None = None) -> None:
         poller = StreamPoller(
             state,
             ReverseApplier(load_mapping(settings.mapping_file), pool),
-            streams_client(),
+            aws.streams_client(),
             stream_arn(aws.client("dynamodb"), settings.target_table),
             metrics=Metrics(settings.metrics_namespace, dimensions={"Table": settings.dataset}),
         )

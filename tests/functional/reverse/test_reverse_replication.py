@@ -14,12 +14,13 @@ import psycopg
 import pytest
 
 from ops import aws
+from ops.aws import streams_client
 from ops.control import ControlTable
 from ops.dualwrite import Metrics, Repository
 from ops.flags import FixedMode, Mode
 from ops.mapping import load_mapping
 from ops.reverse import Change, ReverseApplier, ReverseState
-from ops.reverse.control import make_pool, streams_client
+from ops.reverse.control import make_pool
 from ops.reverse.poller import StreamPoller, start_positions, stream_arn
 from ops.schema import apply_migrations
 from ops.settings import Settings
