@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
-import os
-
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ops import aws
+from ops.flags import operator_name
 
 
 def operator_identity() -> str:
@@ -20,7 +18,4 @@ def operator_identity() -> str:
             return str(arn)
     except (BotoCoreError, ClientError):
         pass
-    try:
-        return f"os:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return f"os:uid-{os.getuid()}"
+    return f"os:{operator_name()}"
