@@ -134,7 +134,8 @@ class Difference:
 
     @property
     def resource_type(self) -> str:
-        return self.address.split("[")[0].split(".")[-2]
+        """`aws_lambda_function` of `module.a[0].module.b["k.1"].aws_lambda_function.this[0]`."""
+        return re.sub(r"\[[^\]]*\]", "", self.address).split(".")[-2]
 
     def describe(self) -> str:
         return f"{self.address}: {'/'.join(self.actions)} {', '.join(self.attributes) or ''}".strip()

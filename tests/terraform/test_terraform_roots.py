@@ -180,3 +180,18 @@ def test_the_readme_lists_what_the_emulator_leaves_out() -> None:
             f"`{difference.resource_type}`" in line and f"`{difference.attribute}`" in line
             for line in readme.splitlines()
         ), f"terraform/README.md must list {difference.resource_type}.{difference.attribute}"
+
+
+@pytest.mark.parametrize(
+    ("address", "resource_type"),
+    [
+        ("module.environment.module.notifications.aws_sqs_queue.this", "aws_sqs_queue"),
+        ("module.notifications.module.reconcile[0].aws_lambda_function.this", "aws_lambda_function"),
+        ('module.environment.module.network.aws_vpc_endpoint.interface["ssm.messages"]', "aws_vpc_endpoint"),
+        ('module.a["x.y"].module.b[1].aws_iam_role_policy.this[0]', "aws_iam_role_policy"),
+    ],
+)
+def test_a_plan_difference_knows_its_resource_type(address: str, resource_type: str) -> None:
+    """The emulator's allowed differences are per resource type, wherever the resource sits (a
+    module with count or for_each, a key with dots)."""
+    assert emulator.Difference(address, ("update",), ()).resource_type == resource_type
