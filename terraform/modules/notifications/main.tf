@@ -5,7 +5,6 @@ locals {
   create_google_play_secret  = var.google_play_credentials_secret_arn == null
   database_secret_arn        = local.create_database_secret ? aws_secretsmanager_secret.database[0].arn : var.database_secret_arn
   google_play_secret_arn     = local.create_google_play_secret ? aws_secretsmanager_secret.google_play[0].arn : var.google_play_credentials_secret_arn
-  consumer_in_vpc            = length(var.consumer_subnet_ids) > 0
   queue_visibility_timeout_s = var.consumer_timeout * 6
 
   # The names are the ones lambdas/<fn>/config.py declares in ENV_VARS (checked by a contract test).
@@ -47,13 +46,6 @@ locals {
     APPLE_APP_APPLE_ID      = var.apple_app_apple_id
     APPLE_REFUND_PREFERENCE = var.apple_refund_preference
   }
-
-  kms_statements = var.kms_key_arn == null ? [] : [{
-    Sid      = "UseKey"
-    Effect   = "Allow"
-    Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    Resource = [var.kms_key_arn]
-  }]
 }
 
 ################################################################################
@@ -134,186 +126,72 @@ resource "aws_secretsmanager_secret" "google_play" {
 # Lambda functions
 ################################################################################
 
-resource "aws_iam_role" "receiver" {
-  name = "${var.name}-receiver"
-  assume_role_policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }]
-  })
+module "receiver" {
+  source = "../lambda_function"
 
-  tags = var.tags
+  name                 = "${var.name}-receiver"
+  description          = "Verifies Apple and Google subscription notifications and enqueues them"
+  handler              = "lambdas.receiver.handler.handler"
+  runtime              = var.runtime
+  zip_path             = var.receiver_zip_path
+  memory_size          = var.receiver_memory_size
+  timeout              = var.receiver_timeout
+  reserved_concurrency = var.receiver_reserved_concurrency
+  environment = merge(
+    local.receiver_environment,
+    { for k, v in local.receiver_optional_environment : k => v if v != null },
+  )
+  # Outside any VPC: it only calls SQS and Apple's and Google's public endpoints.
+
+  policy_name = "receiver"
+  policy_statements = [
+    { Sid = "Enqueue", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [aws_sqs_queue.this.arn] },
+  ]
+
+  kms_key_arn        = var.kms_key_arn
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
 }
 
-resource "aws_iam_role_policy" "receiver" {
-  name = "receiver"
-  role = aws_iam_role.receiver.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = concat(
-      [
-        { Sid = "Enqueue", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [aws_sqs_queue.this.arn] },
-        {
-          Sid      = "Logs"
-          Effect   = "Allow"
-          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-          Resource = ["${aws_cloudwatch_log_group.receiver.arn}:*"]
-        },
-        { Sid = "Tracing", Effect = "Allow", Action = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource = ["*"] },
-      ],
-      local.kms_statements,
-    )
-  })
-}
+module "consumer" {
+  source = "../lambda_function"
 
-resource "aws_iam_role" "consumer" {
-  name = "${var.name}-consumer"
-  assume_role_policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }]
-  })
+  name                 = "${var.name}-consumer"
+  description          = "Applies queued subscription notifications to the entitlements"
+  handler              = "lambdas.consumer.handler.handler"
+  runtime              = var.runtime
+  zip_path             = var.consumer_zip_path
+  memory_size          = var.consumer_memory_size
+  timeout              = var.consumer_timeout
+  reserved_concurrency = var.consumer_reserved_concurrency
+  environment          = local.consumer_function_environment
+  subnet_ids           = var.consumer_subnet_ids
+  security_group_ids   = var.consumer_security_group_ids
 
-  tags = var.tags
-}
+  policy_name = "consumer"
+  policy_statements = [
+    {
+      Sid      = "Dequeue"
+      Effect   = "Allow"
+      Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      Resource = [aws_sqs_queue.this.arn]
+    },
+    {
+      Sid      = "Secrets"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = [local.database_secret_arn, local.google_play_secret_arn]
+    },
+  ]
 
-resource "aws_iam_role_policy" "consumer" {
-  name = "consumer"
-  role = aws_iam_role.consumer.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = concat(
-      [
-        {
-          Sid      = "Dequeue"
-          Effect   = "Allow"
-          Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
-          Resource = [aws_sqs_queue.this.arn]
-        },
-        {
-          Sid      = "Secrets"
-          Effect   = "Allow"
-          Action   = ["secretsmanager:GetSecretValue"]
-          Resource = [local.database_secret_arn, local.google_play_secret_arn]
-        },
-        {
-          Sid      = "Logs"
-          Effect   = "Allow"
-          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-          Resource = ["${aws_cloudwatch_log_group.consumer.arn}:*"]
-        },
-        { Sid = "Tracing", Effect = "Allow", Action = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource = ["*"] },
-      ],
-      local.kms_statements,
-    )
-  })
-}
-
-resource "aws_iam_role_policy_attachment" "consumer_vpc" {
-  count = local.consumer_in_vpc ? 1 : 0
-
-  role       = aws_iam_role.consumer.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
-}
-
-resource "aws_cloudwatch_log_group" "receiver" {
-  name              = "/aws/lambda/${var.name}-receiver"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_log_group" "consumer" {
-  name              = "/aws/lambda/${var.name}-consumer"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-
-  tags = var.tags
-}
-
-resource "aws_lambda_function" "receiver" {
-  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway; a failed request is answered with an error and retried by Apple/Google, so an async DLQ would never receive anything.
-  #checkov:skip=CKV_AWS_117:The receiver only calls SQS and Apple/Google public endpoints; running it in a VPC would need a NAT for no isolation gain.
-  #checkov:skip=CKV_AWS_272:Packages are built and deployed by this repository's own pipeline (make package + terraform); AWS Signer is not part of it.
-  function_name                  = "${var.name}-receiver"
-  description                    = "Verifies Apple and Google subscription notifications and enqueues them"
-  role                           = aws_iam_role.receiver.arn
-  handler                        = "lambdas.receiver.handler.handler"
-  runtime                        = var.runtime
-  architectures                  = ["arm64"]
-  filename                       = var.receiver_zip_path
-  source_code_hash               = filebase64sha256(var.receiver_zip_path)
-  memory_size                    = var.receiver_memory_size
-  timeout                        = var.receiver_timeout
-  reserved_concurrent_executions = var.receiver_reserved_concurrency
-  kms_key_arn                    = var.kms_key_arn
-
-  environment {
-    variables = merge(
-      local.receiver_environment,
-      { for k, v in local.receiver_optional_environment : k => v if v != null },
-    )
-  }
-
-  tracing_config {
-    mode = "Active"
-  }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.receiver.name
-  }
-
-  tags = var.tags
-
-  depends_on = [aws_iam_role_policy.receiver]
-}
-
-resource "aws_lambda_function" "consumer" {
-  #checkov:skip=CKV_AWS_116:Invoked by the SQS event source mapping; failed messages are retried by SQS and dead-lettered by the queue's redrive policy, not by a function DLQ.
-  #checkov:skip=CKV_AWS_117:VPC placement is input-driven (consumer_subnet_ids); the environment module always places it in the VPC, the module alone allows a database reachable without one.
-  #checkov:skip=CKV_AWS_272:Packages are built and deployed by this repository's own pipeline (make package + terraform); AWS Signer is not part of it.
-  function_name                  = "${var.name}-consumer"
-  description                    = "Applies queued subscription notifications to the entitlements"
-  role                           = aws_iam_role.consumer.arn
-  handler                        = "lambdas.consumer.handler.handler"
-  runtime                        = var.runtime
-  architectures                  = ["arm64"]
-  filename                       = var.consumer_zip_path
-  source_code_hash               = filebase64sha256(var.consumer_zip_path)
-  memory_size                    = var.consumer_memory_size
-  timeout                        = var.consumer_timeout
-  reserved_concurrent_executions = var.consumer_reserved_concurrency
-  kms_key_arn                    = var.kms_key_arn
-
-  environment {
-    variables = local.consumer_function_environment
-  }
-
-  dynamic "vpc_config" {
-    for_each = local.consumer_in_vpc ? [1] : []
-    content {
-      subnet_ids         = var.consumer_subnet_ids
-      security_group_ids = var.consumer_security_group_ids
-    }
-  }
-
-  tracing_config {
-    mode = "Active"
-  }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.consumer.name
-  }
-
-  tags = var.tags
-
-  depends_on = [aws_iam_role_policy.consumer, aws_iam_role_policy_attachment.consumer_vpc]
+  kms_key_arn        = var.kms_key_arn
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
 }
 
 resource "aws_lambda_event_source_mapping" "consumer" {
   event_source_arn = aws_sqs_queue.this.arn
-  function_name    = aws_lambda_function.consumer.arn
+  function_name    = module.consumer.function_arn
   batch_size       = var.batch_size
   # Only the failed messages (and the rest of their group) go back to the queue.
   function_response_types = ["ReportBatchItemFailures"]
@@ -346,7 +224,7 @@ resource "aws_apigatewayv2_api" "this" {
 resource "aws_apigatewayv2_integration" "receiver" {
   api_id                 = aws_apigatewayv2_api.this.id
   integration_type       = "AWS_PROXY"
-  integration_uri        = aws_lambda_function.receiver.invoke_arn
+  integration_uri        = module.receiver.invoke_arn
   payload_format_version = "2.0"
   timeout_milliseconds   = 29000
 }
@@ -390,7 +268,7 @@ resource "aws_apigatewayv2_stage" "this" {
 resource "aws_lambda_permission" "api" {
   statement_id  = "AllowHttpApiInvoke"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.receiver.function_name
+  function_name = module.receiver.function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*"
 }
@@ -456,8 +334,8 @@ resource "aws_cloudwatch_metric_alarm" "dlq_oldest_message_age" {
 
 resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
   for_each = {
-    receiver = aws_lambda_function.receiver.function_name
-    consumer = aws_lambda_function.consumer.function_name
+    receiver = module.receiver.function_name
+    consumer = module.consumer.function_name
   }
 
   alarm_name          = "${var.name}-${each.key}-errors"

@@ -40,12 +40,12 @@ output "dlq_arn" {
 
 output "receiver_function_name" {
   description = "Name of the receiver Lambda."
-  value       = aws_lambda_function.receiver.function_name
+  value       = module.receiver.function_name
 }
 
 output "consumer_function_name" {
   description = "Name of the consumer Lambda."
-  value       = aws_lambda_function.consumer.function_name
+  value       = module.consumer.function_name
 }
 
 output "database_secret_arn" {
@@ -60,17 +60,17 @@ output "google_play_credentials_secret_arn" {
 
 output "receiver_environment_variable_names" {
   description = "Environment variable names set on the receiver."
-  value       = sort(keys(aws_lambda_function.receiver.environment[0].variables))
+  value       = sort(keys(module.receiver.function.environment[0].variables))
 }
 
 output "consumer_environment_variable_names" {
   description = "Environment variable names set on the consumer."
-  value       = sort(keys(aws_lambda_function.consumer.environment[0].variables))
+  value       = sort(keys(module.consumer.function.environment[0].variables))
 }
 
 output "reconcile_function_name" {
   description = "Name of the scheduled reconciler (null when disabled)."
-  value       = var.enable_reconciliation ? aws_lambda_function.reconcile[0].function_name : null
+  value       = var.enable_reconciliation ? module.reconcile[0].function_name : null
 }
 
 output "app_store_api_key_secret_arn" {
@@ -100,8 +100,8 @@ output "alarm_names" {
 output "consumer_vpc_config" {
   description = "Subnets and security groups of the consumer (empty when it runs outside a VPC)."
   value = {
-    subnet_ids         = try(aws_lambda_function.consumer.vpc_config[0].subnet_ids, toset([]))
-    security_group_ids = try(aws_lambda_function.consumer.vpc_config[0].security_group_ids, toset([]))
+    subnet_ids         = try(module.consumer.function.vpc_config[0].subnet_ids, toset([]))
+    security_group_ids = try(module.consumer.function.vpc_config[0].security_group_ids, toset([]))
   }
 }
 

@@ -35,7 +35,7 @@ resource "aws_secretsmanager_secret" "app_store_key" {
 # The consumer answers CONSUMPTION_REQUEST with the same key (read on first use, never at cold start).
 resource "aws_iam_role_policy" "consumer_app_store" {
   name = "app-store-api-key"
-  role = aws_iam_role.consumer.id
+  role = module.consumer.role_name
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -47,106 +47,36 @@ resource "aws_iam_role_policy" "consumer_app_store" {
   })
 }
 
-resource "aws_iam_role" "reconcile" {
-  count = var.enable_reconciliation ? 1 : 0
+module "reconcile" {
+  source = "../lambda_function"
+  count  = var.enable_reconciliation ? 1 : 0
 
-  name = "${var.name}-reconcile"
-  assume_role_policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }]
-  })
+  name        = "${var.name}-reconcile"
+  description = "Asks the App Store and Google Play for the truth about due subscriptions and repairs entitlements"
+  handler     = "lambdas.consumer.reconcile_handler.handler"
+  runtime     = var.runtime
+  zip_path    = var.consumer_zip_path
+  memory_size = var.consumer_memory_size
+  timeout     = var.reconcile_timeout
+  # No reserved concurrency: one run an hour is the schedule's doing, and a reservation would also
+  # block a manual run during an incident.
+  environment        = local.consumer_function_environment
+  subnet_ids         = var.consumer_subnet_ids
+  security_group_ids = var.consumer_security_group_ids
 
-  tags = var.tags
-}
+  policy_name = "reconcile"
+  policy_statements = [
+    {
+      Sid      = "Secrets"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = [local.database_secret_arn, local.google_play_secret_arn, local.app_store_key_secret_arn]
+    },
+  ]
 
-resource "aws_iam_role_policy" "reconcile" {
-  count = var.enable_reconciliation ? 1 : 0
-
-  name = "reconcile"
-  role = aws_iam_role.reconcile[0].id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = concat(
-      [
-        {
-          Sid      = "Secrets"
-          Effect   = "Allow"
-          Action   = ["secretsmanager:GetSecretValue"]
-          Resource = [local.database_secret_arn, local.google_play_secret_arn, local.app_store_key_secret_arn]
-        },
-        {
-          Sid      = "Logs"
-          Effect   = "Allow"
-          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-          Resource = ["${aws_cloudwatch_log_group.reconcile[0].arn}:*"]
-        },
-        { Sid = "Tracing", Effect = "Allow", Action = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource = ["*"] },
-      ],
-      local.kms_statements,
-    )
-  })
-}
-
-resource "aws_iam_role_policy_attachment" "reconcile_vpc" {
-  count = var.enable_reconciliation && local.consumer_in_vpc ? 1 : 0
-
-  role       = aws_iam_role.reconcile[0].name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
-}
-
-resource "aws_cloudwatch_log_group" "reconcile" {
-  count = var.enable_reconciliation ? 1 : 0
-
-  name              = "/aws/lambda/${var.name}-reconcile"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-
-  tags = var.tags
-}
-
-resource "aws_lambda_function" "reconcile" {
-  count = var.enable_reconciliation ? 1 : 0
-
-  #checkov:skip=CKV_AWS_116:Invoked by a schedule every hour; a failed run is simply the next hour's work, and the errors alarm pages.
-  #checkov:skip=CKV_AWS_117:VPC placement is input-driven (consumer_subnet_ids), as for the consumer: it reads the same database.
-  #checkov:skip=CKV_AWS_272:Packages are built and deployed by this repository's own pipeline (make package + terraform); AWS Signer is not part of it.
-  #checkov:skip=CKV_AWS_115:At most one run at a time is the schedule's doing; reserved concurrency 1 would also block a manual run during an incident.
-  function_name    = "${var.name}-reconcile"
-  description      = "Asks the App Store and Google Play for the truth about due subscriptions and repairs entitlements"
-  role             = aws_iam_role.reconcile[0].arn
-  handler          = "lambdas.consumer.reconcile_handler.handler"
-  runtime          = var.runtime
-  architectures    = ["arm64"]
-  filename         = var.consumer_zip_path
-  source_code_hash = filebase64sha256(var.consumer_zip_path)
-  memory_size      = var.consumer_memory_size
-  timeout          = var.reconcile_timeout
-  kms_key_arn      = var.kms_key_arn
-
-  environment {
-    variables = local.consumer_function_environment
-  }
-
-  dynamic "vpc_config" {
-    for_each = local.consumer_in_vpc ? [1] : []
-    content {
-      subnet_ids         = var.consumer_subnet_ids
-      security_group_ids = var.consumer_security_group_ids
-    }
-  }
-
-  tracing_config {
-    mode = "Active"
-  }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.reconcile[0].name
-  }
-
-  tags = var.tags
-
-  depends_on = [aws_iam_role_policy.reconcile, aws_iam_role_policy_attachment.reconcile_vpc]
+  kms_key_arn        = var.kms_key_arn
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
 }
 
 # Hourly: due subscriptions, Apple's notification history of the last two hours, Google's voided
@@ -165,7 +95,7 @@ resource "aws_cloudwatch_event_target" "reconcile" {
   for_each = aws_cloudwatch_event_rule.reconcile
 
   rule  = each.value.name
-  arn   = aws_lambda_function.reconcile[0].arn
+  arn   = module.reconcile[0].function_arn
   input = jsonencode(local.reconcile_schedules[each.key].input)
 }
 
@@ -174,7 +104,7 @@ resource "aws_lambda_permission" "reconcile" {
 
   statement_id  = "AllowSchedule-${each.key}"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.reconcile[0].function_name
+  function_name = module.reconcile[0].function_name
   principal     = "events.amazonaws.com"
   source_arn    = each.value.arn
 }
@@ -186,7 +116,7 @@ resource "aws_cloudwatch_metric_alarm" "reconcile_errors" {
   alarm_description   = "The reconciler failed or could not reach a store; see runbooks/notifications.md (reconciliation)."
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.reconcile[0].function_name }
+  dimensions          = { FunctionName = module.reconcile[0].function_name }
   statistic           = "Sum"
   period              = 3600
   evaluation_periods  = 2

@@ -1,6 +1,6 @@
 output "function_name" {
   description = "Name of the reverse function"
-  value       = aws_lambda_function.this.function_name
+  value       = module.function.function_name
 }
 
 output "mapping_uuid" {
@@ -25,5 +25,5 @@ output "alarm_names" {
 
 output "function_vpc_config" {
   description = "VPC placement of the reverse function (subnets and security groups; empty outside a VPC)"
-  value       = aws_lambda_function.this.vpc_config
+  value       = module.function.function.vpc_config
 }

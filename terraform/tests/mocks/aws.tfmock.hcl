@@ -19,6 +19,10 @@ mock_resource "aws_iam_role" {
   defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
 }
 
+mock_resource "aws_cloudwatch_log_group" {
+  defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mock" }
+}
+
 mock_resource "aws_ssm_parameter" {
   defaults = { arn = "arn:aws:ssm:us-east-1:123456789012:parameter/platform-ops/migration/mock/mode" }
 }

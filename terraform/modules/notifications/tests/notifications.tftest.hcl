@@ -38,7 +38,7 @@ run "wiring" {
   }
 
   assert {
-    condition     = aws_sqs_queue.this.visibility_timeout_seconds == 6 * aws_lambda_function.consumer.timeout
+    condition     = aws_sqs_queue.this.visibility_timeout_seconds == 6 * module.consumer.function.timeout
     error_message = "Visibility timeout must be six times the consumer timeout."
   }
 
@@ -63,37 +63,37 @@ run "wiring" {
   }
 
   assert {
-    condition     = aws_lambda_function.receiver.architectures == tolist(["arm64"]) && aws_lambda_function.consumer.architectures == tolist(["arm64"])
+    condition     = module.receiver.function.architectures == tolist(["arm64"]) && module.consumer.function.architectures == tolist(["arm64"])
     error_message = "Both functions must run on arm64."
   }
 
   assert {
-    condition     = aws_lambda_function.receiver.handler == "lambdas.receiver.handler.handler" && aws_lambda_function.consumer.handler == "lambdas.consumer.handler.handler"
+    condition     = module.receiver.function.handler == "lambdas.receiver.handler.handler" && module.consumer.function.handler == "lambdas.consumer.handler.handler"
     error_message = "Handlers must match the Lambda layout contract."
   }
 
   assert {
-    condition     = aws_lambda_function.receiver.reserved_concurrent_executions == 50 && aws_lambda_function.consumer.reserved_concurrent_executions == 10
+    condition     = module.receiver.function.reserved_concurrent_executions == 50 && module.consumer.function.reserved_concurrent_executions == 10
     error_message = "Both functions must have reserved concurrency."
   }
 
   assert {
-    condition     = aws_cloudwatch_log_group.receiver.retention_in_days == 365 && aws_cloudwatch_log_group.consumer.retention_in_days == 365
+    condition     = module.receiver.log_group.retention_in_days == 365 && module.consumer.log_group.retention_in_days == 365
     error_message = "Log groups must have a retention."
   }
 
   assert {
-    condition     = aws_lambda_function.receiver.environment[0].variables["APPLE_ENVIRONMENT"] == "Production"
+    condition     = module.receiver.function.environment[0].variables["APPLE_ENVIRONMENT"] == "Production"
     error_message = "The receiver must get APPLE_ENVIRONMENT."
   }
 
   assert {
-    condition     = !contains(keys(aws_lambda_function.receiver.environment[0].variables), "MAX_BODY_BYTES")
+    condition     = !contains(keys(module.receiver.function.environment[0].variables), "MAX_BODY_BYTES")
     error_message = "Unset optional settings must be left to the function's default."
   }
 
   assert {
-    condition     = aws_lambda_function.consumer.environment[0].variables["IDEMPOTENCY_DAYS"] == "7"
+    condition     = module.consumer.function.environment[0].variables["IDEMPOTENCY_DAYS"] == "7"
     error_message = "The consumer must remember notifications for 7 days by default."
   }
 
@@ -108,12 +108,12 @@ run "wiring" {
   }
 
   assert {
-    condition     = alltrue([for g in [aws_cloudwatch_log_group.receiver, aws_cloudwatch_log_group.consumer, aws_cloudwatch_log_group.api] : g.kms_key_id == var.kms_key_arn])
+    condition     = alltrue([for g in [module.receiver.log_group, module.consumer.log_group, aws_cloudwatch_log_group.api] : g.kms_key_id == var.kms_key_arn])
     error_message = "Log groups must be encrypted with the given key."
   }
 
   assert {
-    condition     = aws_lambda_function.consumer.kms_key_arn == var.kms_key_arn && aws_secretsmanager_secret.database[0].kms_key_id == var.kms_key_arn
+    condition     = module.consumer.function.kms_key_arn == var.kms_key_arn && aws_secretsmanager_secret.database[0].kms_key_id == var.kms_key_arn
     error_message = "Function environments and secrets must be encrypted with the given key."
   }
 
@@ -168,7 +168,7 @@ run "names_follow_the_name_prefix" {
   }
 
   assert {
-    condition     = aws_iam_role.consumer.name == "platform-ops-staging-subscription-notifications-consumer" && aws_cloudwatch_log_group.api.name == "/aws/apigateway/platform-ops-staging-subscription-notifications" && aws_secretsmanager_secret.database[0].name == "platform-ops-staging-subscription-notifications/database-url"
+    condition     = module.consumer.role_name == "platform-ops-staging-subscription-notifications-consumer" && aws_cloudwatch_log_group.api.name == "/aws/apigateway/platform-ops-staging-subscription-notifications" && aws_secretsmanager_secret.database[0].name == "platform-ops-staging-subscription-notifications/database-url"
     error_message = "Roles, log groups and secrets carry the name."
   }
 
@@ -203,7 +203,7 @@ run "existing_secrets_are_used_not_created" {
   }
 
   assert {
-    condition     = length(aws_secretsmanager_secret.database) == 0 && aws_lambda_function.consumer.environment[0].variables["DATABASE_SECRET_ARN"] == var.database_secret_arn
+    condition     = length(aws_secretsmanager_secret.database) == 0 && module.consumer.function.environment[0].variables["DATABASE_SECRET_ARN"] == var.database_secret_arn
     error_message = "A given database secret must be passed through, not created."
   }
 }
@@ -263,17 +263,17 @@ run "reconciler_runs_on_schedule_with_the_consumers_configuration" {
   }
 
   assert {
-    condition     = aws_lambda_function.reconcile[0].handler == "lambdas.consumer.reconcile_handler.handler" && aws_lambda_function.reconcile[0].filename == var.consumer_zip_path
+    condition     = module.reconcile[0].function.handler == "lambdas.consumer.reconcile_handler.handler" && module.reconcile[0].function.filename == var.consumer_zip_path
     error_message = "The reconciler runs reconcile_handler from the consumer's package."
   }
 
   assert {
-    condition     = aws_lambda_function.reconcile[0].environment[0].variables == aws_lambda_function.consumer.environment[0].variables
+    condition     = module.reconcile[0].function.environment[0].variables == module.consumer.function.environment[0].variables
     error_message = "The reconciler must read exactly the consumer's configuration."
   }
 
   assert {
-    condition     = aws_lambda_function.consumer.environment[0].variables["APPLE_CONSUMPTION_RESPONSE"] == "on" && aws_lambda_function.consumer.environment[0].variables["APPLE_REFUND_PREFERENCE"] == "DECLINE"
+    condition     = module.consumer.function.environment[0].variables["APPLE_CONSUMPTION_RESPONSE"] == "on" && module.consumer.function.environment[0].variables["APPLE_REFUND_PREFERENCE"] == "DECLINE"
     error_message = "Consumption answers must follow the variables."
   }
 
@@ -283,7 +283,7 @@ run "reconciler_runs_on_schedule_with_the_consumers_configuration" {
   }
 
   assert {
-    condition     = length(aws_secretsmanager_secret.app_store_key) == 1 && aws_lambda_function.reconcile[0].environment[0].variables["APP_STORE_API_KEY_SECRET_ARN"] == local.app_store_key_secret_arn
+    condition     = length(aws_secretsmanager_secret.app_store_key) == 1 && module.reconcile[0].function.environment[0].variables["APP_STORE_API_KEY_SECRET_ARN"] == local.app_store_key_secret_arn
     error_message = "The App Store key secret must be created and given to the reconciler."
   }
 
@@ -302,7 +302,7 @@ run "reconciler_can_be_turned_off" {
   }
 
   assert {
-    condition     = length(aws_lambda_function.reconcile) == 0 && length(aws_cloudwatch_event_rule.reconcile) == 0 && length(aws_secretsmanager_secret.app_store_key) == 0
+    condition     = length(module.reconcile) == 0 && length(aws_cloudwatch_event_rule.reconcile) == 0 && length(aws_secretsmanager_secret.app_store_key) == 0
     error_message = "Without reconciliation there is no reconciler and no schedule; a given key secret is not created."
   }
 }

@@ -1,5 +1,6 @@
 mock_provider "aws" {
-  source = "../../tests/mocks"
+  source          = "../../tests/mocks"
+  override_during = plan
 }
 
 variables {
@@ -58,11 +59,15 @@ run "failures_land_in_a_queue_and_alarms_watch_lag_errors_and_failures" {
     error_message = "the failures alarm watches the on-failure queue"
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["OPS_CONTROL_TABLE"] == "platform-ops-test-control"
+    condition     = module.function.function.environment[0].variables["OPS_CONTROL_TABLE"] == "platform-ops-test-control"
     error_message = "the function writes its status to the control table"
   }
   assert {
-    condition     = length(aws_lambda_function.this.vpc_config) == 1
+    condition     = [for s in jsondecode(module.function.role_policy).Statement : s.Sid] == ["ReadTheStream", "StatusAndFailureLog", "OnFailureDestination", "DatabaseSecret", "Logs", "Tracing"]
+    error_message = "the writer reads the stream, its status and the secret, sends failures to the queue, writes its log and its traces (active tracing)"
+  }
+  assert {
+    condition     = length(module.function.function.vpc_config) == 1
     error_message = "the function runs in the VPC that reaches production PostgreSQL"
   }
 }
