@@ -9,8 +9,13 @@ and after its retries sends it to the on-failure queue) and logged in the contro
 failure log for `ops replica reverse retry-failed`. Each batch adds its counts and lag to the
 status `ops replica reverse status` shows.
 
+Each batch also emits, as CloudWatch embedded metrics in its log (no API call, no permission),
+the names the local poller publishes: ReverseReplicationLagSeconds (the age of the newest change
+the batch applied, what the `lag` alarm watches), ReverseReplicationApplied and
+ReverseReplicationFailures, in OPS_METRICS_NAMESPACE with the dimension Table=<dataset>.
+
 Environment: DATABASE_URL or DATABASE_SECRET_ARN (production PostgreSQL, the reverse writer's
-role), OPS_CONTROL_TABLE, OPS_DATASET.
+role), OPS_CONTROL_TABLE, OPS_DATASET, OPS_METRICS_NAMESPACE.
 """
 
 from __future__ import annotations
@@ -21,9 +26,17 @@ import os
 import time
 from typing import Any
 
+from lambdas.shared.metrics import Metrics
 from ops.reverse.apply import ApplyResult, Change, ReverseApplier
+from ops.settings import ENV_DEFAULTS
 
-ENV_VARS: tuple[str, ...] = ("DATABASE_URL", "DATABASE_SECRET_ARN", "OPS_CONTROL_TABLE", "OPS_DATASET")
+ENV_VARS: tuple[str, ...] = (
+    "DATABASE_URL",
+    "DATABASE_SECRET_ARN",
+    "OPS_CONTROL_TABLE",
+    "OPS_DATASET",
+    "OPS_METRICS_NAMESPACE",
+)
 
 
 def _database_url() -> str:
@@ -57,17 +70,24 @@ def _report(changes: list[Change], result: ApplyResult) -> None:
     from ops.control import ControlTable
     from ops.reverse.state import STATUS_SK, ReverseState
 
-    state = ReverseState(
-        ControlTable(os.environ["OPS_CONTROL_TABLE"]), os.environ.get("OPS_DATASET", "answers")
-    )
+    dataset = os.environ.get("OPS_DATASET", "answers")
+    state = ReverseState(ControlTable(os.environ["OPS_CONTROL_TABLE"]), dataset)
     now = time.time()
     created = [c.created_at for c in changes if c.created_at is not None]
+    lag = max(0.0, now - max(created)) if created else 0.0
     state.control.update(
         state.pk,
         STATUS_SK,
-        set_={"measured_at": now, "lag_seconds": max(0.0, now - max(created)) if created else 0.0},
+        set_={"measured_at": now, "lag_seconds": lag},
         add={"applied": result.applied, "deleted": result.deleted, "stale": result.stale},
     )
+    namespace = os.environ.get("OPS_METRICS_NAMESPACE") or ENV_DEFAULTS["OPS_METRICS_NAMESPACE"]
+    metrics = Metrics(namespace)
+    dimensions = {"Table": dataset}
+    metrics.emit("ReverseReplicationLagSeconds", dimensions, lag, "Seconds")
+    metrics.count("ReverseReplicationApplied", dimensions, result.applied + result.deleted)
+    if result.failed:
+        metrics.count("ReverseReplicationFailures", dimensions, len(result.failed))
     for change, reason in result.failed:
         item = change.item or {}
         state.record_failure(

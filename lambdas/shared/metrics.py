@@ -20,6 +20,10 @@ class Metrics:
         self._stream = stream
 
     def count(self, name: str, dimensions: dict[str, str], value: float = 1.0) -> None:
+        self.emit(name, dimensions, value, "Count")
+
+    def emit(self, name: str, dimensions: dict[str, str], value: float, unit: str) -> None:
+        """One data point of `name` in `unit` (a CloudWatch unit: Count, Seconds, ...)."""
         document = {
             "_aws": {
                 "Timestamp": int(time.time() * 1000),
@@ -27,7 +31,7 @@ class Metrics:
                     {
                         "Namespace": self.namespace,
                         "Dimensions": [sorted(dimensions)],
-                        "Metrics": [{"Name": name, "Unit": "Count"}],
+                        "Metrics": [{"Name": name, "Unit": unit}],
                     }
                 ],
             },

@@ -35,6 +35,8 @@ module "function" {
     DATABASE_SECRET_ARN = var.database_secret_arn
     OPS_CONTROL_TABLE   = var.control_table_name
     OPS_DATASET         = var.dataset
+    # The writer's lag, applied and failure counts (embedded metrics) land where the lag alarm looks.
+    OPS_METRICS_NAMESPACE = var.metrics_namespace
   }
   # A VPC with a route to production PostgreSQL (the environment module passes one).
   subnet_ids         = var.subnet_ids

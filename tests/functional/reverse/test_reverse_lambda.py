@@ -4,6 +4,7 @@ as the batch's first failure (the mapping retries from it) and logged."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,8 +53,24 @@ def _record(seq: int, couple: int, version: int, body: str) -> dict[str, Any]:
     }
 
 
+def _metrics(printed: str) -> dict[str, tuple[float, str, str, dict[str, str]]]:
+    """The embedded-metric lines a batch printed: name -> (value, unit, namespace, dimensions)."""
+    found = {}
+    for line in printed.splitlines():
+        document = json.loads(line)
+        (directive,) = document["_aws"]["CloudWatchMetrics"]
+        (metric,) = directive["Metrics"]
+        dims = {name: document[name] for name in directive["Dimensions"][0]}
+        found[metric["Name"]] = (document[metric["Name"]], metric["Unit"], directive["Namespace"], dims)
+    return found
+
+
 def test_the_handler_applies_a_batch_and_reports_the_first_failure(
-    stack: Any, prod_db: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+    stack: Any,
+    prod_db: str,
+    unique_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     apply_migrations(prod_db)
     seed_domain(prod_db, 0, couples=2, questions=2)
@@ -61,10 +78,12 @@ def test_the_handler_applies_a_batch_and_reports_the_first_failure(
     monkeypatch.setenv("DATABASE_URL", prod_db)
     monkeypatch.setenv("OPS_CONTROL_TABLE", unique_name)
     monkeypatch.setenv("OPS_DATASET", "answers")
+    monkeypatch.setenv("OPS_METRICS_NAMESPACE", "Test/Reverse")
     handler.applier.cache_clear()
     try:
         ok = handler.handler({"Records": [_record(1, 1, 10, "a"), _record(2, 2, 10, "b")]}, None)
         assert ok == {"batchItemFailures": []}
+        capsys.readouterr()
         # Couple 99 does not exist in PostgreSQL: that change fails, the ones around it apply.
         batch = [_record(3, 1, 20, "a2"), _record(4, 99, 10, "orphan"), _record(5, 2, 20, "b2")]
         assert handler.handler({"Records": batch}, None) == {
@@ -78,6 +97,14 @@ def test_the_handler_applies_a_batch_and_reports_the_first_failure(
         state = ReverseState(ControlTable(unique_name), "answers")
         assert state.status().applied == 4
         assert [f["item_pk"] for f in state.failures()] == ["COUPLE#99"]
+        # What the lag alarm watches on AWS, where no poller runs: the batch's own measurements.
+        metrics = _metrics(capsys.readouterr().out)
+        where = ("Test/Reverse", {"Table": "answers"})
+        assert metrics["ReverseReplicationApplied"] == (2, "Count", *where)
+        assert metrics["ReverseReplicationFailures"] == (1, "Count", *where)
+        lag, unit, *at = metrics["ReverseReplicationLagSeconds"]
+        assert (unit, at) == ("Seconds", list(where))
+        assert lag == state.status().lag_seconds and lag > 0
     finally:
         handler.applier().pool.close()
         handler.applier.cache_clear()

@@ -67,6 +67,10 @@ run "failures_land_in_a_queue_and_alarms_watch_lag_errors_and_failures" {
     error_message = "the writer reads the stream, its status and the secret, sends failures to the queue, writes its log and its traces (active tracing)"
   }
   assert {
+    condition     = module.function.function.environment[0].variables["OPS_METRICS_NAMESPACE"] == aws_cloudwatch_metric_alarm.lag.namespace && aws_cloudwatch_metric_alarm.lag.dimensions["Table"] == module.function.function.environment[0].variables["OPS_DATASET"]
+    error_message = "the writer emits its lag into the namespace and dimension the lag alarm watches"
+  }
+  assert {
     condition     = length(module.function.function.vpc_config) == 1
     error_message = "the function runs in the VPC that reaches production PostgreSQL"
   }
