@@ -10,8 +10,8 @@ failure log for `ops replica reverse retry-failed`. Each batch adds its counts a
 status `ops replica reverse status` shows.
 
 Each batch also emits, as CloudWatch embedded metrics in its log (no API call, no permission),
-the names the local poller publishes: ReverseReplicationLagSeconds (the age of the newest change
-the batch applied, what the `lag` alarm watches), ReverseReplicationApplied and
+the names the local poller publishes: ReverseReplicationLagSeconds (the age of the batch's newest
+change when the batch is done, what the `lag` alarm watches), ReverseReplicationApplied and
 ReverseReplicationFailures, in OPS_METRICS_NAMESPACE with the dimension Table=<dataset>.
 
 Environment: DATABASE_URL or DATABASE_SECRET_ARN (production PostgreSQL, the reverse writer's
